@@ -1,0 +1,7 @@
+//! mqsim: message-queue capacity planning from one scenario file — closed-form queueing
+//! theory, a discrete-event simulation with RabbitMQ semantics, and a real in-crate broker.
+#![warn(missing_docs)]
+
+pub mod dist;
+pub mod routing;
+pub mod scenario;

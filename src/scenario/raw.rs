@@ -1,0 +1,162 @@
+//! Serde types mirroring the scenario file exactly as written (`deny_unknown_fields`
+//! everywhere), before validation. Field names are the contract's.
+
+use super::duration::Seconds;
+use crate::routing::ExchangeKind;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub simulation: RawSimulation,
+    #[serde(default)]
+    pub producers: Vec<RawProducer>,
+    #[serde(default)]
+    pub exchanges: Vec<RawExchange>,
+    #[serde(default)]
+    pub queues: Vec<RawQueue>,
+    #[serde(default)]
+    pub consumers: Vec<RawConsumer>,
+    pub loadtest: Option<RawLoadtest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSimulation {
+    pub horizon: Seconds,
+    pub warmup: Option<RawWarmup>,
+    pub replications: Option<i64>,
+    pub seed: Option<u64>,
+}
+
+/// `warmup` is a duration or the word `"auto"`.
+#[derive(Debug)]
+pub enum RawWarmup {
+    Fixed(Seconds),
+    Auto,
+}
+
+impl<'de> Deserialize<'de> for RawWarmup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawWarmup;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration or \"auto\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawWarmup, E> {
+                Ok(RawWarmup::Fixed(Seconds(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawWarmup, E> {
+                Ok(RawWarmup::Fixed(Seconds(v as f64)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawWarmup, E> {
+                Ok(RawWarmup::Fixed(Seconds(v as f64)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawWarmup, E> {
+                if v.trim() == "auto" {
+                    Ok(RawWarmup::Auto)
+                } else {
+                    super::duration::parse_duration(v)
+                        .map(|s| RawWarmup::Fixed(Seconds(s)))
+                        .map_err(E::custom)
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProducer {
+    pub name: String,
+    #[serde(default)]
+    pub exchange: String,
+    #[serde(default)]
+    pub routing_key: String,
+    pub arrival: RawDist,
+}
+
+/// A distribution as written: `{ dist = "…", … }`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawDist {
+    Exponential { mean: Option<Seconds>, rate: Option<f64> },
+    Constant { value: Seconds },
+    Uniform { min: Seconds, max: Seconds },
+    Erlang { k: i64, mean: Seconds },
+    Gamma { shape: f64, mean: Seconds },
+    Lognormal { mean: Seconds, cv: f64 },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExchange {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ExchangeKind,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBinding {
+    pub exchange: String,
+    #[serde(default)]
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    pub name: String,
+    #[serde(default)]
+    pub bindings: Vec<RawBinding>,
+    pub max_length: Option<i64>,
+    pub overflow: Option<RawOverflow>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawOverflow {
+    DropHead,
+    RejectPublish,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawAck {
+    Manual,
+    Auto,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThen {
+    #[serde(default)]
+    pub exchange: String,
+    #[serde(default)]
+    pub routing_key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsumer {
+    pub name: String,
+    pub queue: String,
+    pub count: i64,
+    pub prefetch: Option<i64>,
+    pub ack: Option<RawAck>,
+    pub service: RawDist,
+    pub then: Option<RawThen>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoadtest {
+    pub time_scale: Option<f64>,
+    pub horizon: Option<Seconds>,
+    pub warmup: Option<Seconds>,
+}

@@ -1,0 +1,226 @@
+use super::*;
+
+/// Every core example of the scenario contract, in one file.
+const CONTRACT: &str = r#"
+name = "mmc-demo"                 # optional, defaults to the file stem
+description = "8 workers at 80%"  # optional
+
+[simulation]                      # core
+horizon = "2h"        # simulated time per replication (required)
+warmup = "10m"        # discarded from statistics; default 0
+replications = 10     # independent replications; default 10
+seed = 42
+
+[[producers]]
+name = "web"
+exchange = ""                     # the default exchange
+routing_key = "orders"
+arrival = { dist = "exponential", rate = 64.0 }
+
+[[producers]]
+name = "events"
+exchange = "events"
+routing_key = "order.eu"
+arrival = { dist = "exponential", mean = "100ms" }
+
+[[producers]]
+name = "p3"
+arrival = { dist = "constant", value = "100ms" }
+routing_key = "orders"
+
+[[producers]]
+name = "p4"
+arrival = { dist = "uniform", min = "50ms", max = "150ms" }
+routing_key = "orders"
+
+[[producers]]
+name = "p5"
+arrival = { dist = "erlang", k = 4, mean = "100ms" }
+routing_key = "orders"
+
+[[producers]]
+name = "p6"
+arrival = { dist = "gamma", shape = 0.5, mean = "100ms" }
+routing_key = "orders"
+
+[[producers]]
+name = "p7"
+arrival = { dist = "lognormal", mean = "100ms", cv = 2.0 }
+routing_key = "orders"
+
+[[exchanges]]
+name = "events"
+type = "topic"
+
+[[exchanges]]
+name = "payments"
+type = "direct"
+
+[[queues]]
+name = "orders"
+bindings = [{ exchange = "events", key = "order.#" }]
+max_length = 1000
+overflow = "reject-publish"
+
+[[queues]]
+name = "payments"
+bindings = [{ exchange = "payments", key = "payment.requested" }]
+
+[[consumers]]
+name = "order-workers"
+queue = "orders"
+count = 8
+prefetch = 1
+ack = "manual"
+service = { dist = "exponential", mean = "100ms" }
+then = { exchange = "payments", routing_key = "payment.requested" }
+
+[[consumers]]
+name = "payment-workers"
+queue = "payments"
+count = 2
+ack = "auto"
+service = { dist = "constant", value = 0.05 }
+
+[loadtest]
+time_scale = 0.02
+horizon = "30s"
+warmup = "3s"
+"#;
+
+#[test]
+fn the_contract_example_parses_and_resolves() {
+    let m = Model::from_toml(CONTRACT, "scenarios/x.toml").unwrap();
+    assert_eq!(m.name, "mmc-demo");
+    assert_eq!(m.simulation.horizon, 7200.0);
+    assert_eq!(m.simulation.warmup, 600.0);
+    assert_eq!(m.simulation.seed, 42);
+    assert_eq!(m.producers.len(), 7);
+    assert!((m.producers[0].arrival.mean() - 1.0 / 64.0).abs() < 1e-15);
+    assert_eq!(m.producers[0].routes, vec![0]);
+    assert_eq!(m.producers[1].routes, vec![0], "order.eu matches order.#");
+    assert_eq!(m.queues[0].max_length, Some(1000));
+    assert_eq!(m.queues[0].overflow, Overflow::RejectPublish);
+    assert_eq!(m.queues[1].overflow, Overflow::DropHead);
+    let g = &m.groups[0];
+    assert_eq!((g.count, g.prefetch, g.ack), (8, 1, Ack::Manual));
+    assert_eq!(g.then.as_ref().unwrap().routes, vec![1]);
+    assert_eq!(m.groups[1].prefetch, 0);
+    assert_eq!(m.groups[1].ack, Ack::Auto);
+    assert_eq!(m.loadtest, Loadtest { time_scale: 0.02, horizon: 30.0, warmup: 3.0 });
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}
+
+#[test]
+fn defaults_apply() {
+    let m = Model::from_toml(
+        "[simulation]\nhorizon = 100\n[[queues]]\nname = \"q\"\n[[producers]]\nname = \"p\"\nrouting_key = \"q\"\narrival = { dist = \"exponential\", rate = 1 }\n[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = { dist = \"exponential\", mean = 0.5 }\n",
+        "dir/my-file.toml",
+    )
+    .unwrap();
+    assert_eq!(m.name, "my-file");
+    assert_eq!(m.simulation, Simulation { horizon: 100.0, warmup: 0.0, replications: 10, seed: 1 });
+    assert_eq!((m.groups[0].prefetch, m.groups[0].ack), (0, Ack::Manual));
+}
+
+fn problems(doc: &str) -> Vec<Problem> {
+    Model::from_toml(doc, "t.toml").unwrap_err().problems
+}
+
+const BASE: &str = "[simulation]\nhorizon = 100\n[[queues]]\nname = \"q\"\n";
+
+#[test]
+fn unknown_field_is_an_error_with_path_and_line() {
+    let doc = format!(
+        "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nprefech = 5\nservice = {{ dist = \"constant\", value = 1 }}\n"
+    );
+    let p = problems(&doc);
+    assert_eq!(p.len(), 1);
+    assert!(p[0].message.contains("prefech"), "{p:?}");
+    assert!(p[0].path.starts_with("consumers[0]"), "{p:?}");
+    assert_eq!(p[0].line, Some(9), "{p:?}");
+}
+
+#[test]
+fn bad_cv_names_the_field() {
+    let doc = format!(
+        "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"lognormal\", mean = \"1s\", cv = 0 }}\n"
+    );
+    let p = problems(&doc);
+    assert_eq!(p[0].path, "consumers[0].service.cv");
+    assert_eq!(p[0].line, Some(9));
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_once() {
+    let doc = "[simulation]\nhorizon = 0\nreplications = 0\n\
+        [[queues]]\nname = \"q\"\nbindings = [{ exchange = \"nope\", key = \"k\" }]\n\
+        [[queues]]\nname = \"q\"\n\
+        [[producers]]\nname = \"p\"\nexchange = \"ghost\"\narrival = { dist = \"exponential\", rate = -1 }\n\
+        [[consumers]]\nname = \"c\"\nqueue = \"missing\"\ncount = 0\nservice = { dist = \"uniform\", min = 2, max = 1 }\n";
+    let p = problems(doc);
+    let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "simulation.horizon",
+        "simulation.replications",
+        "queues[1].name",
+        "queues[0].bindings[0].exchange",
+        "producers[0].arrival.rate",
+        "producers[0].exchange",
+        "consumers[0].queue",
+        "consumers[0].count",
+        "consumers[0].service.max",
+    ] {
+        assert!(paths.contains(&want), "missing {want} in {paths:?}");
+    }
+    assert!(p.iter().all(|p| p.line.is_some()), "{p:?}");
+    let text = ScenarioError { origin: "t.toml".into(), problems: p }.to_string();
+    assert!(text.contains("t.toml:15: consumers[0].queue: no queue named \"missing\""), "{text}");
+}
+
+#[test]
+fn bad_duration_and_syntax_errors_carry_lines() {
+    let p = problems("[simulation]\nhorizon = \"2 fortnights\"\n");
+    assert_eq!(p[0].path, "simulation.horizon");
+    assert_eq!(p[0].line, Some(2));
+    let p = problems("[simulation]\nhorizon = \n");
+    assert_eq!(p[0].line, Some(2));
+    let p = problems("[simulation]\nhorizon = \"100\"\n");
+    assert!(p[0].message.contains("no unit"), "{p:?}");
+}
+
+#[test]
+fn missing_required_field_is_named() {
+    let p = problems("[simulation]\nwarmup = 1\n");
+    assert!(p[0].message.contains("horizon"), "{p:?}");
+    let doc = format!("{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\nservice = {{ dist = \"constant\", value = 1 }}\n");
+    let p = problems(&doc);
+    assert!(p[0].message.contains("count"), "{p:?}");
+    assert_eq!(p[0].path, "consumers[0]");
+}
+
+#[test]
+fn unknown_distribution_and_exchange_type_are_errors() {
+    let doc = format!("{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"weibul\", mean = 1 }}\n");
+    let p = problems(&doc);
+    assert!(p[0].message.contains("weibul"), "{p:?}");
+    let p = problems("[simulation]\nhorizon = 1\n[[exchanges]]\nname = \"e\"\ntype = \"headers2\"\n");
+    assert!(p[0].message.contains("headers2"), "{p:?}");
+    assert_eq!(p[0].line, Some(5));
+}
+
+#[test]
+fn pipeline_cycles_are_refused() {
+    let doc = format!(
+        "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"constant\", value = 1 }}\nthen = {{ routing_key = \"q\" }}\n"
+    );
+    let p = problems(&doc);
+    assert_eq!(p[0].path, "consumers[0].then");
+    assert!(p[0].message.contains("cycle"));
+}
+
+#[test]
+fn warmup_must_fit_in_horizon() {
+    let p = problems("[simulation]\nhorizon = \"1m\"\nwarmup = \"2m\"\n");
+    assert_eq!(p[0].path, "simulation.warmup");
+}
