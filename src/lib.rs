@@ -3,5 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod dist;
+pub mod report;
 pub mod routing;
 pub mod scenario;
+pub mod stats;

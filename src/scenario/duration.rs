@@ -47,7 +47,9 @@ impl<'de> serde::Deserialize<'de> for Seconds {
         impl Visitor<'_> for V {
             type Value = Seconds;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration: a number of seconds or a string with a unit like \"250ms\"")
+                f.write_str(
+                    "a duration: a number of seconds or a string with a unit like \"250ms\"",
+                )
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Seconds, E> {
                 Ok(Seconds(v))

@@ -224,7 +224,10 @@ impl Checker<'_> {
                 (Some(m), None) => DistKind::Exponential { mean: m.0 },
                 (None, Some(r)) => {
                     if !(r.is_finite() && r > 0.0) {
-                        self.err(format!("{path}.rate"), format!("must be a rate > 0 per second, got {r}"));
+                        self.err(
+                            format!("{path}.rate"),
+                            format!("must be a rate > 0 per second, got {r}"),
+                        );
                         return None;
                     }
                     DistKind::Exponential { mean: 1.0 / r }
@@ -234,7 +237,10 @@ impl Checker<'_> {
                     return None;
                 }
                 (None, None) => {
-                    self.err(path, "an exponential needs `mean` (a duration) or `rate` (per second)");
+                    self.err(
+                        path,
+                        "an exponential needs `mean` (a duration) or `rate` (per second)",
+                    );
                     return None;
                 }
             },
@@ -279,7 +285,10 @@ fn suggest<'n>(known: impl Iterator<Item = &'n str>) -> String {
     if known.is_empty() {
         " (none are declared)".to_string()
     } else {
-        format!(" (declared: {})", known.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "))
+        format!(
+            " (declared: {})",
+            known.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ")
+        )
     }
 }
 
@@ -356,7 +365,10 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     };
     let replications = s.replications.unwrap_or(10);
     if !(1..=1_000_000).contains(&replications) {
-        c.err("simulation.replications", format!("must be between 1 and 1000000, got {replications}"));
+        c.err(
+            "simulation.replications",
+            format!("must be between 1 and 1000000, got {replications}"),
+        );
     }
     let simulation = Simulation {
         horizon,
@@ -370,13 +382,19 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         let l = raw.loadtest.as_ref();
         let time_scale = l.and_then(|l| l.time_scale).unwrap_or(1.0);
         if !(time_scale.is_finite() && time_scale > 0.0) {
-            c.err("loadtest.time_scale", format!("must be > 0 (real seconds per simulated second), got {time_scale}"));
+            c.err(
+                "loadtest.time_scale",
+                format!("must be > 0 (real seconds per simulated second), got {time_scale}"),
+            );
         }
         let lh = l.and_then(|l| l.horizon).map_or(30.0, |h| h.0);
         c.positive_secs("loadtest.horizon", lh);
         let lw = l.and_then(|l| l.warmup).map_or(lh / 10.0, |w| w.0);
         if !(lw.is_finite() && lw >= 0.0 && lw < lh) {
-            c.err("loadtest.warmup", format!("must be >= 0 and shorter than loadtest.horizon ({lh} s), got {lw} s"));
+            c.err(
+                "loadtest.warmup",
+                format!("must be >= 0 and shorter than loadtest.horizon ({lh} s), got {lw} s"),
+            );
         }
         Loadtest { time_scale, horizon: lh, warmup: lw }
     };
@@ -403,18 +421,24 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         for (bi, b) in q.bindings.iter().enumerate() {
             let path = format!("queues[{qi}].bindings[{bi}].exchange");
             if b.exchange.is_empty() {
-                c.err(path, "cannot bind to the default exchange \"\": it already routes by queue name");
+                c.err(
+                    path,
+                    "cannot bind to the default exchange \"\": it already routes by queue name",
+                );
                 continue;
             }
             match router.exchange_id(&b.exchange) {
-                Some(ex) => router.bind(ex, &b.key, qi).expect("declared exchange accepts bindings"),
+                Some(ex) => {
+                    router.bind(ex, &b.key, qi).expect("declared exchange accepts bindings")
+                }
                 None => c.err(
                     path,
                     format!("no exchange named \"{}\"{}", b.exchange, suggest(exchange_names())),
                 ),
             }
         }
-        let max_length = q.max_length.and_then(|m| nonneg_int(c, &format!("queues[{qi}].max_length"), m, 0));
+        let max_length =
+            q.max_length.and_then(|m| nonneg_int(c, &format!("queues[{qi}].max_length"), m, 0));
         let overflow = match q.overflow {
             None | Some(RawOverflow::DropHead) => Overflow::DropHead,
             Some(RawOverflow::RejectPublish) => Overflow::RejectPublish,
@@ -428,7 +452,11 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         queues.push(Queue { name: q.name.clone(), max_length, overflow, groups: Vec::new() });
     }
 
-    let resolve_publish = |c: &mut Checker, path: &str, exchange: &str, key: &str| -> Option<(ExchangeId, Vec<QueueId>)> {
+    let resolve_publish = |c: &mut Checker,
+                           path: &str,
+                           exchange: &str,
+                           key: &str|
+     -> Option<(ExchangeId, Vec<QueueId>)> {
         match router.exchange_id(exchange) {
             Some(ex) => Some((ex, router.route(ex, key))),
             None => {
@@ -470,7 +498,10 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         let path = format!("consumers[{gi}]");
         let queue = queue_names.iter().position(|&q| q == g.queue);
         if queue.is_none() {
-            c.err(format!("{path}.queue"), format!("no queue named \"{}\"{}", g.queue, suggest(queue_names.iter().copied())));
+            c.err(
+                format!("{path}.queue"),
+                format!("no queue named \"{}\"{}", g.queue, suggest(queue_names.iter().copied())),
+            );
         }
         let count = nonneg_int(c, &format!("{path}.count"), g.count, 1);
         let count = count.and_then(|n| {
@@ -498,9 +529,19 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
             None | Some(RawAck::Manual) => Ack::Manual,
             Some(RawAck::Auto) => Ack::Auto,
         };
-        if let (Some(queue), Some(count), Some(prefetch), Some(service), Some(then)) = (queue, count, prefetch, service, then) {
+        if let (Some(queue), Some(count), Some(prefetch), Some(service), Some(then)) =
+            (queue, count, prefetch, service, then)
+        {
             queues[queue].groups.push(groups.len());
-            groups.push(ConsumerGroup { name: g.name.clone(), queue, count, prefetch, ack, service, then });
+            groups.push(ConsumerGroup {
+                name: g.name.clone(),
+                queue,
+                count,
+                prefetch,
+                ack,
+                service,
+                then,
+            });
         }
     }
     if !c.problems.is_empty() {
@@ -536,7 +577,10 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     }
     for q in &queues {
         if q.groups.is_empty() {
-            warnings.push(format!("queue \"{}\" has no consumers: its messages will only accumulate", q.name));
+            warnings.push(format!(
+                "queue \"{}\" has no consumers: its messages will only accumulate",
+                q.name
+            ));
         }
     }
 

@@ -193,7 +193,9 @@ fn bad_duration_and_syntax_errors_carry_lines() {
 fn missing_required_field_is_named() {
     let p = problems("[simulation]\nwarmup = 1\n");
     assert!(p[0].message.contains("horizon"), "{p:?}");
-    let doc = format!("{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\nservice = {{ dist = \"constant\", value = 1 }}\n");
+    let doc = format!(
+        "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\nservice = {{ dist = \"constant\", value = 1 }}\n"
+    );
     let p = problems(&doc);
     assert!(p[0].message.contains("count"), "{p:?}");
     assert_eq!(p[0].path, "consumers[0]");
@@ -201,10 +203,13 @@ fn missing_required_field_is_named() {
 
 #[test]
 fn unknown_distribution_and_exchange_type_are_errors() {
-    let doc = format!("{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"weibul\", mean = 1 }}\n");
+    let doc = format!(
+        "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"weibul\", mean = 1 }}\n"
+    );
     let p = problems(&doc);
     assert!(p[0].message.contains("weibul"), "{p:?}");
-    let p = problems("[simulation]\nhorizon = 1\n[[exchanges]]\nname = \"e\"\ntype = \"headers2\"\n");
+    let p =
+        problems("[simulation]\nhorizon = 1\n[[exchanges]]\nname = \"e\"\ntype = \"headers2\"\n");
     assert!(p[0].message.contains("headers2"), "{p:?}");
     assert_eq!(p[0].line, Some(5));
 }

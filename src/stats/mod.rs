@@ -1,0 +1,11 @@
+//! Statistics shared by the simulator and the load test: latency histograms with bounded
+//! relative error, time-weighted averages, and means over replications with Student-t
+//! confidence intervals.
+
+mod histogram;
+mod replication;
+mod time_average;
+
+pub use histogram::LatencyHistogram;
+pub use replication::{MeanCi, student_t_975, summarize};
+pub use time_average::TimeAverage;
