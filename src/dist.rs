@@ -230,8 +230,17 @@ pub fn fmt_secs(s: f64) -> String {
     } else {
         (s * 1e9, "ns")
     };
-    let txt = format!("{v:.3}");
-    let txt = txt.trim_end_matches('0').trim_end_matches('.');
+    // Four significant digits: enough to compare with theory, few enough to read.
+    let digits = if v.abs() >= 100.0 {
+        1
+    } else if v.abs() >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let txt = format!("{v:.digits$}");
+    let txt =
+        if txt.contains('.') { txt.trim_end_matches('0').trim_end_matches('.') } else { &txt };
     format!("{txt}{unit}")
 }
 

@@ -6,4 +6,5 @@ pub mod dist;
 pub mod report;
 pub mod routing;
 pub mod scenario;
+pub mod sim;
 pub mod stats;

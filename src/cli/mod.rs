@@ -1,0 +1,102 @@
+//! Command-line definitions (clap) and the one place that prints, writes files and exits.
+//! Each subcommand lives in its own file; errors become exit codes here: 2 for bad input
+//! (scenario or arguments), 1 for anything else.
+
+mod check;
+mod output;
+mod run;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mqsim::scenario::{Model, ScenarioError};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Message-queue capacity planning: theory, simulation and a real broker from one scenario.
+#[derive(Debug, Parser)]
+#[command(name = "mqsim", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate a scenario: independent replications, confidence intervals, percentiles.
+    Run(run::RunArgs),
+    /// Validate a scenario file and print what it resolves to.
+    Check(check::CheckArgs),
+}
+
+/// Output formats of measuring commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// The output contract's JSON, alone on stdout.
+    Json,
+    /// Tidy CSV: one row per queue × metric × statistic.
+    Csv,
+}
+
+/// An error with its exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input: exit code 2.
+    Input(anyhow::Error),
+    /// Anything else: exit code 1.
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Other(e)
+    }
+}
+
+impl From<ScenarioError> for CliError {
+    fn from(e: ScenarioError) -> Self {
+        CliError::Input(e.into())
+    }
+}
+
+/// Reads and validates a scenario file; the file's problems are input errors.
+pub fn load(path: &Path) -> Result<Model, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Input(anyhow::anyhow!("cannot read scenario {}: {e}", path.display()))
+    })?;
+    Ok(Model::from_toml(&text, &path.display().to_string())?)
+}
+
+/// Prints the model's warnings on stderr.
+pub fn warn_model(model: &Model) {
+    for w in &model.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// Entry point: parse, dispatch, map errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Check(a) => check::check(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Input(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Common arguments of the commands that take a scenario.
+#[derive(Debug, clap::Args)]
+pub struct ScenarioArg {
+    /// Scenario file (TOML).
+    pub file: PathBuf,
+}

@@ -1,0 +1,40 @@
+//! Where results go: stdout in the chosen format, and `--out DIR` files written atomically
+//! (each file is written to a temporary name in the same directory, then renamed).
+
+use super::{CliError, Format};
+use anyhow::Context;
+use std::path::Path;
+
+/// Writes `bytes` to `dir/name` atomically, creating `dir`.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &target)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), target.display()))?;
+    Ok(())
+}
+
+/// Prints one of three renderings on stdout, chosen by `format`.
+pub fn print(
+    format: Format,
+    table: impl FnOnce() -> String,
+    json: impl FnOnce() -> String,
+    csv: impl FnOnce() -> Vec<u8>,
+) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = match format {
+        Format::Table => out.write_all(table().as_bytes()),
+        Format::Json => out.write_all(json().as_bytes()),
+        Format::Csv => out.write_all(&csv()),
+    };
+}
+
+/// Should a progress bar be drawn? Only for a person watching a terminal.
+pub fn show_progress(quiet: bool, format: Format) -> bool {
+    use std::io::IsTerminal;
+    !quiet && format != Format::Json && std::io::stderr().is_terminal()
+}

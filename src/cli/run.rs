@@ -1,0 +1,85 @@
+//! `mqsim run FILE`: the discrete-event simulation.
+
+use super::output::{print, show_progress, write_atomic};
+use super::{CliError, Format, ScenarioArg, load, warn_model};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use mqsim::report::{csv, table};
+use mqsim::sim::{self, Progress};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArg,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also write report files (report.json, results.csv, summary.txt) into this directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the scenario's number of replications.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    replications: Option<u32>,
+    /// Worker threads for replications (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// No progress bar and no warnings.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+struct Bar(ProgressBar);
+impl Progress for Bar {
+    fn replication_done(&self, done: u32, _total: u32) {
+        self.0.set_position(u64::from(done));
+    }
+}
+
+pub fn run(a: RunArgs) -> Result<(), CliError> {
+    let mut model = load(&a.scenario.file)?;
+    if let Some(s) = a.seed {
+        model.simulation.seed = s;
+    }
+    if let Some(r) = a.replications {
+        model.simulation.replications = r;
+    }
+    if !a.quiet {
+        warn_model(&model);
+    }
+    let bar = if show_progress(a.quiet, a.format) {
+        let b = ProgressBar::new(u64::from(model.simulation.replications));
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} replications {pos}/{len} [{bar:30}] {elapsed_precise}",
+            )
+            .expect("valid template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0) as usize)
+        .build()
+        .context("cannot start worker threads")?;
+    let bar = Bar(bar);
+    let outcome = pool.install(|| sim::run(&model, None, &bar));
+    bar.0.finish_and_clear();
+    let report = &outcome.report;
+    if let Some(dir) = &a.out {
+        write_atomic(dir, "report.json", report.to_json().as_bytes())?;
+        write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(report)))?;
+        write_atomic(dir, "summary.txt", table::render_run(report).as_bytes())?;
+    }
+    print(
+        a.format,
+        || table::render_run(report),
+        || report.to_json(),
+        || csv::to_csv(&csv::run_rows(report)),
+    );
+    Ok(())
+}

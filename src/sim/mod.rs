@@ -1,0 +1,186 @@
+//! The discrete-event simulator: the engine runs one replication; this module runs
+//! independent replications in parallel (rayon) and folds them into a [`RunReport`].
+//!
+//! Each replication draws from its own random streams derived from (seed, replication), and
+//! results are combined in replication order, so the output is identical whatever the
+//! number of threads.
+
+mod calendar;
+mod engine;
+
+pub use calendar::Calendar;
+pub use engine::{ReplicationResult, Series, simulate, stream_seed};
+
+use crate::report::{
+    Counts, EndToEnd, Latency, ProducerReport, QueueLength, QueueReport, RunReport,
+};
+use crate::scenario::Model;
+use crate::stats::{LatencyHistogram, MeanCi, summarize};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// What a caller may watch while replications run. Every method has a no-op default.
+pub trait Progress: Sync {
+    /// One more replication finished; `done` of `total`.
+    fn replication_done(&self, _done: u32, _total: u32) {}
+}
+
+/// Watches nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Results of a simulation run: the report plus the raw material charts need.
+#[derive(Debug, Clone)]
+pub struct SimOutcome {
+    /// The contract's report.
+    pub report: RunReport,
+    /// Pooled wait histograms per queue (for CCDF charts).
+    pub wait: Vec<LatencyHistogram>,
+    /// Pooled sojourn histograms per queue.
+    pub sojourn: Vec<LatencyHistogram>,
+    /// State over time of replication 0, when a step was asked for.
+    pub series: Option<Series>,
+    /// Events processed over all replications.
+    pub events: u64,
+}
+
+/// Runs every replication of `model` (its `simulation` settings) on the current rayon pool.
+pub fn run(model: &Model, series_step: Option<f64>, progress: &dyn Progress) -> SimOutcome {
+    let total = model.simulation.replications;
+    let done = AtomicU32::new(0);
+    let results: Vec<ReplicationResult> = (0..total)
+        .into_par_iter()
+        .map(|r| {
+            let res = simulate(model, r, if r == 0 { series_step } else { None });
+            progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            res
+        })
+        .collect();
+    aggregate(model, results)
+}
+
+fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
+    let means: Vec<f64> = per_rep.iter().flatten().copied().collect();
+    let s = summarize(&means);
+    Latency {
+        mean: s.map(|s| s.mean),
+        ci95: s.and_then(|s| s.ci95),
+        p50: pooled.quantile(0.5),
+        p90: pooled.quantile(0.9),
+        p95: pooled.quantile(0.95),
+        p99: pooled.quantile(0.99),
+        p999: pooled.quantile(0.999),
+        max: pooled.max(),
+    }
+}
+
+fn mean_ci(values: &[f64]) -> MeanCi {
+    summarize(values).unwrap_or(MeanCi { mean: 0.0, ci95: None })
+}
+
+/// Folds replications (in replication order) into the report.
+pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
+    let sim = &model.simulation;
+    let span = sim.horizon - sim.warmup;
+    let mut queues = Vec::new();
+    let mut waits = Vec::new();
+    let mut sojourns = Vec::new();
+    for (q, queue) in model.queues.iter().enumerate() {
+        let per =
+            |f: &dyn Fn(&ReplicationResult) -> f64| -> Vec<f64> { results.iter().map(f).collect() };
+        let mut wait = LatencyHistogram::new();
+        let mut sojourn = LatencyHistogram::new();
+        let mut counts = Counts::default();
+        let mut max_len = 0.0f64;
+        for r in &results {
+            wait.merge(&r.queues[q].wait);
+            sojourn.merge(&r.queues[q].sojourn);
+            counts.add(&r.queues[q].counts);
+            max_len = max_len.max(r.queues[q].ready.max());
+        }
+        let consumers = model.consumers_on(q);
+        let lq = mean_ci(&per(&|r| r.queues[q].ready.average(sim.horizon)));
+        let loss: Vec<f64> = results
+            .iter()
+            .filter(|r| r.queues[q].offered_post > 0)
+            .map(|r| r.queues[q].dropped_post as f64 / r.queues[q].offered_post as f64)
+            .collect();
+        queues.push(QueueReport {
+            name: queue.name.clone(),
+            consumers,
+            offered_rate: mean_ci(&per(&|r| r.queues[q].offered_post as f64 / span)),
+            throughput: mean_ci(&per(&|r| r.queues[q].completed_post as f64 / span)),
+            loss_probability: mean_ci(&loss),
+            wait_s: latency(
+                &results.iter().map(|r| r.queues[q].wait.mean()).collect::<Vec<_>>(),
+                &wait,
+            ),
+            sojourn_s: latency(
+                &results.iter().map(|r| r.queues[q].sojourn.mean()).collect::<Vec<_>>(),
+                &sojourn,
+            ),
+            queue_length: QueueLength { mean: lq.mean, ci95: lq.ci95, max: max_len as u64 },
+            utilization: mean_ci(&per(&|r| {
+                if consumers == 0 {
+                    0.0
+                } else {
+                    r.queues[q].busy.average(sim.horizon) / f64::from(consumers)
+                }
+            })),
+            counts,
+        });
+        waits.push(wait);
+        sojourns.push(sojourn);
+    }
+    let mut producers = Vec::new();
+    let mut end_to_end = Vec::new();
+    for (p, producer) in model.producers.iter().enumerate() {
+        let mut e2e = LatencyHistogram::new();
+        let (mut published, mut unroutable) = (0, 0);
+        for r in &results {
+            e2e.merge(&r.producers[p].end_to_end);
+            published += r.producers[p].published;
+            unroutable += r.producers[p].unroutable;
+        }
+        producers.push(ProducerReport { name: producer.name.clone(), published, unroutable });
+        if e2e.count() > 0 {
+            let l = latency(
+                &results.iter().map(|r| r.producers[p].end_to_end.mean()).collect::<Vec<_>>(),
+                &e2e,
+            );
+            end_to_end.push(EndToEnd {
+                producer: producer.name.clone(),
+                mean: l.mean,
+                ci95: l.ci95,
+                p50: l.p50,
+                p90: l.p90,
+                p95: l.p95,
+                p99: l.p99,
+                p999: l.p999,
+                max: l.max,
+                completed: e2e.count(),
+            });
+        }
+    }
+    let events = results.iter().map(|r| r.events).sum();
+    let series = results.into_iter().next().and_then(|r| r.series);
+    SimOutcome {
+        report: RunReport {
+            scenario: model.name.clone(),
+            backend: "sim".into(),
+            seed: sim.seed,
+            replications: sim.replications,
+            horizon_s: sim.horizon,
+            warmup_s: sim.warmup,
+            time_scale: None,
+            queues,
+            producers,
+            end_to_end_s: end_to_end,
+            timing: None,
+        },
+        wait: waits,
+        sojourn: sojourns,
+        series,
+        events,
+    }
+}
