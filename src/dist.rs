@@ -221,7 +221,8 @@ impl Dist {
 pub fn fmt_secs(s: f64) -> String {
     if s.is_finite() && s >= 60.0 {
         // Long spans read best as "2h", "10m", "1h 30m".
-        return humantime::format_duration(std::time::Duration::from_secs(s.round() as u64)).to_string();
+        return humantime::format_duration(std::time::Duration::from_secs(s.round() as u64))
+            .to_string();
     }
     let (v, unit) = if s == 0.0 {
         (0.0, "s")

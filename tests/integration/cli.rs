@@ -1,0 +1,202 @@
+//! The binary as a user drives it.
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
+use std::io::Write;
+
+fn scenario_file(text: &str) -> tempfile_path::TempToml {
+    tempfile_path::TempToml::new(text)
+}
+
+mod tempfile_path {
+    /// A scenario written to a unique file under the target directory, removed on drop.
+    pub struct TempToml(pub std::path::PathBuf);
+    impl TempToml {
+        pub fn new(text: &str) -> Self {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!("mqsim-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let p = dir.join(format!("s{}.toml", N.fetch_add(1, Ordering::Relaxed)));
+            std::fs::write(&p, text).unwrap();
+            TempToml(p)
+        }
+    }
+    impl Drop for TempToml {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn run_json_is_clean_and_follows_the_contract() {
+    let out = cargo_bin_cmd!("mqsim")
+        .args(["run", "scenarios/mmc.toml", "--format", "json", "--replications", "4"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("stdout is one JSON document");
+    assert_eq!(v["scenario"], "mmc-demo");
+    assert_eq!(v["backend"], "sim");
+    assert_eq!(v["seed"], 42);
+    assert_eq!(v["replications"], 4);
+    assert_eq!(v["horizon_s"], 7200.0);
+    assert_eq!(v["warmup_s"], 600.0);
+    let q = &v["queues"][0];
+    assert_eq!(q["name"], "orders");
+    for key in ["offered_rate", "throughput", "loss_probability", "utilization"] {
+        assert!(q[key]["mean"].is_number() && q[key]["ci95"].is_number(), "{key}: {}", q[key]);
+    }
+    for key in ["wait_s", "sojourn_s"] {
+        for stat in ["mean", "ci95", "p50", "p90", "p95", "p99", "p999", "max"] {
+            assert!(q[key][stat].is_number(), "{key}.{stat}");
+        }
+    }
+    assert!(q["queue_length"]["mean"].is_number() && q["queue_length"]["max"].is_u64());
+    let c = &q["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap();
+    assert_eq!(n("offered"), n("acked") + n("dropped") + n("in_flight_at_end"));
+    assert_eq!(v["producers"][0]["name"], "web");
+    assert_eq!(v["producers"][0]["published"].as_u64().unwrap(), n("offered"));
+    assert_eq!(v["end_to_end_s"][0]["producer"], "web");
+    assert!(v["end_to_end_s"][0]["p99"].is_number());
+}
+
+#[test]
+fn same_seed_same_output_whatever_the_thread_count() {
+    let run = |threads: &str| {
+        cargo_bin_cmd!("mqsim")
+            .args([
+                "run",
+                "scenarios/order-pipeline.toml",
+                "--format",
+                "json",
+                "--replications",
+                "5",
+                "--threads",
+                threads,
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    let one = run("1");
+    assert_eq!(one, run("2"));
+    assert_eq!(one, run("5"));
+    let other = cargo_bin_cmd!("mqsim")
+        .args([
+            "run",
+            "scenarios/order-pipeline.toml",
+            "--format",
+            "json",
+            "--replications",
+            "5",
+            "--seed",
+            "8",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_ne!(one, other, "a different seed gives different numbers");
+}
+
+#[test]
+fn table_and_csv_formats() {
+    cargo_bin_cmd!("mqsim")
+        .args(["run", "scenarios/mm1.toml", "--replications", "2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("jobs").and(predicate::str::contains("Wq p99")));
+    let out = cargo_bin_cmd!("mqsim")
+        .args(["run", "scenarios/mm1.toml", "--replications", "2", "--format", "csv"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("backend,entity,name,metric,stat,value\n"), "{text}");
+    assert!(text.contains("sim,queue,jobs,wait_s,p99,"));
+}
+
+#[test]
+fn out_dir_gets_the_report_files() {
+    let dir = std::env::temp_dir().join(format!("mqsim-out-{}", std::process::id()));
+    cargo_bin_cmd!("mqsim")
+        .args(["run", "scenarios/mm1.toml", "--replications", "2", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success();
+    for f in ["report.json", "results.csv", "summary.txt"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_exits_2_with_file_field_and_line() {
+    let f = scenario_file(
+        "[simulation]\nhorizon = \"1h\"\n[[queues]]\nname = \"q\"\n[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 2\nprefech = 5\nservice = { dist = \"constant\", value = 1 }\n",
+    );
+    cargo_bin_cmd!("mqsim").args(["run"]).arg(&f.0).assert().code(2).stderr(
+        predicate::str::contains(f.0.display().to_string() + ":9")
+            .and(predicate::str::contains("consumers[0]"))
+            .and(predicate::str::contains("prefech"))
+            .and(predicate::str::contains("panicked").not()),
+    );
+    let g = scenario_file(
+        "[simulation]\nhorizon = \"1h\"\n[[queues]]\nname = \"q\"\n[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 2\nservice = { dist = \"lognormal\", mean = \"1s\", cv = -1 }\n",
+    );
+    cargo_bin_cmd!("mqsim").args(["check"]).arg(&g.0).assert().code(2).stderr(
+        predicate::str::contains(
+            ":9: consumers[0].service.cv: must be a finite number > 0, got -1",
+        ),
+    );
+    cargo_bin_cmd!("mqsim")
+        .args(["run", "no/such/file.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read scenario no/such/file.toml"));
+}
+
+#[test]
+fn check_describes_the_resolved_model() {
+    cargo_bin_cmd!("mqsim")
+        .args(["check", "scenarios/log-collection.toml"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("producer web-errors").and(
+                predicate::str::contains("alerts, cold-storage, web-parser")
+                    .or(predicate::str::contains("alerts")),
+            ),
+        );
+}
+
+#[test]
+fn warnings_go_to_stderr_and_json_stays_clean() {
+    let f = scenario_file(
+        "[simulation]\nhorizon = \"10m\"\nreplications = 2\n[[producers]]\nname = \"p\"\nrouting_key = \"nowhere\"\narrival = { dist = \"exponential\", rate = 5 }\n[[queues]]\nname = \"q\"\n",
+    );
+    let out = cargo_bin_cmd!("mqsim")
+        .args(["run", "--format", "json"])
+        .arg(&f.0)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let published = v["producers"][0]["published"].as_u64().unwrap();
+    assert!(published > 0);
+    assert_eq!(v["producers"][0]["unroutable"].as_u64().unwrap(), published);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("matches no queue") && err.contains("has no consumers"), "{err}");
+    let _ = std::io::stderr().flush();
+}
