@@ -2,6 +2,7 @@
 //! Each subcommand lives in its own file; errors become exit codes here: 2 for bad input
 //! (scenario or arguments), 1 for anything else.
 
+mod bench;
 mod check;
 mod output;
 mod run;
@@ -25,6 +26,8 @@ enum Command {
     Run(run::RunArgs),
     /// Validate a scenario file and print what it resolves to.
     Check(check::CheckArgs),
+    /// Time the simulator: engine vs its physical floor, and messages/s per scenario.
+    Bench(bench::BenchArgs),
 }
 
 /// Output formats of measuring commands.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run::run(a),
         Command::Check(a) => check::check(a),
+        Command::Bench(a) => bench::bench(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

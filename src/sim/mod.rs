@@ -7,6 +7,8 @@
 
 mod calendar;
 mod engine;
+pub mod reference;
+pub mod speed;
 
 pub use calendar::Calendar;
 pub use engine::{ReplicationResult, Series, simulate, stream_seed};

@@ -1,0 +1,78 @@
+//! Speed measurements shared by `mqsim bench` and the criterion benches: the engine on the
+//! textbook queues beside the reference loops of [`super::reference`], as ratios measured
+//! in the same process (stable across machines of different speed), and wall-clock
+//! throughput on any model.
+
+use super::{reference, simulate};
+use crate::scenario::Model;
+use std::time::Instant;
+
+/// One measured configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SpeedRow {
+    /// What ran.
+    pub name: String,
+    /// Events processed by the engine per wall-clock second, single thread.
+    pub events_per_s: f64,
+    /// Messages (publishes) simulated per wall-clock second, single thread.
+    pub messages_per_s: f64,
+    /// Engine time ÷ reference-loop time for the same work (`None` without a reference).
+    pub ratio_to_floor: Option<f64>,
+}
+
+/// Best of `runs` timings of `f`, seconds (the minimum is the least noisy estimate of cost).
+pub fn best_of<R>(runs: usize, mut f: impl FnMut() -> R) -> (f64, R) {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let r = std::hint::black_box(f());
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(r);
+    }
+    (best, last.expect("at least one run"))
+}
+
+/// A one-queue Poisson/exponential model for the comparisons.
+pub fn mmc_model(lambda: f64, mu: f64, c: u32, horizon: f64) -> Model {
+    let text = format!(
+        "[simulation]\nhorizon = {horizon}\nreplications = 1\n[[producers]]\nname = \"p\"\nrouting_key = \"q\"\n\
+         arrival = {{ dist = \"exponential\", rate = {lambda} }}\n[[queues]]\nname = \"q\"\n\
+         [[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = {c}\nprefetch = 1\n\
+         service = {{ dist = \"exponential\", rate = {mu} }}\n"
+    );
+    Model::from_toml(&text, "bench.toml").expect("generated model is valid")
+}
+
+/// Wall-clock speed of one replication of `model` (single thread, best of `runs`).
+pub fn measure(name: &str, model: &Model, runs: usize) -> SpeedRow {
+    let (secs, res) = best_of(runs, || simulate(model, 0, None));
+    let published: u64 = res.producers.iter().map(|p| p.published).sum();
+    SpeedRow {
+        name: name.to_string(),
+        events_per_s: res.events as f64 / secs,
+        messages_per_s: published as f64 / secs,
+        ratio_to_floor: None,
+    }
+}
+
+/// The engine on M/M/1 (ρ = 0.8) against the Lindley recursion, and on M/M/64 (ρ = 0.8)
+/// against a minimal binary-heap event loop, each over `horizon` simulated seconds.
+pub fn floor_comparison(horizon: f64, runs: usize) -> Vec<SpeedRow> {
+    let mut rows = Vec::new();
+    let m1 = mmc_model(8.0, 10.0, 1, horizon);
+    let mut r1 = measure("engine M/M/1 (rho 0.8)", &m1, runs);
+    let customers = (8.0 * horizon) as u64;
+    let (floor1, _) = best_of(runs, || reference::lindley_mm1(8.0, 10.0, customers, 1));
+    let engine1 = customers as f64 / r1.messages_per_s;
+    r1.ratio_to_floor = Some(engine1 / floor1);
+    rows.push(r1);
+    let h64 = horizon / 64.0;
+    let m64 = mmc_model(512.0, 10.0, 64, h64);
+    let mut r64 = measure("engine M/M/64 (rho 0.8)", &m64, runs);
+    let (floor64, (events, _)) = best_of(runs, || reference::heap_mmc(512.0, 10.0, 64, h64, 1));
+    let engine64 = events as f64 / r64.events_per_s;
+    r64.ratio_to_floor = Some(engine64 / floor64);
+    rows.push(r64);
+    rows
+}
