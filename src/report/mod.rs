@@ -2,6 +2,7 @@
 //! the output contract's JSON) and the writers that turn them into bytes: one file per
 //! format. Writers return bytes or strings; only the CLI writes files or prints.
 
+pub mod charts;
 pub mod csv;
 pub mod table;
 

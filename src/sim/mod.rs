@@ -40,10 +40,49 @@ pub struct SimOutcome {
     pub wait: Vec<LatencyHistogram>,
     /// Pooled sojourn histograms per queue.
     pub sojourn: Vec<LatencyHistogram>,
+    /// Per queue: wait and sojourn percentile curves with 95% bands over replications.
+    pub curves: Vec<QueueCurves>,
     /// State over time of replication 0, when a step was asked for.
     pub series: Option<Series>,
     /// Events processed over all replications.
     pub events: u64,
+}
+
+/// Quantiles at which percentile curves are drawn.
+pub const CURVE_QUANTILES: [f64; 13] =
+    [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9999];
+
+/// A percentile curve: pooled quantiles and, per quantile, the 95% interval of the
+/// per-replication quantiles (absent with one replication).
+#[derive(Debug, Clone, Default)]
+pub struct PercentileCurve {
+    /// (q, pooled quantile) for each q of [`CURVE_QUANTILES`] with data.
+    pub pooled: Vec<(f64, f64)>,
+    /// (q, low, high): mean of the replications' q-quantiles ± its 95% half-width.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+/// Percentile curves of one queue.
+#[derive(Debug, Clone, Default)]
+pub struct QueueCurves {
+    /// Wait (to start of service).
+    pub wait: PercentileCurve,
+    /// Sojourn (to end of service).
+    pub sojourn: PercentileCurve,
+}
+
+fn curve(pooled: &LatencyHistogram, per_rep: &[&LatencyHistogram]) -> PercentileCurve {
+    let mut c = PercentileCurve::default();
+    for q in CURVE_QUANTILES {
+        if let Some(v) = pooled.quantile(q) {
+            c.pooled.push((q, v));
+        }
+        let reps: Vec<f64> = per_rep.iter().filter_map(|h| h.quantile(q)).collect();
+        if let Some(MeanCi { mean, ci95: Some(h) }) = summarize(&reps) {
+            c.band.push((q, (mean - h).max(0.0), mean + h));
+        }
+    }
+    c
 }
 
 /// Runs every replication of `model` (its `simulation` settings) on the current rayon pool.
@@ -87,6 +126,7 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
     let mut queues = Vec::new();
     let mut waits = Vec::new();
     let mut sojourns = Vec::new();
+    let mut curves = Vec::new();
     for (q, queue) in model.queues.iter().enumerate() {
         let per =
             |f: &dyn Fn(&ReplicationResult) -> f64| -> Vec<f64> { results.iter().map(f).collect() };
@@ -130,6 +170,13 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
                 }
             })),
             counts,
+        });
+        curves.push(QueueCurves {
+            wait: curve(&wait, &results.iter().map(|r| &r.queues[q].wait).collect::<Vec<_>>()),
+            sojourn: curve(
+                &sojourn,
+                &results.iter().map(|r| &r.queues[q].sojourn).collect::<Vec<_>>(),
+            ),
         });
         waits.push(wait);
         sojourns.push(sojourn);
@@ -182,6 +229,7 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
         },
         wait: waits,
         sojourn: sojourns,
+        curves,
         series,
         events,
     }
