@@ -69,7 +69,8 @@ const MD1_MAX_ERROR: f64 = 1e-8;
 /// queues). The sum is accumulated with Kahan compensation.
 pub fn md1_wait_cdf(lambda: f64, d: f64, t: f64) -> Option<f64> {
     let rho = lambda * d;
-    if !(rho > 0.0 && rho < 1.0 && d > 0.0) || !t.is_finite() {
+    let valid = rho > 0.0 && rho < 1.0 && d > 0.0 && t.is_finite();
+    if !valid {
         return None;
     }
     if t < 0.0 {

@@ -9,7 +9,7 @@
 //! mixture of Erlangs, eq. 2.44 ff.). The drop-head (push-out) served-wait computation is
 //! our own first-step analysis of an absorbing Markov chain, documented below.
 
-use super::numeric::{poisson_pmfs, quantile_by_bisection};
+use super::numeric::{poisson_terms, quantile_by_bisection};
 
 /// Largest K solved: p_n is a vector of K + 1 numbers.
 pub const MAX_K: u64 = 2_000_000;
@@ -119,9 +119,15 @@ impl MmckResult {
             return self.tail[c];
         }
         let x = f64::from(self.c) * self.mu * t;
-        poisson_pmfs(x, waiting_states - 1)
-            .iter()
-            .enumerate()
+        // Only Poisson terms within ~40 standard deviations of the mean matter (the rest
+        // are below e^{-800}): O(√x) work instead of O(K) once x is large.
+        let spread = 40.0 * x.sqrt() + 50.0;
+        let j_lo = (x - spread).max(0.0) as usize;
+        let j_hi = ((x + spread) as usize).min(waiting_states - 1);
+        if j_lo > j_hi {
+            return 0.0;
+        }
+        poisson_terms(x, j_lo, j_hi)
             .map(|(j, pj)| pj * self.tail[c + j])
             .sum::<f64>()
             .clamp(0.0, 1.0)
