@@ -21,19 +21,19 @@ use super::mmc::mmc;
 /// A G/G/c approximation's means. Times in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GgcApprox {
-    /// ρ = λE[S]/c.
+    /// ρ = λE\[S\]/c.
     pub rho: f64,
     /// Probability of waiting used by the tail approximation: Erlang C for the M/M/c with
     /// the same λ, μ, c (exact for M/M/c; for c = 1 it is ρ, exact for any M/G/1).
     pub p_wait: f64,
     /// Approximate mean wait.
     pub wq: f64,
-    /// Wq + E[S].
+    /// Wq + E\[S\].
     pub w: f64,
 }
 
 /// Allen–Cunneen (Allen 1990 §6.4): `(c_a² + c_s²)/2 · Wq(M/M/c)`; for c = 1 this is
-/// Kingman's formula exactly (Wq(M/M/1) = ρE[S]/(1−ρ)). `None` for invalid input or ρ >= 1.
+/// Kingman's formula exactly (Wq(M/M/1) = ρE\[S\]/(1−ρ)). `None` for invalid input or ρ >= 1.
 pub fn allen_cunneen(
     lambda: f64,
     service_mean: f64,

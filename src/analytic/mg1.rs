@@ -14,15 +14,15 @@ use super::numeric::quantile_by_bisection;
 pub struct Mg1Result {
     /// Arrival rate λ.
     pub lambda: f64,
-    /// Mean service time E[S].
+    /// Mean service time E\[S\].
     pub service_mean: f64,
-    /// Service SCV c_s² = Var S / E[S]².
+    /// Service SCV c_s² = Var S / E\[S\]².
     pub service_scv: f64,
-    /// ρ = λE[S] (< 1).
+    /// ρ = λE\[S\] (< 1).
     pub rho: f64,
     /// Mean wait, P–K: `Wq = ρ E[S] (1 + c_s²) / (2(1 − ρ))`.
     pub wq: f64,
-    /// Mean sojourn W = Wq + E[S].
+    /// Mean sojourn W = Wq + E\[S\].
     pub w: f64,
     /// Lq = λ Wq.
     pub lq: f64,

@@ -3,8 +3,8 @@
 //!
 //! This module owns
 //! - the queueing models, one file each, every formula with its textbook source:
-//!   [`mmc`] (Erlang B/C, M/M/1, M/M/c with exact wait and sojourn distributions),
-//!   [`mmck`] (M/M/c/K for `max_length`, reject-publish and drop-head), [`mg1`]
+//!   [`mod@mmc`] (Erlang B/C, M/M/1, M/M/c with exact wait and sojourn distributions),
+//!   [`mod@mmck`] (M/M/c/K for `max_length`, reject-publish and drop-head), [`mod@mg1`]
 //!   (Pollaczek–Khinchine, exact M/D/1 wait distribution), [`ggc`] (Allen–Cunneen, Kingman,
 //!   GI/M/1 for round-robin dispatch);
 //! - the traffic equations of a pipeline (producers → queues → `then` → queues), solved in
@@ -105,7 +105,7 @@ pub struct QueueAnalysis {
     /// True when every non-null figure is exact for the scenario's semantics (given the
     /// model's assumptions, all stated in `notes`); false for approximations and bounds.
     pub exact: bool,
-    /// Offered load a = λ·E[S], Erlangs: the mean number of busy consumers needed.
+    /// Offered load a = λ·E\[S\], Erlangs: the mean number of busy consumers needed.
     pub offered_load_erlangs: Option<f64>,
     /// Utilization ρ = a / c.
     pub rho: Option<f64>,
