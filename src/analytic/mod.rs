@@ -50,7 +50,7 @@ pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
-pub use output::{render_table, to_csv};
+pub use output::{csv_rows, render_table};
 
 use crate::routing::QueueId;
 use crate::scenario::{Ack, Model, Overflow};

@@ -2,6 +2,7 @@
 //! Each subcommand lives in its own file; errors become exit codes here: 2 for bad input
 //! (scenario or arguments), 1 for anything else.
 
+mod analyze;
 mod bench;
 mod check;
 mod output;
@@ -24,6 +25,8 @@ pub struct Cli {
 enum Command {
     /// Simulate a scenario: independent replications, confidence intervals, percentiles.
     Run(run::RunArgs),
+    /// Closed-form queueing theory for every queue (M/M/c, M/G/1, M/M/c/K, G/G/c, Jackson).
+    Analyze(analyze::AnalyzeArgs),
     /// Validate a scenario file and print what it resolves to.
     Check(check::CheckArgs),
     /// Time the simulator: engine vs its physical floor, and messages/s per scenario.
@@ -70,10 +73,22 @@ pub fn load(path: &Path) -> Result<Model, CliError> {
     Ok(Model::from_toml(&text, &path.display().to_string())?)
 }
 
-/// Prints the model's warnings on stderr.
+/// Prints the model's warnings on stderr, and one for every queue that theory says is
+/// unstable (offered load at or above capacity with no `max_length`): its backlog grows
+/// for as long as the run lasts, so its figures describe the horizon, not a steady state.
 pub fn warn_model(model: &Model) {
     for w in &model.warnings {
         eprintln!("warning: {w}");
+    }
+    for q in mqsim::analytic::analyze(model).queues {
+        if !q.stable && q.consumers > 0 {
+            let rho = q.rho.map_or_else(|| "unknown".to_string(), |r| format!("{r:.3}"));
+            eprintln!(
+                "warning: queue \"{}\" is unstable (rho = {rho} >= 1, no max_length): its backlog grows without bound; \
+                 figures depend on the horizon",
+                q.name
+            );
+        }
     }
 }
 
@@ -82,6 +97,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::run(a),
+        Command::Analyze(a) => analyze::analyze(a),
         Command::Check(a) => check::check(a),
         Command::Bench(a) => bench::bench(a),
     };
