@@ -38,3 +38,43 @@ pub fn show_progress(quiet: bool, format: Format) -> bool {
     use std::io::IsTerminal;
     !quiet && format != Format::Json && std::io::stderr().is_terminal()
 }
+
+/// Which chart files `--out` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Charts {
+    /// PNG images (embedded in report.md).
+    Png,
+    /// SVG images.
+    Svg,
+    /// Both.
+    Both,
+    /// No charts.
+    None,
+}
+
+/// Renders and writes figures into `dir`; returns (file, caption) for report.md.
+pub fn write_figures(
+    dir: &Path,
+    figures: &[mqsim::report::figures::Figure],
+    charts: Charts,
+) -> Result<Vec<(String, String)>, CliError> {
+    use mqsim::report::charts::{ImageFormat, render};
+    let formats: &[ImageFormat] = match charts {
+        Charts::Png => &[ImageFormat::Png],
+        Charts::Svg => &[ImageFormat::Svg],
+        Charts::Both => &[ImageFormat::Png, ImageFormat::Svg],
+        Charts::None => &[],
+    };
+    let mut written = Vec::new();
+    for f in figures {
+        for (i, &fmt) in formats.iter().enumerate() {
+            let bytes = render(&f.panels, fmt, 1000, 420).map_err(|e| CliError::Other(e.into()))?;
+            let name = format!("{}.{}", f.stem, fmt.ext());
+            write_atomic(dir, &name, &bytes)?;
+            if i == 0 {
+                written.push((name, f.caption.clone()));
+            }
+        }
+    }
+    Ok(written)
+}

@@ -1,10 +1,10 @@
 //! `mqsim run FILE`: the discrete-event simulation.
 
-use super::output::{print, show_progress, write_atomic};
+use super::output::{Charts, print, show_progress, write_atomic, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::{csv, table};
+use mqsim::report::{csv, figures, markdown, table};
 use mqsim::sim::{self, Progress};
 use std::path::PathBuf;
 
@@ -15,9 +15,13 @@ pub struct RunArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Also write report files (report.json, results.csv, summary.txt) into this directory.
+    /// Also write report files into this directory: report.json, results.csv, summary.txt,
+    /// charts and report.md.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Chart files written with --out.
+    #[arg(long, value_enum, default_value_t = Charts::Png)]
+    charts: Charts,
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -67,13 +71,23 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         .build()
         .context("cannot start worker threads")?;
     let bar = Bar(bar);
-    let outcome = pool.install(|| sim::run(&model, None, &bar));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let outcome = pool.install(|| sim::run(&model, step, &bar));
     bar.0.finish_and_clear();
     let report = &outcome.report;
     if let Some(dir) = &a.out {
         write_atomic(dir, "report.json", report.to_json().as_bytes())?;
         write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(report)))?;
         write_atomic(dir, "summary.txt", table::render_run(report).as_bytes())?;
+        let theory = mqsim::analytic::analyze(&model);
+        let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
+        figs.extend(figures::time_figures(&outcome));
+        let written = write_figures(dir, &figs, a.charts)?;
+        write_atomic(
+            dir,
+            "report.md",
+            markdown::run_markdown(report, Some(&theory), &written).as_bytes(),
+        )?;
     }
     print(
         a.format,

@@ -202,7 +202,7 @@ fn draw_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &LineChart) -> 
                     if nines_axis { nines_label(*x) } else { fmt_tick(*x, false) }
                 })
                 .y_label_formatter(&|y: &f64| fmt_tick(*y, seconds))
-                .light_line_style(if log { TRANSPARENT } else { RGBColor(240, 240, 240).to_rgba() })
+                .light_line_style(TRANSPARENT)
                 .draw()
                 .map_err(|e| e.to_string())?;
             if nines_axis {
@@ -217,7 +217,10 @@ fn draw_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &LineChart) -> 
                             RGBColor(215, 215, 215),
                         )))
                         .map_err(|e| e.to_string())?;
+                    // backend_coord is in root pixels; the label is drawn on this panel's area.
                     let (px, py) = chart.backend_coord(&(k, y0));
+                    let (bx, by) = area.get_base_pixel();
+                    let (px, py) = (px - bx, py - by);
                     area.draw(&Text::new(
                         nines_label(k),
                         (px, py + 8),

@@ -4,6 +4,8 @@
 
 pub mod charts;
 pub mod csv;
+pub mod figures;
+pub mod markdown;
 pub mod table;
 
 use crate::stats::MeanCi;

@@ -99,21 +99,78 @@ pub struct GroupStats {
     pub unroutable_onward: u64,
 }
 
-/// A grid of snapshots of the system state, for charts over time.
+/// The system state over time on a regular grid: each point is the time average over the
+/// `step` before it (from 16 evenly spaced samples), so a chart shows the backlog's level
+/// rather than the noise of single instants.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
-    /// Sampling step, seconds.
+    /// Window length, seconds.
     pub step: f64,
-    /// Sample times.
+    /// End time of each window.
     pub times: Vec<f64>,
-    /// Per queue: ready messages at each sample time.
-    pub ready: Vec<Vec<u32>>,
-    /// Per queue: unacknowledged messages held by consumers at each sample time.
-    pub unacked: Vec<Vec<u32>>,
-    /// Per queue: busy consumers at each sample time.
-    pub busy: Vec<Vec<u32>>,
-    /// Per queue: services ended so far (cumulative) at each sample time.
+    /// Per queue: mean ready messages in each window.
+    pub ready: Vec<Vec<f64>>,
+    /// Per queue: mean unacknowledged messages held by consumers in each window.
+    pub unacked: Vec<Vec<f64>>,
+    /// Per queue: mean busy consumers in each window.
+    pub busy: Vec<Vec<f64>>,
+    /// Per queue: services ended so far (cumulative) at the end of each window.
     pub completed: Vec<Vec<u64>>,
+}
+
+/// Samples per window.
+const SUBSAMPLES: u32 = 16;
+
+struct Recorder {
+    series: Series,
+    next: f64,
+    n: u32,
+    sums: Vec<[f64; 3]>,
+}
+
+impl Recorder {
+    fn new(step: f64, queues: usize) -> Self {
+        Recorder {
+            series: Series {
+                step,
+                ready: vec![Vec::new(); queues],
+                unacked: vec![Vec::new(); queues],
+                busy: vec![Vec::new(); queues],
+                completed: vec![Vec::new(); queues],
+                ..Series::default()
+            },
+            next: 0.0,
+            n: 0,
+            sums: vec![[0.0; 3]; queues],
+        }
+    }
+
+    /// Takes every sample due before `t` (the state is constant between events).
+    fn advance(&mut self, e: &Engine, t: f64) {
+        let sub = self.series.step / f64::from(SUBSAMPLES);
+        while self.next < t {
+            for (q, s) in self.sums.iter_mut().enumerate() {
+                s[0] += e.ready[q].len() as f64;
+                s[1] += f64::from(e.unacked[q]);
+                s[2] += f64::from(e.busy[q]);
+            }
+            self.n += 1;
+            self.next += sub;
+            if self.n == SUBSAMPLES {
+                let k = f64::from(SUBSAMPLES);
+                let end = self.series.times.len() as f64 * self.series.step + self.series.step;
+                self.series.times.push(end);
+                for (q, s) in self.sums.iter_mut().enumerate() {
+                    self.series.ready[q].push(s[0] / k);
+                    self.series.unacked[q].push(s[1] / k);
+                    self.series.busy[q].push(s[2] / k);
+                    self.series.completed[q].push(e.queues[q].counts.completed);
+                    *s = [0.0; 3];
+                }
+                self.n = 0;
+            }
+        }
+    }
 }
 
 /// Everything one replication measured.
@@ -372,16 +429,6 @@ impl<'m> Engine<'m> {
         self.calendar.schedule(self.now + gap, Event::Arrival(p as u32));
     }
 
-    fn snapshot(&self, series: &mut Series, t: f64) {
-        series.times.push(t);
-        for q in 0..self.model.queues.len() {
-            series.ready[q].push(self.ready[q].len() as u32);
-            series.unacked[q].push(self.unacked[q]);
-            series.busy[q].push(self.busy[q]);
-            series.completed[q].push(self.queues[q].counts.completed);
-        }
-    }
-
     fn run(mut self, series_step: Option<f64>) -> ReplicationResult {
         let horizon = self.model.simulation.horizon;
         for p in 0..self.model.producers.len() {
@@ -389,25 +436,13 @@ impl<'m> Engine<'m> {
             self.calendar.schedule(gap, Event::Arrival(p as u32));
         }
         let nq = self.model.queues.len();
-        let mut series = series_step.filter(|s| *s > 0.0).map(|step| Series {
-            step,
-            ready: vec![Vec::new(); nq],
-            unacked: vec![Vec::new(); nq],
-            busy: vec![Vec::new(); nq],
-            completed: vec![Vec::new(); nq],
-            ..Series::default()
-        });
-        let mut next_sample = 0.0;
+        let mut recorder = series_step.filter(|s| *s > 0.0).map(|step| Recorder::new(step, nq));
         while let Some((t, ev)) = self.calendar.pop() {
             if t > horizon {
                 break;
             }
-            if let Some(s) = series.as_mut() {
-                // The state is constant between events: sample every grid point before `t`.
-                while next_sample < t {
-                    self.snapshot(s, next_sample);
-                    next_sample += s.step;
-                }
+            if let Some(r) = recorder.as_mut() {
+                r.advance(&self, t);
             }
             self.now = t;
             self.events += 1;
@@ -417,12 +452,10 @@ impl<'m> Engine<'m> {
             }
         }
         self.now = horizon;
-        if let Some(s) = series.as_mut() {
-            while next_sample <= horizon {
-                self.snapshot(s, next_sample);
-                next_sample += s.step;
-            }
+        if let Some(r) = recorder.as_mut() {
+            r.advance(&self, horizon);
         }
+        let series = recorder.map(|r| r.series);
         for q in 0..nq {
             let st = &mut self.queues[q];
             st.counts.in_flight_at_end = self.ready[q].len() as u64 + u64::from(self.unacked[q]);
