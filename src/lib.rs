@@ -9,3 +9,4 @@ pub mod routing;
 pub mod scenario;
 pub mod sim;
 pub mod stats;
+pub mod validate;

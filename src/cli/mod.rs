@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod output;
 mod run;
+mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mqsim::scenario::{Model, ScenarioError};
@@ -29,6 +30,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Validate a scenario file and print what it resolves to.
     Check(check::CheckArgs),
+    /// Simulator vs theory on a built-in matrix, and the tutorial's formulas put to the test.
+    Validate(validate::ValidateArgs),
     /// Time the simulator: engine vs its physical floor, and messages/s per scenario.
     Bench(bench::BenchArgs),
 }
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(a) => analyze::analyze(a),
         Command::Check(a) => check::check(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Validate(a) => validate::validate(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,7 +30,7 @@ fn sim_lines(name: &str, c: &PercentileCurve, color: usize) -> Line {
     Line {
         name: name.to_string(),
         points: c.pooled.clone(),
-        band: c.band.clone(),
+        band: c.replicated.iter().map(|&(q, m, h)| (q, (m - h).max(0.0), m + h)).collect(),
         dashed: false,
         color,
     }

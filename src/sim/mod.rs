@@ -58,8 +58,9 @@ pub const CURVE_QUANTILES: [f64; 13] =
 pub struct PercentileCurve {
     /// (q, pooled quantile) for each q of [`CURVE_QUANTILES`] with data.
     pub pooled: Vec<(f64, f64)>,
-    /// (q, low, high): mean of the replications' q-quantiles ± its 95% half-width.
-    pub band: Vec<(f64, f64, f64)>,
+    /// (q, mean, half-width): the mean of the replications' q-quantiles and the half-width
+    /// of its 95% Student-t interval.
+    pub replicated: Vec<(f64, f64, f64)>,
 }
 
 /// Percentile curves of one queue.
@@ -79,7 +80,7 @@ fn curve(pooled: &LatencyHistogram, per_rep: &[&LatencyHistogram]) -> Percentile
         }
         let reps: Vec<f64> = per_rep.iter().filter_map(|h| h.quantile(q)).collect();
         if let Some(MeanCi { mean, ci95: Some(h) }) = summarize(&reps) {
-            c.band.push((q, (mean - h).max(0.0), mean + h));
+            c.replicated.push((q, mean, h));
         }
     }
     c

@@ -200,3 +200,119 @@ fn warnings_go_to_stderr_and_json_stays_clean() {
     assert!(err.contains("matches no queue") && err.contains("has no consumers"), "{err}");
     let _ = std::io::stderr().flush();
 }
+
+#[test]
+fn validate_quick_passes_every_exact_model() {
+    let dir = std::env::temp_dir().join(format!("mqsim-validate-{}", std::process::id()));
+    let out = cargo_bin_cmd!("mqsim")
+        .args(["validate", "--quick", "--quiet", "--out"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("comparisons pass") && !text.contains("FAIL"), "{text}");
+    assert!(text.contains("§4.2") && text.contains("wrong"), "{text}");
+    for f in ["validation.csv", "tutorial.csv", "validation.json", "report.md"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn analyze_json_follows_the_contract() {
+    let out = cargo_bin_cmd!("mqsim")
+        .args(["analyze", "scenarios/mmc.toml", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["backend"], "analytic");
+    let q = &v["queues"][0];
+    assert_eq!(q["model"], "M/M/c");
+    assert_eq!(q["exact"], true);
+    assert_eq!(q["stable"], true);
+    assert!((q["rho"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+    assert!((q["offered_load_erlangs"].as_f64().unwrap() - 6.4).abs() < 1e-12);
+    // Erlang C for c = 8, a = 6.4: Wq = C/(cμ − λ) = 0.457645/16.
+    assert!((q["wait_s"]["mean"].as_f64().unwrap() - 0.457_645 / 16.0).abs() < 1e-6);
+    for k in ["p50", "p90", "p95", "p99"] {
+        assert!(q["wait_s"][k].is_number(), "{k}");
+    }
+    assert!(
+        q["sojourn_s"]["p99"].is_number()
+            && q["queue_length"]["mean"].is_number()
+            && q["notes"].is_array()
+    );
+}
+
+#[test]
+fn unstable_queue_warns_with_rho_and_still_runs() {
+    let f = scenario_file(
+        "[simulation]\nhorizon = \"10m\"\nreplications = 2\n[[producers]]\nname = \"p\"\nrouting_key = \"q\"\narrival = { dist = \"exponential\", rate = 12 }\n[[queues]]\nname = \"q\"\n[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = { dist = \"exponential\", mean = \"100ms\" }\n",
+    );
+    let out = cargo_bin_cmd!("mqsim")
+        .args(["run", "--format", "json"])
+        .arg(&f.0)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("queue \"q\" is unstable (rho = 1.200"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["queues"][0]["counts"]["in_flight_at_end"].as_u64().unwrap() > 100,
+        "the backlog grows"
+    );
+    let a = cargo_bin_cmd!("mqsim")
+        .args(["analyze", "--format", "json"])
+        .arg(&f.0)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let a: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    assert_eq!(a["queues"][0]["stable"], false);
+    assert!(a["queues"][0]["wait_s"]["mean"].is_null());
+}
+
+#[test]
+fn run_out_writes_charts_and_report_md() {
+    let dir = std::env::temp_dir().join(format!("mqsim-charts-{}", std::process::id()));
+    cargo_bin_cmd!("mqsim")
+        .args([
+            "run",
+            "scenarios/order-pipeline.toml",
+            "--replications",
+            "3",
+            "--quiet",
+            "--charts",
+            "both",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    for f in [
+        "latency-orders.png",
+        "latency-orders.svg",
+        "queue-length.png",
+        "throughput.svg",
+        "report.md",
+    ] {
+        let p = dir.join(f);
+        assert!(p.is_file() && std::fs::metadata(&p).unwrap().len() > 1000, "{f} missing or empty");
+    }
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("![") && md.contains("Against queueing theory") && md.contains("M/M/c"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
