@@ -8,5 +8,6 @@ pub mod report;
 pub mod routing;
 pub mod scenario;
 pub mod sim;
+pub mod size;
 pub mod stats;
 pub mod validate;

@@ -386,20 +386,21 @@ impl<'m> Engine<'m> {
         st.busy.set(self.now, busy);
         self.groups[g].served += 1;
 
-        match &self.model.groups[g].then {
-            Some(then) => {
-                if then.routes.is_empty() {
-                    self.groups[g].unroutable_onward += 1;
-                }
-                for &nq in &then.routes {
+        let then = self.model.groups[g].then.as_ref();
+        match then.map(|t| t.routes.as_slice()) {
+            Some(routes) if !routes.is_empty() => {
+                for &nq in routes {
                     self.arrive(nq, Msg { enq_t: self.now, ..msg });
                 }
             }
-            None => {
+            _ => {
+                // The message's path ends here: no onward stage, or an onward publish that
+                // matched no queue (counted, and the message's journey is over).
+                if then.is_some() {
+                    self.groups[g].unroutable_onward += 1;
+                }
                 if msg.origin_t >= self.warmup {
-                    self.producers[msg.producer as usize]
-                        .end_to_end
-                        .record(self.now - msg.origin_t);
+                    self.producers[msg.producer as usize].end_to_end.record(self.now - msg.origin_t);
                 }
             }
         }

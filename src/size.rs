@@ -1,0 +1,469 @@
+//! Consumer-group sizing: "how many consumers for p99 wait ≤ 500 ms?". Theory proposes a
+//! first count (Erlang C / the model that fits the queue), the simulation checks that count
+//! and its neighbours in parallel, and the answer is the smallest count whose simulated
+//! figure, at the upper end of its 95% interval, meets the target. The tutorial's rule
+//! (P_c = G·P ≥ arrival rate) is reported beside it, to show what it would have chosen.
+//!
+//! Changing a group's size leaves every arrival time unchanged (each source has its own
+//! random stream), so neighbouring counts are compared on the same traffic (common random
+//! numbers), which makes their difference much more precise than either figure alone.
+
+use crate::analytic::{self, QueueAnalysis, tutorial};
+use crate::scenario::{Model, parse_duration};
+use crate::sim::{self, NoProgress, SimOutcome};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// What is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Metric {
+    /// Entering the queue → start of service.
+    #[serde(rename = "wait_s")]
+    Wait,
+    /// Entering the queue → end of service.
+    #[serde(rename = "sojourn_s")]
+    Sojourn,
+    /// Busy consumers ÷ consumers.
+    #[serde(rename = "utilization")]
+    Utilization,
+    /// Dropped ÷ offered.
+    #[serde(rename = "loss_probability")]
+    Loss,
+}
+
+/// Which statistic of the metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stat {
+    /// Mean.
+    Mean,
+    /// 50th percentile.
+    P50,
+    /// 90th percentile.
+    P90,
+    /// 95th percentile.
+    P95,
+    /// 99th percentile.
+    P99,
+    /// 99.9th percentile.
+    P999,
+}
+
+impl Stat {
+    /// The quantile, or `None` for the mean.
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Stat::Mean => None,
+            Stat::P50 => Some(0.5),
+            Stat::P90 => Some(0.9),
+            Stat::P95 => Some(0.95),
+            Stat::P99 => Some(0.99),
+            Stat::P999 => Some(0.999),
+        }
+    }
+}
+
+/// A sizing target such as `p99 wait <= 100ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    /// Metric.
+    pub metric: Metric,
+    /// Statistic.
+    pub stat: Stat,
+    /// Always `<=` (a figure no larger than `value`).
+    pub op: &'static str,
+    /// Bound, seconds for times, a fraction for utilization and loss.
+    pub value: f64,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stat = serde_json::to_value(self.stat).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        match self.metric {
+            Metric::Wait => write!(f, "{stat} wait <= {}", crate::dist::fmt_secs(self.value)),
+            Metric::Sojourn => write!(f, "{stat} sojourn <= {}", crate::dist::fmt_secs(self.value)),
+            Metric::Utilization => write!(f, "utilization <= {}", self.value),
+            Metric::Loss => write!(f, "loss <= {}", self.value),
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    /// Accepts `p99 wait <= 500ms`, `mean sojourn <= 1s`, `wait p95 <= 0.2`,
+    /// `utilization <= 0.7`, `loss <= 0.001` (also `<` and percentages like `1%`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let help = "write a target like \"p99 wait <= 500ms\", \"mean sojourn <= 1s\", \"utilization <= 0.7\" or \"loss <= 0.001\"";
+        let (lhs, rhs) = s
+            .split_once("<=")
+            .or_else(|| s.split_once('<'))
+            .ok_or_else(|| format!("target \"{s}\" has no `<=`: {help}"))?;
+        let words: Vec<String> = lhs.split_whitespace().map(str::to_lowercase).collect();
+        let mut metric = None;
+        let mut stat = None;
+        for w in &words {
+            match w.as_str() {
+                "wait" | "wait_s" => metric = Some(Metric::Wait),
+                "sojourn" | "sojourn_s" | "latency" => metric = Some(Metric::Sojourn),
+                "utilization" | "util" => metric = Some(Metric::Utilization),
+                "loss" | "loss_probability" => metric = Some(Metric::Loss),
+                "mean" => stat = Some(Stat::Mean),
+                "p50" | "median" => stat = Some(Stat::P50),
+                "p90" => stat = Some(Stat::P90),
+                "p95" => stat = Some(Stat::P95),
+                "p99" => stat = Some(Stat::P99),
+                "p999" | "p99.9" => stat = Some(Stat::P999),
+                other => return Err(format!("target \"{s}\": unknown word \"{other}\"; {help}")),
+            }
+        }
+        let metric = metric.ok_or_else(|| format!("target \"{s}\" names no metric (wait, sojourn, utilization, loss); {help}"))?;
+        let rhs = rhs.trim();
+        let value = match metric {
+            Metric::Wait | Metric::Sojourn => {
+                rhs.parse::<f64>().or_else(|_| parse_duration(rhs)).map_err(|e| format!("target \"{s}\": {e}"))?
+            }
+            Metric::Utilization | Metric::Loss => match rhs.strip_suffix('%') {
+                Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+                None => rhs.parse::<f64>(),
+            }
+            .map_err(|_| format!("target \"{s}\": \"{rhs}\" is not a number"))?,
+        };
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(format!("target \"{s}\": the bound must be a finite number >= 0"));
+        }
+        let stat = match metric {
+            Metric::Utilization | Metric::Loss => {
+                if stat.is_some_and(|s| s != Stat::Mean) {
+                    return Err(format!("target \"{s}\": {metric:?} has only a mean"));
+                }
+                Stat::Mean
+            }
+            _ => stat.unwrap_or(Stat::Mean),
+        };
+        Ok(Target { metric, stat, op: "<=", value })
+    }
+}
+
+/// One consumer count, simulated (when stable) and analysed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    /// Consumers in the group.
+    pub count: u32,
+    /// Does the simulated figure's 95% upper bound meet the target?
+    pub meets: bool,
+    /// Simulated figure (pooled percentile or mean); `null` when not simulated (unstable).
+    pub value: Option<f64>,
+    /// Upper end of its 95% interval.
+    pub ci95_upper: Option<f64>,
+    /// Theory's figure, `null` where no model gives it.
+    pub analytic: Option<f64>,
+    /// Simulated utilization (theory's when not simulated).
+    pub utilization: f64,
+    /// Prefetch used (extension).
+    pub prefetch: u32,
+    /// Simulated p50, p95, p99 of the target's latency metric (wait or sojourn; the
+    /// sojourn for utilization and loss targets) — extension, for the sizing chart.
+    pub p50: Option<f64>,
+    /// See `p50`.
+    pub p95: Option<f64>,
+    /// See `p50`.
+    pub p99: Option<f64>,
+    /// Simulated loss probability (extension).
+    pub loss: Option<f64>,
+    /// Why a count was not simulated (extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The search for one prefetch setting.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrefetchSizing {
+    /// Prefetch.
+    pub prefetch: u32,
+    /// Smallest count meeting the target; `null` if none up to the search limit.
+    pub recommended: Option<u32>,
+    /// Theory's smallest count meeting the target.
+    pub analytic_guess: Option<u32>,
+    /// Counts evaluated, ascending.
+    pub candidates: Vec<Candidate>,
+}
+
+/// The answer of `mqsim size`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Consumer group sized.
+    pub group: String,
+    /// The target.
+    pub target: Target,
+    /// Smallest count whose simulated figure (upper 95% bound) meets the target, at the
+    /// scenario's prefetch.
+    pub recommended: Option<u32>,
+    /// What theory alone says (`null` where no model applies).
+    pub analytic_guess: Option<u32>,
+    /// What the tutorial's P_c = G·P ≥ arrival rate gives.
+    pub tutorial_guess: u32,
+    /// Counts evaluated at the scenario's prefetch.
+    pub candidates: Vec<Candidate>,
+    /// With `--prefetch`: the same search per prefetch setting (extension).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_prefetch: Vec<PrefetchSizing>,
+}
+
+/// Why sizing could not start.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SizeError {
+    /// No such group.
+    #[error("no consumer group named \"{0}\" (groups: {1})")]
+    NoGroup(String, String),
+    /// The group's queue receives nothing.
+    #[error("queue \"{0}\" of group \"{1}\" receives no traffic: there is nothing to size")]
+    NoTraffic(String, String),
+}
+
+fn analytic_figure(a: &QueueAnalysis, t: &Target) -> Option<f64> {
+    if !a.stable {
+        return None;
+    }
+    let l = match t.metric {
+        Metric::Wait => &a.wait_s,
+        Metric::Sojourn => &a.sojourn_s,
+        Metric::Utilization => return a.utilization,
+        Metric::Loss => return a.loss_probability,
+    };
+    match t.stat {
+        Stat::Mean => l.mean,
+        Stat::P50 => l.p50,
+        Stat::P90 => l.p90,
+        Stat::P95 => l.p95,
+        Stat::P99 => l.p99,
+        Stat::P999 => l.p999,
+    }
+}
+
+/// (value, upper 95% bound) of the target's figure in a simulation of queue `q`.
+fn sim_figure(out: &SimOutcome, q: usize, t: &Target) -> (Option<f64>, Option<f64>) {
+    let r = &out.report.queues[q];
+    let with_ci = |m: f64, c: Option<f64>| (Some(m), Some(m + c.unwrap_or(0.0)));
+    match (t.metric, t.stat.quantile()) {
+        (Metric::Utilization, _) => with_ci(r.utilization.mean, r.utilization.ci95),
+        (Metric::Loss, _) => with_ci(r.loss_probability.mean, r.loss_probability.ci95),
+        (Metric::Wait, None) => r.wait_s.mean.map_or((None, None), |m| with_ci(m, r.wait_s.ci95)),
+        (Metric::Sojourn, None) => r.sojourn_s.mean.map_or((None, None), |m| with_ci(m, r.sojourn_s.ci95)),
+        (metric, Some(p)) => {
+            let curve = if metric == Metric::Wait { &out.curves[q].wait } else { &out.curves[q].sojourn };
+            let pooled = curve.pooled.iter().find(|x| (x.0 - p).abs() < 1e-12).map(|x| x.1);
+            let half = curve.replicated.iter().find(|x| (x.0 - p).abs() < 1e-12).map_or(0.0, |x| x.2);
+            (pooled, pooled.map(|v| v + half))
+        }
+    }
+}
+
+struct Search<'m> {
+    model: &'m Model,
+    group: usize,
+    queue: usize,
+    target: Target,
+    prefetch: u32,
+}
+
+impl Search<'_> {
+    fn variant(&self, count: u32) -> Model {
+        let mut m = self.model.clone();
+        m.groups[self.group].count = count;
+        m.groups[self.group].prefetch = self.prefetch;
+        m
+    }
+
+    fn analysis(&self, count: u32) -> Option<QueueAnalysis> {
+        analytic::analyze(&self.variant(count)).queues.into_iter().nth(self.queue)
+    }
+
+    /// Smallest count (≤ `limit`) theory says meets the target.
+    fn analytic_guess(&self, from: u32, limit: u32) -> Option<u32> {
+        (from.max(1)..=limit).find(|&c| {
+            self.analysis(c).and_then(|a| analytic_figure(&a, &self.target)).is_some_and(|v| v <= self.target.value)
+        })
+    }
+
+    fn evaluate(&self, count: u32) -> Candidate {
+        let a = self.analysis(count);
+        let analytic = a.as_ref().and_then(|a| analytic_figure(a, &self.target));
+        let unstable = a.as_ref().is_some_and(|a| !a.stable);
+        if unstable {
+            return Candidate {
+                count,
+                meets: false,
+                value: None,
+                ci95_upper: None,
+                analytic,
+                utilization: 1.0,
+                prefetch: self.prefetch,
+                p50: None,
+                p95: None,
+                p99: None,
+                loss: None,
+                note: Some("unstable (offered load ≥ capacity, unbounded queue): not simulated".into()),
+            };
+        }
+        let out = sim::run(&self.variant(count), None, &NoProgress);
+        let (value, upper) = sim_figure(&out, self.queue, &self.target);
+        let r = &out.report.queues[self.queue];
+        let lat = if self.target.metric == Metric::Wait { &r.wait_s } else { &r.sojourn_s };
+        Candidate {
+            count,
+            meets: upper.is_some_and(|u| u <= self.target.value),
+            value,
+            ci95_upper: upper,
+            analytic,
+            utilization: r.utilization.mean,
+            prefetch: self.prefetch,
+            p50: lat.p50,
+            p95: lat.p95,
+            p99: lat.p99,
+            loss: Some(r.loss_probability.mean),
+            note: None,
+        }
+    }
+
+    /// Simulates around `start` until the smallest meeting count is bracketed: a count that
+    /// meets with count − 1 failing (or count = `min`).
+    fn run(&self, start: u32, min: u32, limit: u32, on_count: &(dyn Fn(u32) + Sync)) -> (Option<u32>, Vec<Candidate>) {
+        let mut done: Vec<Candidate> = Vec::new();
+        let eval = |counts: Vec<u32>, done: &mut Vec<Candidate>| {
+            let counts: Vec<u32> =
+                counts.into_iter().filter(|c| (min..=limit).contains(c) && !done.iter().any(|d| d.count == *c)).collect();
+            let new: Vec<Candidate> = counts
+                .par_iter()
+                .map(|&c| {
+                    let cand = self.evaluate(c);
+                    on_count(c);
+                    cand
+                })
+                .collect();
+            done.extend(new);
+            done.sort_by_key(|c| c.count);
+        };
+        let start = start.clamp(min, limit);
+        eval(vec![start.saturating_sub(1), start, start + 1], &mut done);
+        loop {
+            let lowest_meeting = done.iter().find(|c| c.meets).map(|c| c.count);
+            match lowest_meeting {
+                Some(c) if c == min || done.iter().any(|d| d.count == c - 1 && !d.meets) => {
+                    return (Some(c), done);
+                }
+                Some(c) => eval(vec![c - 1, c.saturating_sub(2)], &mut done),
+                None => {
+                    let top = done.last().map_or(start, |c| c.count);
+                    if top >= limit {
+                        return (None, done);
+                    }
+                    // Grow by about 10% per round (at least 2 counts), in parallel.
+                    let step = (top / 10).max(1);
+                    eval(vec![top + step, top + 2 * step], &mut done);
+                }
+            }
+        }
+    }
+}
+
+/// Sizes `group_name` for `target`. `prefetches` empty: the scenario's prefetch only;
+/// otherwise one search per prefetch (the first one is the headline answer).
+/// `on_count(count)` reports each simulated count.
+pub fn size(
+    model: &Model,
+    group_name: &str,
+    target: &Target,
+    prefetches: &[u32],
+    on_count: &(dyn Fn(u32) + Sync),
+) -> Result<SizeReport, SizeError> {
+    let group = model.group_id(group_name).ok_or_else(|| {
+        SizeError::NoGroup(group_name.into(), model.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "))
+    })?;
+    let queue = model.groups[group].queue;
+    let base = analytic::analyze(model);
+    let qa = &base.queues[queue];
+    let lambda = qa.offered_rate.unwrap_or(0.0);
+    if lambda <= 0.0 {
+        return Err(SizeError::NoTraffic(model.queues[queue].name.clone(), group_name.into()));
+    }
+    let d = model.groups[group].service.mean();
+    let others: u32 = model.queues[queue].groups.iter().filter(|&&g| g != group).map(|&g| model.groups[g].count).sum();
+    // With an unbounded queue fewer consumers than the offered load can never keep up.
+    let min = if model.queues[queue].max_length.is_none() {
+        ((lambda * d).floor() as u32 + 1).saturating_sub(others).max(1)
+    } else {
+        1
+    };
+    let limit = (min.saturating_mul(4)).max(min + 64).min(100_000);
+    let tutorial_guess = tutorial::tutorial_guess(lambda, d);
+    let settings: Vec<u32> = if prefetches.is_empty() { vec![model.groups[group].prefetch] } else { prefetches.to_vec() };
+    let mut by_prefetch = Vec::new();
+    for &prefetch in &settings {
+        let s = Search { model, group, queue, target: target.clone(), prefetch };
+        let analytic_guess = s.analytic_guess(min, limit);
+        let start = analytic_guess.unwrap_or(tutorial_guess.max(min));
+        let (recommended, candidates) = s.run(start, min, limit, on_count);
+        by_prefetch.push(PrefetchSizing { prefetch, recommended, analytic_guess, candidates });
+    }
+    let head = by_prefetch[0].clone();
+    Ok(SizeReport {
+        scenario: model.name.clone(),
+        group: group_name.into(),
+        target: target.clone(),
+        recommended: head.recommended,
+        analytic_guess: head.analytic_guess,
+        tutorial_guess,
+        candidates: head.candidates,
+        by_prefetch: if prefetches.is_empty() { Vec::new() } else { by_prefetch },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        let t: Target = "p99 wait <= 100ms".parse().unwrap();
+        assert_eq!((t.metric, t.stat, t.value), (Metric::Wait, Stat::P99, 0.1));
+        let t: Target = "mean sojourn <= 1s".parse().unwrap();
+        assert_eq!((t.metric, t.stat, t.value), (Metric::Sojourn, Stat::Mean, 1.0));
+        let t: Target = "utilization <= 70%".parse().unwrap();
+        assert_eq!((t.metric, t.stat), (Metric::Utilization, Stat::Mean));
+        assert!((t.value - 0.7).abs() < 1e-12);
+        let t: Target = "loss <= 0.001".parse().unwrap();
+        assert_eq!(t.metric, Metric::Loss);
+        assert!("p99 wait".parse::<Target>().unwrap_err().contains("<="));
+        assert!("p99 banana <= 1s".parse::<Target>().unwrap_err().contains("banana"));
+        assert!("p99 loss <= 0.1".parse::<Target>().is_err());
+        assert_eq!(
+            serde_json::to_string(&"p99 wait <= 100ms".parse::<Target>().unwrap()).unwrap(),
+            r#"{"metric":"wait_s","stat":"p99","op":"<=","value":0.1}"#
+        );
+    }
+
+    #[test]
+    fn sizing_finds_the_erlang_c_answer_on_mmc() {
+        // λ = 64, μ = 10: Erlang C gives p99 wait 0.239 s with 8 consumers, 0.0737 s with 10
+        // and 0.126 with 9 (output contract example). Target 100 ms ⇒ 10 consumers.
+        let text = std::fs::read_to_string("scenarios/mmc.toml").unwrap();
+        let mut m = Model::from_toml(&text, "mmc.toml").unwrap();
+        m.simulation.horizon = 1800.0;
+        m.simulation.warmup = 120.0;
+        let t: Target = "p99 wait <= 100ms".parse().unwrap();
+        let r = size(&m, "order-workers", &t, &[], &|_| {}).unwrap();
+        assert_eq!(r.analytic_guess, Some(10));
+        assert_eq!(r.recommended, Some(10));
+        assert_eq!(r.tutorial_guess, 7);
+        let c9 = r.candidates.iter().find(|c| c.count == 9).unwrap();
+        assert!(!c9.meets && (c9.analytic.unwrap() - 0.1256).abs() < 1e-3, "{c9:?}");
+        let c7 = r.candidates.iter().find(|c| c.count == 7);
+        assert!(c7.is_none_or(|c| !c.meets));
+        assert!(size(&m, "nope", &t, &[], &|_| {}).is_err());
+    }
+}
