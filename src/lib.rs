@@ -2,6 +2,7 @@
 //! theory, a discrete-event simulation with RabbitMQ semantics, and a real in-crate broker.
 #![warn(missing_docs)]
 
+pub mod broker;
 pub mod dist;
 pub mod report;
 pub mod routing;
