@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod dist;
+pub mod loadtest;
 pub mod report;
 pub mod routing;
 pub mod scenario;
