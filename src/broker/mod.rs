@@ -54,7 +54,7 @@
 mod consumer;
 mod queue;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use crate::routing::{ExchangeId, ExchangeKind, QueueId};
 pub use crate::scenario::{Ack, Overflow};

@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(5);
 
+/// Held by the tests that load every core or need the real clock to be punctual, so the
+/// test harness's parallel threads do not run them on top of each other.
+pub(crate) static CPU_HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`CPU_HEAVY`] (a failed test elsewhere must not poison the others).
+pub(crate) fn cpu_heavy() -> std::sync::MutexGuard<'static, ()> {
+    CPU_HEAVY.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn manual(prefetch: u32) -> ConsumerOptions {
     ConsumerOptions { prefetch, ack: Ack::Manual }
 }
@@ -19,6 +28,7 @@ fn bounded(max: u64, overflow: Overflow) -> QueueOptions {
 
 #[test]
 fn counts_balance_after_concurrent_publishers() {
+    let _serial = cpu_heavy();
     let b: Broker<u64> = Broker::new();
     b.declare_exchange("ev", ExchangeKind::Topic).unwrap();
     let queues = [

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 /// follows the overshoot actually observed, within these bounds.
 const MIN_MARGIN: Duration = Duration::from_micros(60);
 const MAX_MARGIN: Duration = Duration::from_micros(400);
+/// Below this, spin without yielding: on a busy machine a yield can hand the core to another
+/// process for a whole time slice, which would turn a few microseconds into milliseconds.
+const PURE_SPIN: Duration = Duration::from_micros(30);
 /// Longest single sleep, so a stop request is noticed within this time.
 const MAX_SLEEP: Duration = Duration::from_millis(20);
 
@@ -50,8 +53,10 @@ impl Pacer {
                 // Large overshoots are the scheduler (a loaded machine), not timer slack:
                 // cap them so one descheduling does not make every later wait spin long.
                 self.overshoot = 0.9 * self.overshoot + 0.1 * over.min(1e-3);
-            } else {
+            } else if left > PURE_SPIN {
                 thread::yield_now();
+            } else {
+                std::hint::spin_loop();
             }
         }
     }
@@ -63,18 +68,29 @@ mod tests {
 
     #[test]
     fn waits_precisely_and_stops_early() {
+        let _serial = crate::broker::tests::cpu_heavy();
         let stop = AtomicBool::new(false);
         let mut p = Pacer::new();
-        let mut worst = Duration::ZERO;
-        for _ in 0..20 {
+        let (mut paced, mut slept) = (Vec::new(), Vec::new());
+        for _ in 0..21 {
             let deadline = Instant::now() + Duration::from_millis(2);
             assert!(p.wait_until(deadline, &stop));
-            let late = Instant::now() - deadline;
-            worst = worst.max(late);
+            // Never early (`-` would panic if it were).
+            paced.push(Instant::now() - deadline);
+            let deadline = Instant::now() + Duration::from_millis(2);
+            thread::sleep(Duration::from_millis(2));
+            slept.push(Instant::now() - deadline);
         }
-        // Never early; late by far less than a sleep's usual overshoot would make it on an
-        // idle machine, with headroom for a loaded one.
-        assert!(worst < Duration::from_millis(5), "worst lateness {worst:?}");
+        // Medians, not worst cases: another process may take the core at any moment on a
+        // shared machine. Precise when the machine lets it be, and never worse than a
+        // plain sleep in the same conditions.
+        paced.sort();
+        slept.sort();
+        let (paced, slept) = (paced[10], slept[10]);
+        assert!(
+            paced < Duration::from_micros(200) || paced <= slept,
+            "median lateness {paced:?}, plain sleep {slept:?}"
+        );
         stop.store(true, Ordering::Relaxed);
         let t = Instant::now();
         assert!(!p.wait_until(t + Duration::from_secs(10), &stop));
