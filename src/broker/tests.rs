@@ -173,6 +173,8 @@ fn dropped_consumer_returns_unacked_to_the_head_in_order() {
 
 #[test]
 fn consumer_thread_panicking_with_deliveries_is_redelivered_to_the_group() {
+    // Panics cost a burst of CPU (backtraces): keep them off the real-clock tests.
+    let _serial = cpu_heavy();
     let b: Broker<u32> = Broker::new();
     b.declare_queue("q", QueueOptions::default()).unwrap();
     let doomed = b.consume("q", manual(3)).unwrap();
@@ -203,6 +205,8 @@ fn consumer_thread_panicking_with_deliveries_is_redelivered_to_the_group() {
 
 #[test]
 fn redelivery_reaches_a_running_group_member() {
+    // Panics cost a burst of CPU (backtraces): keep them off the real-clock tests.
+    let _serial = cpu_heavy();
     let b: Broker<u32> = Broker::new();
     b.declare_queue("q", QueueOptions::default()).unwrap();
     let n = 200u32;

@@ -328,7 +328,9 @@ fn wait_reporting(until: Instant, frame: &Frame, horizon: Duration, progress: &d
     }
 }
 
-/// Threads started so far; on any failure they are stopped and joined before returning.
+/// The threads started so far. However `run_loadtest` leaves — an error, or a panic in the
+/// caller's progress callback — dropping the crew stops, wakes and joins every thread still
+/// in it, so no thread outlives the call.
 struct Crew {
     stop: Arc<AtomicBool>,
     broker: Broker<Msg>,
@@ -336,14 +338,14 @@ struct Crew {
     consumers: Vec<JoinHandle<ConsumerResult>>,
 }
 
-impl Crew {
-    fn abort(self) {
+impl Drop for Crew {
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         self.broker.close();
-        for h in self.publishers {
+        for h in self.publishers.drain(..) {
             let _ = h.join();
         }
-        for h in self.consumers {
+        for h in self.consumers.drain(..) {
             let _ = h.join();
         }
     }
@@ -392,15 +394,8 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
     // Consumers first, so all are subscribed before the first publish.
     for (gi, g) in model.groups.iter().enumerate() {
         for index in 0..g.count {
-            let consumer = match broker
-                .consume_id(g.queue, ConsumerOptions { prefetch: g.prefetch, ack: g.ack })
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    crew.abort();
-                    return Err(e.into());
-                }
-            };
+            let consumer =
+                broker.consume_id(g.queue, ConsumerOptions { prefetch: g.prefetch, ack: g.ack })?;
             let job = ConsumerJob {
                 broker: broker.clone(),
                 consumer,
@@ -417,10 +412,7 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
                 .spawn(move || run_consumer(job))
             {
                 Ok(h) => crew.consumers.push(h),
-                Err(source) => {
-                    crew.abort();
-                    return Err(LoadtestError::Spawn { role: "consumer", source });
-                }
+                Err(source) => return Err(LoadtestError::Spawn { role: "consumer", source }),
             }
         }
     }
@@ -440,10 +432,7 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
             .spawn(move || run_publisher(job))
         {
             Ok(h) => crew.publishers.push(h),
-            Err(source) => {
-                crew.abort();
-                return Err(LoadtestError::Spawn { role: "publisher", source });
-            }
+            Err(source) => return Err(LoadtestError::Spawn { role: "publisher", source }),
         }
     }
 
@@ -454,10 +443,9 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
     broker.reset_ready_peaks();
     wait_reporting(frame.end, &frame, horizon, progress);
 
-    let Crew { publishers, consumers, .. } = crew;
     let mut pub_results = Vec::new();
     let mut panicked = None;
-    for h in publishers {
+    for h in std::mem::take(&mut crew.publishers) {
         match h.join() {
             Ok(r) => pub_results.push(r),
             Err(_) => panicked = Some("publisher"),
@@ -468,7 +456,7 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
     stop.store(true, Ordering::SeqCst);
     broker.close();
     let mut con_results = Vec::new();
-    for h in consumers {
+    for h in std::mem::take(&mut crew.consumers) {
         match h.join() {
             Ok(r) => con_results.push(r),
             Err(_) => panicked = Some("consumer"),

@@ -322,3 +322,16 @@ fn theory_helpers_match_textbook_values() {
     // a^c/c!/(1−ρ)), evaluated separately: 0.457645.
     assert!((erlang_c(8, 6.4) - 0.457_645).abs() < 1e-6, "{}", erlang_c(8, 6.4));
 }
+
+#[test]
+fn a_panicking_progress_callback_stops_every_thread() {
+    let _serial = cpu_heavy();
+    let m = model(MM1);
+    let t = Instant::now();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_loadtest(&m, &|f| assert!(f > 0.5, "the caller's UI failed"))
+    }));
+    assert!(r.is_err());
+    // Without the stop on unwind, joining the consumers would never return.
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}
