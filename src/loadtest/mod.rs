@@ -49,8 +49,8 @@ use crate::stats::{LatencyHistogram, MeanCi};
 use pacer::Pacer;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -59,9 +59,9 @@ use std::time::{Duration, Instant};
 /// machine (~0.1 ms), so a late publish means the publisher or the machine fell behind.
 pub const LATE_TOLERANCE: Duration = Duration::from_millis(1);
 
-/// Time between starting the threads and the scenario's time zero, so every consumer is
-/// subscribed and waiting before the first publish.
-const START_DELAY: Duration = Duration::from_millis(30);
+/// Time between the last thread's start and the scenario's time zero, so every thread is
+/// waiting for time zero, not still starting, when it comes.
+const START_DELAY: Duration = Duration::from_millis(20);
 
 /// How long a consumer blocks in `recv` before looking at the stop flag again.
 const RECV_POLL: Duration = Duration::from_millis(50);
@@ -134,6 +134,23 @@ struct Msg {
     entered: Instant,
 }
 
+/// The real-time frame of the run, fixed once every thread has been started (however long
+/// starting hundreds of consumers takes), and handed to them through a [`OnceLock`].
+type Start = Arc<OnceLock<Frame>>;
+
+/// Waits for the frame; `None` if the run was called off first.
+fn await_start(start: &Start, stop: &AtomicBool) -> Option<Frame> {
+    loop {
+        if let Some(f) = start.get() {
+            return Some(*f);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// The real-time frame of the run.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
@@ -180,13 +197,14 @@ struct PublisherJob {
     routing_key: String,
     arrival: Dist,
     rng: Xoshiro256PlusPlus,
-    frame: Frame,
+    start: Start,
     stop: Arc<AtomicBool>,
 }
 
 fn run_publisher(job: PublisherJob) -> PublisherResult {
-    let PublisherJob { broker, index, exchange, routing_key, arrival, mut rng, frame, stop } = job;
+    let PublisherJob { broker, index, exchange, routing_key, arrival, mut rng, start, stop } = job;
     let mut r = PublisherResult::default();
+    let Some(frame) = await_start(&start, &stop) else { return r };
     let mut pacer = Pacer::new();
     let mut scheduled = frame.t0;
     loop {
@@ -232,12 +250,12 @@ struct ConsumerJob {
     then: Option<(ExchangeId, String)>,
     producers: usize,
     rng: Xoshiro256PlusPlus,
-    frame: Frame,
+    start: Start,
     stop: Arc<AtomicBool>,
 }
 
 fn run_consumer(job: ConsumerJob) -> ConsumerResult {
-    let ConsumerJob { broker, consumer, queue, service, then, producers, mut rng, frame, stop } =
+    let ConsumerJob { broker, consumer, queue, service, then, producers, mut rng, start, stop } =
         job;
     let mut r = ConsumerResult {
         queue,
@@ -250,6 +268,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerResult {
         service_error_sum: 0.0,
         services: 0,
     };
+    let Some(frame) = await_start(&start, &stop) else { return r };
     let mut pacer = Pacer::new();
     while !stop.load(Ordering::Relaxed) {
         let d = match consumer.recv_timeout(RECV_POLL) {
@@ -381,8 +400,7 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
         .map(|q| (q.name.clone(), QueueOptions { max_length: q.max_length, overflow: q.overflow }))
         .collect();
     let broker: Broker<Msg> = Broker::from_router(model.router.clone(), queues)?;
-    let t0 = Instant::now() + START_DELAY;
-    let frame = Frame { scale: lt.time_scale, t0, warm: t0 + warmup, end: t0 + horizon };
+    let start: Start = Arc::new(OnceLock::new());
     let stop = Arc::new(AtomicBool::new(false));
     let mut crew = Crew {
         stop: Arc::clone(&stop),
@@ -404,7 +422,7 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
                 then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
                 producers: model.producers.len(),
                 rng: stream_rng(seed, Stream::Consumer { group: gi, index }),
-                frame,
+                start: Arc::clone(&start),
                 stop: Arc::clone(&stop),
             };
             match thread::Builder::new()
@@ -424,7 +442,7 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
             routing_key: p.routing_key.clone(),
             arrival: p.arrival.clone(),
             rng: stream_rng(seed, Stream::Producer(pi)),
-            frame,
+            start: Arc::clone(&start),
             stop: Arc::clone(&stop),
         };
         match thread::Builder::new()
@@ -436,6 +454,9 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
         }
     }
 
+    let t0 = Instant::now() + START_DELAY;
+    let frame = Frame { scale: lt.time_scale, t0, warm: t0 + warmup, end: t0 + horizon };
+    start.set(frame).expect("set once, here");
     progress(0.0);
     wait_reporting(frame.warm, &frame, horizon, progress);
     let at_warm = broker.stats();

@@ -77,19 +77,21 @@ fn mm1_half_load_follows_its_sample_path_and_theory() {
     assert_eq!(e2e.mean, q.sojourn_s.mean);
     let n = e2e.completed as usize;
     assert!(n.abs_diff(replay.len()) * 20 < replay.len(), "{n} vs {} in the window", replay.len());
-    // Same random numbers, so sampling noise cancels: what is left is the real clock's
-    // error (a few % of service time per message, accumulating through the queue).
+    // Same random numbers, so sampling noise cancels and what is left is the real clock.
+    // Each message pays a thread wake-up (~40 µs on a 2-core VM, more under load) and a
+    // little pacing overshoot: ~2.5% of a 2 ms service, doubled by 1/(1−ρ) at ρ = 0.5.
+    // Seen: +2% to +8%. Allow 15%, for a machine shared with compilers.
     assert!(
-        (measured / replay_mean - 1.0).abs() < 0.10,
+        (measured / replay_mean - 1.0).abs() < 0.15,
         "measured mean sojourn {measured:.4} s vs {replay_mean:.4} s on the same sample path"
     );
     // Against theory, W = 1/(μ−λ) = 0.2 s. The sample mean of n correlated sojourn times
     // has variance about 40/(nμ²) at ρ = 0.5 (Whitt 1989: ρ(2+5ρ−4ρ²+ρ³)/(1−ρ)⁴ = 29 for
     // the waits, plus the service, Cauchy–Schwarz for the covariance), so relative standard
-    // error √(40/n)/2; allow 4 of them (n ≈ 670 → about 49%) plus the 10% timing error.
+    // error √(40/n)/2; allow 4 of them (n ≈ 700 → about 48%) plus the 15% timing error.
     let rel_se = (40.0 / n as f64).sqrt() / 2.0;
     assert!(
-        (measured / 0.2 - 1.0).abs() < 4.0 * rel_se + 0.10,
+        (measured / 0.2 - 1.0).abs() < 4.0 * rel_se + 0.15,
         "mean sojourn {measured:.4} s vs 0.2 s theory (n = {n}, se {rel_se:.3})"
     );
     let t = r.timing.as_ref().unwrap();
@@ -292,6 +294,14 @@ service = {{ dist = "exponential", mean = "100ms" }}
         let q = &r.queues[0];
         let (w, p99) = mmc_sojourn(c, lambda, 10.0);
         let t = r.timing.as_ref().unwrap();
+        if c == 1 {
+            let (_, replay) = lindley_replay(&m);
+            let mean = replay.iter().sum::<f64>() / replay.len() as f64;
+            println!(
+                "M/M/1 same sample path through Lindley's recursion: mean sojourn {mean:.4} (n = {})",
+                replay.len()
+            );
+        }
         println!(
             "M/M/{c} rho={:.2} scale={scale} horizon={horizon}s n={}: sojourn mean {:.4} (theory {w:.4}, {:+.1}%), p99 {:.4} (theory {p99:.4}, {:+.1}%), wait mean {:.4}, util {:.3}, Lq {:.3}, service_error_mean {:+.4}, arrival_error_mean {:.5} s, late {} of {}, balanced {}",
             lambda / (10.0 * f64::from(c)),
