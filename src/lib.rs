@@ -3,7 +3,9 @@
 #![warn(missing_docs)]
 
 pub mod analytic;
+pub mod broker;
 pub mod dist;
+pub mod loadtest;
 pub mod report;
 pub mod routing;
 pub mod scenario;

@@ -1,0 +1,220 @@
+//! The consuming side: a [`Consumer`] receives [`Delivery`]s from one queue and settles
+//! them with [`Delivery::ack`] or [`Delivery::nack`].
+
+use super::Ack;
+use super::queue::QueueCore;
+use std::fmt;
+use std::sync::{Arc, Condvar};
+use std::time::{Duration, Instant};
+
+/// Why [`Consumer::recv`] returned no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// Nothing was delivered within the timeout (or, for `try_recv`, right now).
+    #[error("no delivery within the timeout")]
+    Timeout,
+    /// The broker was closed: no more deliveries will come.
+    #[error("the broker is closed")]
+    Closed,
+}
+
+/// Why a delivery could not be settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SettleError {
+    /// The consumer was dropped first; the message had already been returned to its queue
+    /// for redelivery (at-least-once), so this settlement is void.
+    #[error("the consumer is gone; the message was requeued for redelivery")]
+    ConsumerGone,
+    /// A nack of an auto-ack delivery: it was settled when it was delivered.
+    #[error("auto-ack deliveries are settled on delivery and cannot be nacked")]
+    AutoAck,
+}
+
+/// A subscription to one queue (one member of a group of competing consumers).
+///
+/// The queue pushes messages to it, round-robin among the consumers with prefetch room, as
+/// RabbitMQ does; [`recv`](Consumer::recv) takes them in delivery order. Dropping the
+/// consumer, or unwinding through it when its thread panics, returns every message it holds
+/// unacknowledged to the head of the queue, flagged `redelivered`, for the rest of the group.
+pub struct Consumer<T> {
+    pub(crate) core: Arc<QueueCore<T>>,
+    pub(crate) idx: usize,
+    pub(crate) id: u64,
+    pub(crate) cv: Arc<Condvar>,
+    pub(crate) ack: Ack,
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("queue", &self.core.name)
+            .field("id", &self.id)
+            .field("ack", &self.ack)
+            .finish()
+    }
+}
+
+impl<T> Consumer<T> {
+    /// The queue consumed.
+    pub fn queue(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Blocks until a message is delivered or the broker is closed.
+    pub fn recv(&self) -> Result<Delivery<T>, RecvError> {
+        self.recv_until(None)
+    }
+
+    /// Blocks at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Delivery<T>, RecvError> {
+        // A timeout too large to represent waits without limit.
+        self.recv_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Takes a delivered message if one is waiting, without blocking.
+    pub fn try_recv(&self) -> Result<Delivery<T>, RecvError> {
+        self.recv_until(Some(Instant::now()))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<Delivery<T>, RecvError> {
+        let mut st = self.core.lock();
+        loop {
+            if st.closed {
+                return Err(RecvError::Closed);
+            }
+            let slot = st
+                .slots
+                .get_mut(self.idx)
+                .and_then(Option::as_mut)
+                .filter(|s| s.id == self.id)
+                .ok_or(RecvError::Closed)?;
+            if let Some((tag, e)) = slot.buffer.pop_front() {
+                return Ok(Delivery {
+                    core: Arc::clone(&self.core),
+                    idx: self.idx,
+                    consumer_id: self.id,
+                    tag,
+                    msg: e.msg,
+                    redelivered: e.redelivered,
+                    settled: self.ack == Ack::Auto,
+                });
+            }
+            let wait = match deadline {
+                None => Duration::from_secs(3600),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(RecvError::Timeout);
+                    }
+                    d - now
+                }
+            };
+            slot.waiting = true;
+            st = self.cv.wait_timeout(st, wait).unwrap_or_else(|p| p.into_inner()).0;
+            if let Some(s) = st.slots.get_mut(self.idx).and_then(Option::as_mut) {
+                s.waiting = false;
+            }
+        }
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        self.core.remove_consumer(self.idx, self.id);
+    }
+}
+
+/// One delivered message.
+///
+/// With manual ack it stays unacknowledged (holding one unit of its consumer's prefetch)
+/// until [`ack`](Delivery::ack) or [`nack`](Delivery::nack). Dropping it unsettled requeues
+/// it, flagged `redelivered`; dropped while its thread unwinds from a panic, it stays
+/// unacknowledged until its [`Consumer`] is dropped (as the unwinding thread usually does),
+/// which returns it with the consumer's other messages.
+pub struct Delivery<T> {
+    core: Arc<QueueCore<T>>,
+    idx: usize,
+    consumer_id: u64,
+    tag: u64,
+    msg: Arc<T>,
+    redelivered: bool,
+    settled: bool,
+}
+
+impl<T: fmt::Debug> fmt::Debug for Delivery<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("queue", &self.core.name)
+            .field("tag", &self.tag)
+            .field("redelivered", &self.redelivered)
+            .field("payload", &self.msg)
+            .finish()
+    }
+}
+
+impl<T> Delivery<T> {
+    /// The message.
+    pub fn payload(&self) -> &T {
+        &self.msg
+    }
+
+    /// The message, shared with any other queue the same publish was routed to.
+    pub fn payload_arc(&self) -> &Arc<T> {
+        &self.msg
+    }
+
+    /// Was this message delivered before (to a consumer that died or nacked it)?
+    pub fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+
+    /// Unique within its queue; grows with delivery order.
+    pub fn delivery_tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// The queue it came from.
+    pub fn queue(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Acknowledges: the message is done and leaves the broker. A no-op for auto-ack
+    /// deliveries, which were acknowledged when delivered.
+    pub fn ack(mut self) -> Result<(), SettleError> {
+        if self.settled {
+            return Ok(());
+        }
+        self.settled = true;
+        self.settle(None)
+    }
+
+    /// Rejects: with `requeue` the message goes back to the head of its queue for
+    /// redelivery; without, it is discarded and counted as dropped.
+    pub fn nack(mut self, requeue: bool) -> Result<(), SettleError> {
+        if self.settled {
+            return Err(SettleError::AutoAck);
+        }
+        self.settled = true;
+        self.settle(Some(requeue))
+    }
+
+    fn settle(&self, nack: Option<bool>) -> Result<(), SettleError> {
+        if self.core.settle(self.idx, self.consumer_id, self.tag, nack) {
+            Ok(())
+        } else {
+            Err(SettleError::ConsumerGone)
+        }
+    }
+}
+
+impl<T> Drop for Delivery<T> {
+    fn drop(&mut self) {
+        // While its thread unwinds, the consumer is most likely going down too: leave the
+        // message with it, so it returns with the consumer's others, in delivery order,
+        // instead of being redelivered to the dying consumer first.
+        if !self.settled && !std::thread::panicking() {
+            // Already requeued if the consumer went first; either way it is not lost.
+            let _ = self.settle(Some(true));
+        }
+    }
+}

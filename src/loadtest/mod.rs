@@ -1,0 +1,609 @@
+//! The real-clock load test: drives the in-process [`broker`](crate::broker) from a
+//! scenario [`Model`] with real threads and measures it, in scenario time, into the same
+//! [`RunReport`] as the simulator.
+//!
+//! This module owns pacing, service emulation and measurement; it never prints (progress
+//! goes to the caller's callback).
+//!
+//! - **Open loop.** One publisher thread per producer draws every inter-arrival gap from
+//!   the producer's distribution and publishes at the *scheduled* instant
+//!   (`scenario time × time_scale` after the start). A publisher that falls behind publishes
+//!   back to back to catch up; it never waits for the broker. Latency is measured from the
+//!   scheduled instant, so a stalled broker cannot hide its own delay (no coordinated
+//!   omission); how late publishes left is reported in [`Timing`].
+//! - **Service emulation.** Each consumer group is `count` threads subscribed with the
+//!   group's prefetch and ack mode. A consumer serves its deliveries one at a time: it
+//!   samples the service time, scales it, and waits precisely (sleep, then yield-spin the
+//!   last stretch; see `pacer`). The ratio actual ÷ intended − 1 is averaged into
+//!   `timing.service_error_mean`. With `then`, the message is published onward when its
+//!   service ends and acknowledged after that (at least once: a crash between the two would
+//!   redeliver, never lose).
+//! - **Measurement.** Messages carry their first scheduled publish instant, the instant they
+//!   entered their current queue (the scheduled instant for a producer's publish, the end of
+//!   the previous service for an onward one) and their producer. Messages whose service ends
+//!   in the window `[warm-up, horizon]` (real) are recorded: wait (entered → start of
+//!   service), sojourn (entered → end of service) and, after the last stage, end-to-end
+//!   (first scheduled publish → end of service). Ready length is integrated exactly by the
+//!   broker; consumer busy time is clipped to the window.
+//! - **Shutdown and counts.** Publishers stop at the horizon; then consumers stop (one in
+//!   the middle of a service abandons it, and its message is requeued), the broker is
+//!   closed, and what is left ready or unacknowledged is `in_flight_at_end`, so
+//!   `offered = acked + dropped + in_flight_at_end` holds exactly for every queue.
+//!
+//! Seeds: every producer and every consumer thread has its own `Xoshiro256PlusPlus` stream,
+//! derived from `simulation.seed` (see [`stream_seed`]), so the random numbers — though not
+//! the real-clock interleaving — are the same run after run.
+
+mod pacer;
+#[cfg(test)]
+mod tests;
+
+use crate::broker::{Broker, BrokerError, Consumer, ConsumerOptions, QueueOptions, RecvError};
+use crate::dist::Dist;
+use crate::report::{
+    Counts, EndToEnd, Latency, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
+};
+use crate::routing::ExchangeId;
+use crate::scenario::Model;
+use crate::stats::{LatencyHistogram, MeanCi};
+use pacer::Pacer;
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// A publish that leaves more than this (real time) after its scheduled instant counts in
+/// `timing.late_publishes`. One millisecond is well above the sleep overshoot of an idle
+/// machine (~0.1 ms), so a late publish means the publisher or the machine fell behind.
+pub const LATE_TOLERANCE: Duration = Duration::from_millis(1);
+
+/// Time between the last thread's start and the scenario's time zero, so every thread is
+/// waiting for time zero, not still starting, when it comes.
+const START_DELAY: Duration = Duration::from_millis(20);
+
+/// How long a consumer blocks in `recv` before looking at the stop flag again.
+const RECV_POLL: Duration = Duration::from_millis(50);
+
+/// How often the caller's progress callback is called.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Why a load test could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadtestError {
+    /// The model's loadtest settings cannot be run (a `Model` built by hand).
+    #[error("invalid loadtest settings: {0}")]
+    Settings(String),
+    /// The broker refused the scenario's topology.
+    #[error("setting up the broker: {0}")]
+    Broker(#[from] BrokerError),
+    /// A thread could not be started (too many consumers for this machine?).
+    #[error("could not start a {role} thread: {source}; try fewer consumers")]
+    Spawn {
+        /// `publisher` or `consumer`.
+        role: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A publisher or consumer thread panicked (a bug).
+    #[error("a {0} thread panicked")]
+    Panicked(&'static str),
+}
+
+/// The random-number stream a load test gives one of its threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// The publisher of producer `i`.
+    Producer(usize),
+    /// Consumer `index` of consumer group `group`.
+    Consumer {
+        /// Group index in the model.
+        group: usize,
+        /// Consumer within the group.
+        index: u32,
+    },
+}
+
+/// The seed of one thread's stream: SplitMix64 over the master seed and the stream's
+/// identity, so streams are distinct and independent of thread count and start order.
+pub fn stream_seed(seed: u64, stream: Stream) -> u64 {
+    let id = match stream {
+        Stream::Producer(i) => (1u64 << 62) | i as u64,
+        Stream::Consumer { group, index } => {
+            (2u64 << 62) | ((group as u64) << 32) | u64::from(index)
+        }
+    };
+    let mut z = seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The random-number generator of one stream.
+pub fn stream_rng(seed: u64, stream: Stream) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(stream_seed(seed, stream))
+}
+
+/// What travels through the broker.
+#[derive(Debug, Clone, Copy)]
+struct Msg {
+    producer: u32,
+    first_scheduled: Instant,
+    entered: Instant,
+}
+
+/// The real-time frame of the run, fixed once every thread has been started (however long
+/// starting hundreds of consumers takes), and handed to them through a [`OnceLock`].
+type Start = Arc<OnceLock<Frame>>;
+
+/// Waits for the frame; `None` if the run was called off first.
+fn await_start(start: &Start, stop: &AtomicBool) -> Option<Frame> {
+    loop {
+        if let Some(f) = start.get() {
+            return Some(*f);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The real-time frame of the run.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    scale: f64,
+    t0: Instant,
+    warm: Instant,
+    end: Instant,
+}
+
+impl Frame {
+    /// Real duration → scenario seconds.
+    fn scn(&self, d: Duration) -> f64 {
+        d.as_secs_f64() / self.scale
+    }
+
+    /// Scenario seconds → real duration; `None` if not representable (beyond any horizon).
+    fn real(&self, scenario_s: f64) -> Option<Duration> {
+        Duration::try_from_secs_f64(scenario_s * self.scale).ok()
+    }
+
+    fn in_window(&self, t: Instant) -> bool {
+        t >= self.warm && t <= self.end
+    }
+
+    /// The part of `[a, b]` inside the measurement window, seconds.
+    fn overlap(&self, a: Instant, b: Instant) -> f64 {
+        let (a, b) = (a.max(self.warm), b.min(self.end));
+        b.saturating_duration_since(a).as_secs_f64()
+    }
+}
+
+#[derive(Debug, Default)]
+struct PublisherResult {
+    published: u64,
+    unroutable: u64,
+    lateness_s: f64,
+    late: u64,
+}
+
+struct PublisherJob {
+    broker: Broker<Msg>,
+    index: usize,
+    exchange: ExchangeId,
+    routing_key: String,
+    arrival: Dist,
+    rng: Xoshiro256PlusPlus,
+    start: Start,
+    stop: Arc<AtomicBool>,
+}
+
+fn run_publisher(job: PublisherJob) -> PublisherResult {
+    let PublisherJob { broker, index, exchange, routing_key, arrival, mut rng, start, stop } = job;
+    let mut r = PublisherResult::default();
+    let Some(frame) = await_start(&start, &stop) else { return r };
+    let mut pacer = Pacer::new();
+    let mut scheduled = frame.t0;
+    loop {
+        let gap = arrival.sample(&mut rng);
+        let Some(next) = frame.real(gap).and_then(|d| scheduled.checked_add(d)) else { break };
+        scheduled = next;
+        if scheduled >= frame.end || !pacer.wait_until(scheduled, &stop) {
+            break;
+        }
+        let late = scheduled.elapsed();
+        let msg = Msg { producer: index as u32, first_scheduled: scheduled, entered: scheduled };
+        match broker.publish_to(exchange, &routing_key, msg) {
+            Ok(o) => {
+                r.published += 1;
+                r.unroutable += u64::from(o.unroutable());
+            }
+            Err(_) => break, // closed: the run is being torn down
+        }
+        r.lateness_s += late.as_secs_f64();
+        r.late += u64::from(late > LATE_TOLERANCE);
+    }
+    r
+}
+
+#[derive(Debug)]
+struct ConsumerResult {
+    queue: usize,
+    wait: LatencyHistogram,
+    sojourn: LatencyHistogram,
+    end_to_end: Vec<LatencyHistogram>,
+    completed: u64,
+    completed_in_window: u64,
+    busy_s: f64,
+    service_error_sum: f64,
+    services: u64,
+}
+
+struct ConsumerJob {
+    broker: Broker<Msg>,
+    consumer: Consumer<Msg>,
+    queue: usize,
+    service: Dist,
+    then: Option<(ExchangeId, String)>,
+    producers: usize,
+    rng: Xoshiro256PlusPlus,
+    start: Start,
+    stop: Arc<AtomicBool>,
+}
+
+fn run_consumer(job: ConsumerJob) -> ConsumerResult {
+    let ConsumerJob { broker, consumer, queue, service, then, producers, mut rng, start, stop } =
+        job;
+    let mut r = ConsumerResult {
+        queue,
+        wait: LatencyHistogram::new(),
+        sojourn: LatencyHistogram::new(),
+        end_to_end: (0..producers).map(|_| LatencyHistogram::new()).collect(),
+        completed: 0,
+        completed_in_window: 0,
+        busy_s: 0.0,
+        service_error_sum: 0.0,
+        services: 0,
+    };
+    let Some(frame) = await_start(&start, &stop) else { return r };
+    let mut pacer = Pacer::new();
+    while !stop.load(Ordering::Relaxed) {
+        let d = match consumer.recv_timeout(RECV_POLL) {
+            Ok(d) => d,
+            Err(RecvError::Timeout) => continue,
+            Err(RecvError::Closed) => break,
+        };
+        let start = Instant::now();
+        let intended = frame.real(service.sample(&mut rng));
+        // A service too long to represent ends only with the run.
+        let target = intended
+            .and_then(|i| start.checked_add(i))
+            .unwrap_or(frame.end + Duration::from_secs(3600));
+        if !pacer.wait_until(target, &stop) {
+            break; // stopped mid-service: dropping the delivery requeues it
+        }
+        let done = Instant::now();
+        let intended = intended.unwrap_or_default().as_secs_f64();
+        if intended > 0.0 {
+            r.service_error_sum += (done - start).as_secs_f64() / intended - 1.0;
+            r.services += 1;
+        }
+        r.busy_s += frame.overlap(start, done);
+        r.completed += 1;
+        let m = *d.payload();
+        let in_window = frame.in_window(done);
+        if in_window {
+            r.completed_in_window += 1;
+            r.wait.record(frame.scn(start.saturating_duration_since(m.entered)));
+            r.sojourn.record(frame.scn(done.saturating_duration_since(m.entered)));
+        }
+        let last_stage = match &then {
+            None => true,
+            Some((exchange, key)) => broker
+                .publish_to(*exchange, key, Msg { entered: done, ..m })
+                .is_ok_and(|o| o.unroutable()),
+        };
+        if last_stage && in_window {
+            r.end_to_end[m.producer as usize]
+                .record(frame.scn(done.saturating_duration_since(m.first_scheduled)));
+        }
+        // Manual: done now. Auto: settled on delivery, a no-op. Either way it cannot fail
+        // while this consumer is alive.
+        let _ = d.ack();
+    }
+    r
+}
+
+fn latency(h: &LatencyHistogram) -> Latency {
+    Latency {
+        mean: h.mean(),
+        ci95: None,
+        p50: h.quantile(0.5),
+        p90: h.quantile(0.9),
+        p95: h.quantile(0.95),
+        p99: h.quantile(0.99),
+        p999: h.quantile(0.999),
+        max: h.max(),
+    }
+}
+
+fn one(mean: f64) -> MeanCi {
+    MeanCi { mean, ci95: None }
+}
+
+/// Sleeps until `until`, calling `progress` with the fraction of the horizon done.
+fn wait_reporting(until: Instant, frame: &Frame, horizon: Duration, progress: &dyn Fn(f64)) {
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        thread::sleep((until - now).min(PROGRESS_EVERY));
+        let done = Instant::now().saturating_duration_since(frame.t0);
+        progress((done.as_secs_f64() / horizon.as_secs_f64()).clamp(0.0, 1.0));
+    }
+}
+
+/// The threads started so far. However `run_loadtest` leaves — an error, or a panic in the
+/// caller's progress callback — dropping the crew stops, wakes and joins every thread still
+/// in it, so no thread outlives the call.
+struct Crew {
+    stop: Arc<AtomicBool>,
+    broker: Broker<Msg>,
+    publishers: Vec<JoinHandle<PublisherResult>>,
+    consumers: Vec<JoinHandle<ConsumerResult>>,
+}
+
+impl Drop for Crew {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.broker.close();
+        for h in self.publishers.drain(..) {
+            let _ = h.join();
+        }
+        for h in self.consumers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Runs the load test of `model` on the real clock and reports it in scenario time.
+///
+/// Blocks for `loadtest.horizon` (real) plus at most one `RECV_POLL` and the time to stop
+/// the threads; calls `progress` with the fraction done (0 to 1) about every 100 ms from
+/// the calling thread. Starts one thread per producer and one per consumer.
+pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, LoadtestError> {
+    let lt = &model.loadtest;
+    if !(lt.time_scale.is_finite() && lt.time_scale > 0.0) {
+        return Err(LoadtestError::Settings(format!(
+            "time_scale must be > 0, got {}",
+            lt.time_scale
+        )));
+    }
+    let (horizon, warmup) =
+        match (Duration::try_from_secs_f64(lt.horizon), Duration::try_from_secs_f64(lt.warmup)) {
+            (Ok(h), Ok(w)) if w < h => (h, w),
+            _ => {
+                return Err(LoadtestError::Settings(format!(
+                    "need 0 <= warmup < horizon (real seconds), got warmup {} and horizon {}",
+                    lt.warmup, lt.horizon
+                )));
+            }
+        };
+    let seed = model.simulation.seed;
+    let queues = model
+        .queues
+        .iter()
+        .map(|q| (q.name.clone(), QueueOptions { max_length: q.max_length, overflow: q.overflow }))
+        .collect();
+    let broker: Broker<Msg> = Broker::from_router(model.router.clone(), queues)?;
+    let start: Start = Arc::new(OnceLock::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut crew = Crew {
+        stop: Arc::clone(&stop),
+        broker: broker.clone(),
+        publishers: Vec::new(),
+        consumers: Vec::new(),
+    };
+
+    // Consumers first, so all are subscribed before the first publish.
+    for (gi, g) in model.groups.iter().enumerate() {
+        for index in 0..g.count {
+            let consumer =
+                broker.consume_id(g.queue, ConsumerOptions { prefetch: g.prefetch, ack: g.ack })?;
+            let job = ConsumerJob {
+                broker: broker.clone(),
+                consumer,
+                queue: g.queue,
+                service: g.service.clone(),
+                then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
+                producers: model.producers.len(),
+                rng: stream_rng(seed, Stream::Consumer { group: gi, index }),
+                start: Arc::clone(&start),
+                stop: Arc::clone(&stop),
+            };
+            match thread::Builder::new()
+                .name(format!("{}-{index}", g.name))
+                .spawn(move || run_consumer(job))
+            {
+                Ok(h) => crew.consumers.push(h),
+                Err(source) => return Err(LoadtestError::Spawn { role: "consumer", source }),
+            }
+        }
+    }
+    for (pi, p) in model.producers.iter().enumerate() {
+        let job = PublisherJob {
+            broker: broker.clone(),
+            index: pi,
+            exchange: p.exchange,
+            routing_key: p.routing_key.clone(),
+            arrival: p.arrival.clone(),
+            rng: stream_rng(seed, Stream::Producer(pi)),
+            start: Arc::clone(&start),
+            stop: Arc::clone(&stop),
+        };
+        match thread::Builder::new()
+            .name(format!("publish-{}", p.name))
+            .spawn(move || run_publisher(job))
+        {
+            Ok(h) => crew.publishers.push(h),
+            Err(source) => return Err(LoadtestError::Spawn { role: "publisher", source }),
+        }
+    }
+
+    let t0 = Instant::now() + START_DELAY;
+    let frame = Frame { scale: lt.time_scale, t0, warm: t0 + warmup, end: t0 + horizon };
+    start.set(frame).expect("set once, here");
+    progress(0.0);
+    wait_reporting(frame.warm, &frame, horizon, progress);
+    let at_warm = broker.stats();
+    let warm_taken = Instant::now();
+    broker.reset_ready_peaks();
+    wait_reporting(frame.end, &frame, horizon, progress);
+
+    let mut pub_results = Vec::new();
+    let mut panicked = None;
+    for h in std::mem::take(&mut crew.publishers) {
+        match h.join() {
+            Ok(r) => pub_results.push(r),
+            Err(_) => panicked = Some("publisher"),
+        }
+    }
+    let at_end = broker.stats();
+    let end_taken = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    broker.close();
+    let mut con_results = Vec::new();
+    for h in std::mem::take(&mut crew.consumers) {
+        match h.join() {
+            Ok(r) => con_results.push(r),
+            Err(_) => panicked = Some("consumer"),
+        }
+    }
+    if let Some(role) = panicked {
+        return Err(LoadtestError::Panicked(role));
+    }
+    // Every consumer is gone: what it held is back in the ready list.
+    let finals = broker.stats();
+    progress(1.0);
+
+    let window_real = (horizon - warmup).as_secs_f64();
+    let window_scn = window_real / lt.time_scale;
+    let snapshot_span = end_taken.saturating_duration_since(warm_taken).as_secs_f64();
+    let mut queues = Vec::new();
+    for (qi, q) in model.queues.iter().enumerate() {
+        let (w, e, f) = (&at_warm[qi], &at_end[qi], &finals[qi]);
+        let mut wait = LatencyHistogram::new();
+        let mut sojourn = LatencyHistogram::new();
+        let (mut completed, mut completed_in_window, mut busy) = (0, 0, 0.0);
+        for r in con_results.iter().filter(|r| r.queue == qi) {
+            wait.merge(&r.wait);
+            sojourn.merge(&r.sojourn);
+            completed += r.completed;
+            completed_in_window += r.completed_in_window;
+            busy += r.busy_s;
+        }
+        let consumers = model.consumers_on(qi);
+        let offered = e.offered - w.offered;
+        let dropped = e.dropped - w.dropped;
+        queues.push(QueueReport {
+            name: q.name.clone(),
+            consumers,
+            offered_rate: one(offered as f64 / window_scn),
+            throughput: one(completed_in_window as f64 / window_scn),
+            loss_probability: one(if offered > 0 { dropped as f64 / offered as f64 } else { 0.0 }),
+            wait_s: latency(&wait),
+            sojourn_s: latency(&sojourn),
+            queue_length: QueueLength {
+                mean: if snapshot_span > 0.0 {
+                    (e.ready_integral_s - w.ready_integral_s) / snapshot_span
+                } else {
+                    0.0
+                },
+                ci95: None,
+                max: e.ready_peak,
+            },
+            utilization: one(if consumers > 0 {
+                busy / (f64::from(consumers) * window_real)
+            } else {
+                0.0
+            }),
+            counts: Counts {
+                offered: f.offered,
+                delivered: f.delivered,
+                acked: f.acked,
+                dropped: f.dropped,
+                in_flight_at_end: f.ready + f.unacked,
+                completed,
+            },
+        });
+    }
+
+    let producers = model
+        .producers
+        .iter()
+        .zip(&pub_results)
+        .map(|(p, r)| ProducerReport {
+            name: p.name.clone(),
+            published: r.published,
+            unroutable: r.unroutable,
+        })
+        .collect();
+    let mut end_to_end = Vec::new();
+    for (pi, p) in model.producers.iter().enumerate() {
+        if !p.routes.iter().any(|&q| model.consumers_on(q) > 0) {
+            continue;
+        }
+        let mut h = LatencyHistogram::new();
+        for r in &con_results {
+            h.merge(&r.end_to_end[pi]);
+        }
+        let l = latency(&h);
+        end_to_end.push(EndToEnd {
+            producer: p.name.clone(),
+            mean: l.mean,
+            ci95: None,
+            p50: l.p50,
+            p90: l.p90,
+            p95: l.p95,
+            p99: l.p99,
+            p999: l.p999,
+            max: l.max,
+            completed: h.count(),
+        });
+    }
+
+    let services: u64 = con_results.iter().map(|r| r.services).sum();
+    let published: u64 = pub_results.iter().map(|r| r.published).sum();
+    let timing = Timing {
+        time_scale: lt.time_scale,
+        service_error_mean: if services > 0 {
+            con_results.iter().map(|r| r.service_error_sum).sum::<f64>() / services as f64
+        } else {
+            0.0
+        },
+        arrival_error_mean: if published > 0 {
+            pub_results.iter().map(|r| r.lateness_s).sum::<f64>() / published as f64 / lt.time_scale
+        } else {
+            0.0
+        },
+        late_publishes: pub_results.iter().map(|r| r.late).sum(),
+    };
+
+    Ok(RunReport {
+        scenario: model.name.clone(),
+        backend: "real".to_string(),
+        seed,
+        replications: 1,
+        horizon_s: lt.horizon / lt.time_scale,
+        warmup_s: lt.warmup / lt.time_scale,
+        time_scale: Some(lt.time_scale),
+        queues,
+        producers,
+        end_to_end_s: end_to_end,
+        timing: Some(timing),
+    })
+}
