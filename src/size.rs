@@ -80,7 +80,10 @@ pub struct Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let stat = serde_json::to_value(self.stat).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let stat = serde_json::to_value(self.stat)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         match self.metric {
             Metric::Wait => write!(f, "{stat} wait <= {}", crate::dist::fmt_secs(self.value)),
             Metric::Sojourn => write!(f, "{stat} sojourn <= {}", crate::dist::fmt_secs(self.value)),
@@ -119,12 +122,15 @@ impl FromStr for Target {
                 other => return Err(format!("target \"{s}\": unknown word \"{other}\"; {help}")),
             }
         }
-        let metric = metric.ok_or_else(|| format!("target \"{s}\" names no metric (wait, sojourn, utilization, loss); {help}"))?;
+        let metric = metric.ok_or_else(|| {
+            format!("target \"{s}\" names no metric (wait, sojourn, utilization, loss); {help}")
+        })?;
         let rhs = rhs.trim();
         let value = match metric {
-            Metric::Wait | Metric::Sojourn => {
-                rhs.parse::<f64>().or_else(|_| parse_duration(rhs)).map_err(|e| format!("target \"{s}\": {e}"))?
-            }
+            Metric::Wait | Metric::Sojourn => rhs
+                .parse::<f64>()
+                .or_else(|_| parse_duration(rhs))
+                .map_err(|e| format!("target \"{s}\": {e}"))?,
             Metric::Utilization | Metric::Loss => match rhs.strip_suffix('%') {
                 Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
                 None => rhs.parse::<f64>(),
@@ -253,11 +259,15 @@ fn sim_figure(out: &SimOutcome, q: usize, t: &Target) -> (Option<f64>, Option<f6
         (Metric::Utilization, _) => with_ci(r.utilization.mean, r.utilization.ci95),
         (Metric::Loss, _) => with_ci(r.loss_probability.mean, r.loss_probability.ci95),
         (Metric::Wait, None) => r.wait_s.mean.map_or((None, None), |m| with_ci(m, r.wait_s.ci95)),
-        (Metric::Sojourn, None) => r.sojourn_s.mean.map_or((None, None), |m| with_ci(m, r.sojourn_s.ci95)),
+        (Metric::Sojourn, None) => {
+            r.sojourn_s.mean.map_or((None, None), |m| with_ci(m, r.sojourn_s.ci95))
+        }
         (metric, Some(p)) => {
-            let curve = if metric == Metric::Wait { &out.curves[q].wait } else { &out.curves[q].sojourn };
+            let curve =
+                if metric == Metric::Wait { &out.curves[q].wait } else { &out.curves[q].sojourn };
             let pooled = curve.pooled.iter().find(|x| (x.0 - p).abs() < 1e-12).map(|x| x.1);
-            let half = curve.replicated.iter().find(|x| (x.0 - p).abs() < 1e-12).map_or(0.0, |x| x.2);
+            let half =
+                curve.replicated.iter().find(|x| (x.0 - p).abs() < 1e-12).map_or(0.0, |x| x.2);
             (pooled, pooled.map(|v| v + half))
         }
     }
@@ -286,7 +296,9 @@ impl Search<'_> {
     /// Smallest count (≤ `limit`) theory says meets the target.
     fn analytic_guess(&self, from: u32, limit: u32) -> Option<u32> {
         (from.max(1)..=limit).find(|&c| {
-            self.analysis(c).and_then(|a| analytic_figure(&a, &self.target)).is_some_and(|v| v <= self.target.value)
+            self.analysis(c)
+                .and_then(|a| analytic_figure(&a, &self.target))
+                .is_some_and(|v| v <= self.target.value)
         })
     }
 
@@ -307,7 +319,9 @@ impl Search<'_> {
                 p95: None,
                 p99: None,
                 loss: None,
-                note: Some("unstable (offered load ≥ capacity, unbounded queue): not simulated".into()),
+                note: Some(
+                    "unstable (offered load ≥ capacity, unbounded queue): not simulated".into(),
+                ),
             };
         }
         let out = sim::run(&self.variant(count), None, &NoProgress);
@@ -332,11 +346,19 @@ impl Search<'_> {
 
     /// Simulates around `start` until the smallest meeting count is bracketed: a count that
     /// meets with count − 1 failing (or count = `min`).
-    fn run(&self, start: u32, min: u32, limit: u32, on_count: &(dyn Fn(u32) + Sync)) -> (Option<u32>, Vec<Candidate>) {
+    fn run(
+        &self,
+        start: u32,
+        min: u32,
+        limit: u32,
+        on_count: &(dyn Fn(u32) + Sync),
+    ) -> (Option<u32>, Vec<Candidate>) {
         let mut done: Vec<Candidate> = Vec::new();
         let eval = |counts: Vec<u32>, done: &mut Vec<Candidate>| {
-            let counts: Vec<u32> =
-                counts.into_iter().filter(|c| (min..=limit).contains(c) && !done.iter().any(|d| d.count == *c)).collect();
+            let counts: Vec<u32> = counts
+                .into_iter()
+                .filter(|c| (min..=limit).contains(c) && !done.iter().any(|d| d.count == *c))
+                .collect();
             let new: Vec<Candidate> = counts
                 .par_iter()
                 .map(|&c| {
@@ -382,7 +404,10 @@ pub fn size(
     on_count: &(dyn Fn(u32) + Sync),
 ) -> Result<SizeReport, SizeError> {
     let group = model.group_id(group_name).ok_or_else(|| {
-        SizeError::NoGroup(group_name.into(), model.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "))
+        SizeError::NoGroup(
+            group_name.into(),
+            model.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "),
+        )
     })?;
     let queue = model.groups[group].queue;
     let base = analytic::analyze(model);
@@ -392,7 +417,12 @@ pub fn size(
         return Err(SizeError::NoTraffic(model.queues[queue].name.clone(), group_name.into()));
     }
     let d = model.groups[group].service.mean();
-    let others: u32 = model.queues[queue].groups.iter().filter(|&&g| g != group).map(|&g| model.groups[g].count).sum();
+    let others: u32 = model.queues[queue]
+        .groups
+        .iter()
+        .filter(|&&g| g != group)
+        .map(|&g| model.groups[g].count)
+        .sum();
     // With an unbounded queue fewer consumers than the offered load can never keep up.
     let min = if model.queues[queue].max_length.is_none() {
         ((lambda * d).floor() as u32 + 1).saturating_sub(others).max(1)
@@ -401,13 +431,34 @@ pub fn size(
     };
     let limit = (min.saturating_mul(4)).max(min + 64).min(100_000);
     let tutorial_guess = tutorial::tutorial_guess(lambda, d);
-    let settings: Vec<u32> = if prefetches.is_empty() { vec![model.groups[group].prefetch] } else { prefetches.to_vec() };
+    let settings: Vec<u32> = if prefetches.is_empty() {
+        vec![model.groups[group].prefetch]
+    } else {
+        prefetches.to_vec()
+    };
     let mut by_prefetch = Vec::new();
     for &prefetch in &settings {
         let s = Search { model, group, queue, target: target.clone(), prefetch };
         let analytic_guess = s.analytic_guess(min, limit);
         let start = analytic_guess.unwrap_or(tutorial_guess.max(min));
-        let (recommended, candidates) = s.run(start, min, limit, on_count);
+        let (recommended, mut candidates) = s.run(start, min, limit, on_count);
+        // Fill in the curve from the smallest stable count to a few past the answer, so the
+        // sizing chart shows the knee, not just the bracket.
+        let hi = recommended.unwrap_or(start).saturating_add(3).min(limit);
+        let lo = hi.saturating_sub(11).max(min);
+        let missing: Vec<u32> =
+            (lo..=hi).filter(|c| !candidates.iter().any(|d| d.count == *c)).collect();
+        candidates.extend(
+            missing
+                .par_iter()
+                .map(|&c| {
+                    let cand = s.evaluate(c);
+                    on_count(c);
+                    cand
+                })
+                .collect::<Vec<_>>(),
+        );
+        candidates.sort_by_key(|c| c.count);
         by_prefetch.push(PrefetchSizing { prefetch, recommended, analytic_guess, candidates });
     }
     let head = by_prefetch[0].clone();

@@ -5,8 +5,11 @@
 mod analyze;
 mod bench;
 mod check;
+mod compare;
+mod loadtest;
 mod output;
 mod run;
+mod size;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -28,6 +31,12 @@ enum Command {
     Run(run::RunArgs),
     /// Closed-form queueing theory for every queue (M/M/c, M/G/1, M/M/c/K, G/G/c, Jackson).
     Analyze(analyze::AnalyzeArgs),
+    /// Run the scenario on the real in-crate broker, on the real clock.
+    Loadtest(loadtest::LoadtestArgs),
+    /// Theory, simulation and the real broker side by side for every queue.
+    Compare(compare::CompareArgs),
+    /// How many consumers a group needs to meet a latency, utilization or loss target.
+    Size(size::SizeArgs),
     /// Validate a scenario file and print what it resolves to.
     Check(check::CheckArgs),
     /// Simulator vs theory on a built-in matrix, and the tutorial's formulas put to the test.
@@ -102,6 +111,9 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Analyze(a) => analyze::analyze(a),
         Command::Check(a) => check::check(a),
+        Command::Loadtest(a) => loadtest::loadtest(a),
+        Command::Compare(a) => compare::compare(a),
+        Command::Size(a) => size::size(a),
         Command::Bench(a) => bench::bench(a),
         Command::Validate(a) => validate::validate(a),
     };

@@ -69,6 +69,8 @@ pub struct LineChart {
     pub log_y: bool,
     /// Y values are seconds: tick labels get units (ms, s).
     pub y_seconds: bool,
+    /// X values are whole numbers (consumer counts): ticks only at integers.
+    pub x_integer: bool,
     /// The lines.
     pub lines: Vec<Line>,
     /// A shaded x range with a label (the warm-up).
@@ -196,7 +198,13 @@ fn draw_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &LineChart) -> 
                 .y_desc(c.y_label.as_str())
                 .label_style(("sans-serif", 14))
                 .axis_desc_style(("sans-serif", 16))
-                .x_labels(if nines_axis { 0 } else { 8 })
+                .x_labels(if nines_axis {
+                    0
+                } else if c.x_integer {
+                    ((x1 - x0).round() as usize + 1).min(12)
+                } else {
+                    8
+                })
                 .y_labels(if log { 6 } else { 8 })
                 .x_label_formatter(&|x: &f64| {
                     if nines_axis { nines_label(*x) } else { fmt_tick(*x, false) }
@@ -372,6 +380,7 @@ mod tests {
             x_axis: XAxis::Nines,
             log_y: true,
             y_seconds: true,
+            x_integer: false,
             lines: vec![
                 Line {
                     name: "simulated".into(),

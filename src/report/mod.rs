@@ -3,6 +3,7 @@
 //! format. Writers return bytes or strings; only the CLI writes files or prints.
 
 pub mod charts;
+pub mod compare;
 pub mod csv;
 pub mod figures;
 pub mod markdown;

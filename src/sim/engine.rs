@@ -400,7 +400,9 @@ impl<'m> Engine<'m> {
                     self.groups[g].unroutable_onward += 1;
                 }
                 if msg.origin_t >= self.warmup {
-                    self.producers[msg.producer as usize].end_to_end.record(self.now - msg.origin_t);
+                    self.producers[msg.producer as usize]
+                        .end_to_end
+                        .record(self.now - msg.origin_t);
                 }
             }
         }

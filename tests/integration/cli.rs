@@ -316,3 +316,98 @@ fn run_out_writes_charts_and_report_md() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn size_answers_the_contract_question() {
+    let out = cargo_bin_cmd!("mqsim")
+        .args([
+            "size",
+            "scenarios/mmc.toml",
+            "--group",
+            "order-workers",
+            "--target",
+            "p99 wait <= 100ms",
+            "--format",
+            "json",
+            "--replications",
+            "6",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["group"], "order-workers");
+    assert_eq!(
+        v["target"],
+        serde_json::json!({"metric": "wait_s", "stat": "p99", "op": "<=", "value": 0.1})
+    );
+    // Erlang C: 9 consumers give p99 wait 0.126 s, 10 give 0.074 s.
+    assert_eq!(v["recommended"], 10);
+    assert_eq!(v["analytic_guess"], 10);
+    assert_eq!(v["tutorial_guess"], 7);
+    let c = v["candidates"].as_array().unwrap();
+    let nine = c.iter().find(|c| c["count"] == 9).unwrap();
+    assert_eq!(nine["meets"], false);
+    for k in ["value", "ci95_upper", "analytic", "utilization"] {
+        assert!(nine[k].is_number(), "{k}");
+    }
+    cargo_bin_cmd!("mqsim")
+        .args(["size", "scenarios/mmc.toml", "--group", "nope", "--target", "p99 wait <= 100ms"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no consumer group named \"nope\""));
+    cargo_bin_cmd!("mqsim")
+        .args([
+            "size",
+            "scenarios/mmc.toml",
+            "--group",
+            "order-workers",
+            "--target",
+            "p99 wait 100ms",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("<="));
+}
+
+#[test]
+fn compare_and_loadtest_on_a_short_real_run() {
+    let out = cargo_bin_cmd!("mqsim")
+        .args(["loadtest", "scenarios/mm1.toml", "--duration", "2s", "--format", "json", "--quiet"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["backend"], "real");
+    assert_eq!(v["replications"], 1);
+    assert!(v["time_scale"].is_number() && v["timing"]["service_error_mean"].is_number());
+    let c = &v["queues"][0]["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap();
+    assert!(n("offered") > 0);
+    assert_eq!(n("offered"), n("acked") + n("dropped") + n("in_flight_at_end"));
+    let out = cargo_bin_cmd!("mqsim")
+        .args([
+            "compare",
+            "scenarios/mm1.toml",
+            "--no-real",
+            "--replications",
+            "3",
+            "--format",
+            "json",
+            "--quiet",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let figs = v["queues"][0]["figures"].as_array().unwrap();
+    let wait = figs.iter().find(|f| f["metric"] == "wait_s.mean").unwrap();
+    assert!((wait["analytic"].as_f64().unwrap() - 0.4).abs() < 1e-9);
+    assert!(wait["sim"].is_number() && wait["real"].is_null());
+}

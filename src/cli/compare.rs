@@ -1,0 +1,87 @@
+//! `mqsim compare FILE`: theory, simulation and the real broker for every queue, side by side.
+
+use super::loadtest::{apply_overrides, run_real};
+use super::output::{Charts, print, write_atomic, write_figures};
+use super::{CliError, Format, ScenarioArg, load, warn_model};
+use mqsim::report::compare::compare as compare3;
+use mqsim::report::{figures, markdown};
+use mqsim::sim::{self, NoProgress};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    scenario: ScenarioArg,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also write compare.json, compare.csv, charts and report.md here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Skip the real-clock load test (theory and simulation only).
+    #[arg(long)]
+    no_real: bool,
+    /// Override `[loadtest] time_scale`.
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Override `[loadtest] horizon` (real time).
+    #[arg(long)]
+    duration: Option<String>,
+    /// Override the number of replications of the simulation.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    replications: Option<u32>,
+    /// No progress bar and no warnings.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn compare(a: CompareArgs) -> Result<(), CliError> {
+    let mut model = load(&a.scenario.file)?;
+    apply_overrides(&mut model, a.time_scale, a.duration.as_deref())?;
+    if let Some(r) = a.replications {
+        model.simulation.replications = r;
+    }
+    if !a.quiet {
+        warn_model(&model);
+    }
+    let theory = mqsim::analytic::analyze(&model);
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let sim = sim::run(&model, step, &NoProgress);
+    let real = if a.no_real { None } else { Some(run_real(&model, a.quiet, a.format)?) };
+    let c = compare3(&theory, &sim.report, real.as_ref());
+    let csv_bytes = || {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            queue: &'a str,
+            #[serde(flatten)]
+            figure: &'a mqsim::report::compare::Figure3,
+        }
+        for q in &c.queues {
+            for f in &q.figures {
+                w.serialize(Row { queue: &q.name, figure: f }).expect("in-memory CSV");
+            }
+        }
+        w.into_inner().expect("in-memory CSV")
+    };
+    let json = || serde_json::to_string_pretty(&c).expect("serialises") + "\n";
+    if let Some(dir) = &a.out {
+        write_atomic(dir, "compare.json", json().as_bytes())?;
+        write_atomic(dir, "compare.csv", &csv_bytes())?;
+        let figs = figures::latency_figures(&sim, Some(&theory), real.as_ref());
+        let written = write_figures(dir, &figs, Charts::Png)?;
+        let mut md = format!(
+            "# {} — theory vs simulation vs real broker\n\n```text\n{}```\n",
+            c.scenario,
+            c.render()
+        );
+        md.push_str(&markdown::run_markdown(&sim.report, Some(&theory), &written).replacen(
+            "# ",
+            "## Simulation: ",
+            1,
+        ));
+        write_atomic(dir, "report.md", md.as_bytes())?;
+    }
+    print(a.format, || c.render(), json, csv_bytes);
+    Ok(())
+}

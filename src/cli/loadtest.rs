@@ -1,0 +1,104 @@
+//! `mqsim loadtest FILE`: the scenario on the real in-crate broker and the real clock.
+
+use super::output::{print, show_progress, write_atomic};
+use super::{CliError, Format, ScenarioArg, load, warn_model};
+use indicatif::{ProgressBar, ProgressStyle};
+use mqsim::report::{RunReport, csv, markdown, table};
+use mqsim::scenario::{Model, parse_duration};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct LoadtestArgs {
+    #[command(flatten)]
+    scenario: ScenarioArg,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also write report.json, results.csv, summary.txt and report.md here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Override `[loadtest] time_scale` (real seconds per scenario second).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Override `[loadtest] horizon` (real time, e.g. "20s"); the warm-up stays 10% of it.
+    #[arg(long)]
+    duration: Option<String>,
+    /// No progress bar and no warnings.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Applies the command-line overrides to the model's loadtest settings.
+pub fn apply_overrides(
+    model: &mut Model,
+    time_scale: Option<f64>,
+    duration: Option<&str>,
+) -> Result<(), CliError> {
+    if let Some(t) = time_scale {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(CliError::Input(anyhow::anyhow!(
+                "--time-scale must be a number > 0, got {t}"
+            )));
+        }
+        model.loadtest.time_scale = t;
+    }
+    if let Some(d) = duration {
+        let secs = d
+            .parse::<f64>()
+            .or_else(|_| parse_duration(d))
+            .map_err(|e| CliError::Input(anyhow::anyhow!("--duration: {e}")))?;
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(CliError::Input(anyhow::anyhow!("--duration must be > 0, got {d}")));
+        }
+        model.loadtest.horizon = secs;
+        model.loadtest.warmup = secs / 10.0;
+    }
+    Ok(())
+}
+
+/// Runs the load test with a progress bar when a person is watching.
+pub fn run_real(model: &Model, quiet: bool, format: Format) -> Result<RunReport, CliError> {
+    let bar = if show_progress(quiet, format) {
+        let b = ProgressBar::new(1000);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} loadtest (real time) [{bar:30}] {elapsed_precise}",
+            )
+            .expect("valid template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let r = mqsim::loadtest::run_loadtest(model, &|f| bar.set_position((f * 1000.0) as u64))
+        .map_err(|e| CliError::Other(anyhow::anyhow!("loadtest failed: {e}")));
+    bar.finish_and_clear();
+    r
+}
+
+pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
+    let mut model = load(&a.scenario.file)?;
+    apply_overrides(&mut model, a.time_scale, a.duration.as_deref())?;
+    if !a.quiet {
+        warn_model(&model);
+    }
+    let report = run_real(&model, a.quiet, a.format)?;
+    if let Some(dir) = &a.out {
+        write_atomic(dir, "report.json", report.to_json().as_bytes())?;
+        write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(&report)))?;
+        write_atomic(dir, "summary.txt", table::render_run(&report).as_bytes())?;
+        let theory = mqsim::analytic::analyze(&model);
+        write_atomic(
+            dir,
+            "report.md",
+            markdown::run_markdown(&report, Some(&theory), &[]).as_bytes(),
+        )?;
+    }
+    print(
+        a.format,
+        || table::render_run(&report),
+        || report.to_json(),
+        || csv::to_csv(&csv::run_rows(&report)),
+    );
+    Ok(())
+}

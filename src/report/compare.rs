@@ -1,0 +1,204 @@
+//! Theory, simulation and the real broker side by side: for every queue the same figures
+//! from each back end, and their relative differences. The back end that is missing a
+//! figure (no model, not measured) shows `null`.
+
+use super::{Latency, RunReport};
+use crate::analytic::{self, AnalyticReport};
+use serde::Serialize;
+
+/// One figure from the three back ends.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure3 {
+    /// `wait_s.mean`, `wait_s.p50`, `wait_s.p99`, `sojourn_s.…`, `utilization`, `loss_probability`.
+    pub metric: String,
+    /// Theory.
+    pub analytic: Option<f64>,
+    /// Simulation (mean over replications, or pooled percentile).
+    pub sim: Option<f64>,
+    /// Simulation 95% half-width where one exists.
+    pub sim_ci95: Option<f64>,
+    /// Real broker.
+    pub real: Option<f64>,
+    /// (sim − analytic) ÷ analytic.
+    pub sim_vs_analytic: Option<f64>,
+    /// (real − analytic) ÷ analytic.
+    pub real_vs_analytic: Option<f64>,
+    /// (real − sim) ÷ sim.
+    pub real_vs_sim: Option<f64>,
+}
+
+/// One queue's comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueComparison {
+    /// Queue name.
+    pub name: String,
+    /// Analytic model (`null` if none).
+    pub model: Option<String>,
+    /// Is the model exact?
+    pub exact: bool,
+    /// The figures.
+    pub figures: Vec<Figure3>,
+}
+
+/// The `compare` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison3 {
+    /// Scenario name.
+    pub scenario: String,
+    /// Real seconds per scenario second of the real run (`null` without one).
+    pub time_scale: Option<f64>,
+    /// Real-clock fidelity of the real run.
+    pub service_error_mean: Option<f64>,
+    /// Per queue.
+    pub queues: Vec<QueueComparison>,
+}
+
+fn rel(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.abs() > 1e-12 => Some((a - b) / b),
+        _ => None,
+    }
+}
+
+fn lat(l: &Latency, stat: &str) -> (Option<f64>, Option<f64>) {
+    match stat {
+        "mean" => (l.mean, l.ci95),
+        "p50" => (l.p50, None),
+        "p90" => (l.p90, None),
+        "p99" => (l.p99, None),
+        _ => (None, None),
+    }
+}
+
+fn alat(l: &analytic::Latency, stat: &str) -> Option<f64> {
+    match stat {
+        "mean" => l.mean,
+        "p50" => l.p50,
+        "p90" => l.p90,
+        "p99" => l.p99,
+        _ => None,
+    }
+}
+
+/// Builds the comparison; `real` is optional (e.g. `--no-real`).
+pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport>) -> Comparison3 {
+    let mut queues = Vec::new();
+    for sq in &sim.queues {
+        let a = theory.queue(&sq.name);
+        let rq = real.and_then(|r| r.queues.iter().find(|q| q.name == sq.name));
+        let mut figures = Vec::new();
+        let mut push = |metric: String,
+                        an: Option<f64>,
+                        (s, sci): (Option<f64>, Option<f64>),
+                        re: Option<f64>| {
+            figures.push(Figure3 {
+                metric,
+                analytic: an,
+                sim: s,
+                sim_ci95: sci,
+                real: re,
+                sim_vs_analytic: rel(s, an),
+                real_vs_analytic: rel(re, an),
+                real_vs_sim: rel(re, s),
+            });
+        };
+        let stable = a.is_some_and(|a| a.stable);
+        for (name, sl, al, rl) in [
+            ("wait_s", &sq.wait_s, a.map(|a| &a.wait_s), rq.map(|r| &r.wait_s)),
+            ("sojourn_s", &sq.sojourn_s, a.map(|a| &a.sojourn_s), rq.map(|r| &r.sojourn_s)),
+        ] {
+            for stat in ["mean", "p50", "p99"] {
+                push(
+                    format!("{name}.{stat}"),
+                    al.filter(|_| stable).and_then(|l| alat(l, stat)),
+                    lat(sl, stat),
+                    rl.and_then(|l| lat(l, stat).0),
+                );
+            }
+        }
+        push(
+            "utilization".into(),
+            a.and_then(|a| a.utilization),
+            (Some(sq.utilization.mean), sq.utilization.ci95),
+            rq.map(|r| r.utilization.mean),
+        );
+        push(
+            "loss_probability".into(),
+            a.and_then(|a| a.loss_probability),
+            (Some(sq.loss_probability.mean), sq.loss_probability.ci95),
+            rq.map(|r| r.loss_probability.mean),
+        );
+        queues.push(QueueComparison {
+            name: sq.name.clone(),
+            model: a.and_then(|a| a.model.clone()),
+            exact: a.is_some_and(|a| a.exact),
+            figures,
+        });
+    }
+    Comparison3 {
+        scenario: sim.scenario.clone(),
+        time_scale: real.and_then(|r| r.time_scale),
+        service_error_mean: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_mean)),
+        queues,
+    }
+}
+
+impl Comparison3 {
+    /// The terminal table.
+    pub fn render(&self) -> String {
+        use super::table::Table;
+        let v = |m: &str, x: Option<f64>| match x {
+            None => "-".to_string(),
+            Some(x) if m.contains("_s.") => crate::dist::fmt_secs(x),
+            Some(x) => format!("{x:.4}"),
+        };
+        let pct = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0));
+        let mut t = Table::new(&[
+            "queue",
+            "metric",
+            "theory",
+            "simulated",
+            "real",
+            "sim vs theory",
+            "real vs theory",
+            "real vs sim",
+        ]);
+        for q in &self.queues {
+            for f in &q.figures {
+                let sim = match (f.sim, f.sim_ci95) {
+                    (Some(s), Some(c)) => {
+                        format!("{} ±{}", v(&f.metric, Some(s)), v(&f.metric, Some(c)))
+                    }
+                    (s, _) => v(&f.metric, s),
+                };
+                t.row(vec![
+                    q.name.clone(),
+                    f.metric.clone(),
+                    v(&f.metric, f.analytic),
+                    sim,
+                    v(&f.metric, f.real),
+                    pct(f.sim_vs_analytic),
+                    pct(f.real_vs_analytic),
+                    pct(f.real_vs_sim),
+                ]);
+            }
+        }
+        let mut out = format!("{} — theory vs simulation vs real broker\n\n", self.scenario);
+        for q in &self.queues {
+            out += &format!(
+                "  {}: {}\n",
+                q.name,
+                q.model.as_ref().map_or("no analytic model".to_string(), |m| format!(
+                    "{m} ({})",
+                    if q.exact { "exact" } else { "approximate" }
+                ))
+            );
+        }
+        out.push('\n');
+        out += &t.render();
+        if let (Some(ts), Some(e)) = (self.time_scale, self.service_error_mean) {
+            out += &format!("\nreal run: time scale {ts}, service error {:+.2}%\n", e * 100.0);
+        }
+        out
+    }
+}
