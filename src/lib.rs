@@ -12,4 +12,5 @@ pub mod scenario;
 pub mod sim;
 pub mod size;
 pub mod stats;
+pub mod sweep;
 pub mod validate;

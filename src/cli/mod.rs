@@ -10,6 +10,7 @@ mod loadtest;
 mod output;
 mod run;
 mod size;
+mod sweep;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -37,6 +38,10 @@ enum Command {
     Compare(compare::CompareArgs),
     /// How many consumers a group needs to meet a latency, utilization or loss target.
     Size(size::SizeArgs),
+    /// A what-if grid over scenario parameters, in parallel (or as a jobs file).
+    Sweep(sweep::SweepArgs),
+    /// Combine the CSVs of sweep cells run elsewhere (e.g. from --jobs-file).
+    Merge(sweep::MergeArgs),
     /// Validate a scenario file and print what it resolves to.
     Check(check::CheckArgs),
     /// Simulator vs theory on a built-in matrix, and the tutorial's formulas put to the test.
@@ -114,6 +119,8 @@ pub fn main() -> ExitCode {
         Command::Loadtest(a) => loadtest::loadtest(a),
         Command::Compare(a) => compare::compare(a),
         Command::Size(a) => size::size(a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Merge(a) => sweep::merge(a),
         Command::Bench(a) => bench::bench(a),
         Command::Validate(a) => validate::validate(a),
     };

@@ -169,11 +169,16 @@ fn ranges(c: &LineChart) -> ((f64, f64), (f64, f64), bool) {
         x0 -= 0.03;
         x1 += 0.05;
     }
+    // Head-room above the data for the legend in the upper-left corner, so it does not
+    // cover the lines: about 7% of the height per legend entry.
+    let entries = c.lines.len() + usize::from(c.shade_x.is_some()) + usize::from(c.hline.is_some());
+    let room = (0.08 + 0.07 * entries as f64).min(0.8);
     if log {
-        ((x0, x1), (y0 / 1.5, y1 * 1.5), true)
+        let decades = (y1 / y0).log10().max(1.0);
+        ((x0, x1), (y0 / 1.5, y1 * 10f64.powf(decades * room)), true)
     } else {
         let y0 = if y0 >= 0.0 { 0.0 } else { y0 * 1.1 };
-        let y1 = if y1 <= y0 { y0 + 1.0 } else { y1 * 1.08 };
+        let y1 = if y1 <= y0 { y0 + 1.0 } else { y0 + (y1 - y0) * (1.0 + room) };
         ((x0, x1), (y0, y1), false)
     }
 }

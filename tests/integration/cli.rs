@@ -411,3 +411,77 @@ fn compare_and_loadtest_on_a_short_real_run() {
     assert!((wait["analytic"].as_f64().unwrap() - 0.4).abs() < 1e-9);
     assert!(wait["sim"].is_number() && wait["real"].is_null());
 }
+
+#[test]
+fn sweep_in_parallel_equals_jobs_file_cells_merged() {
+    let dir = std::env::temp_dir().join(format!("mqsim-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sets = [
+        "--set",
+        "consumers.order-workers.count=8..9",
+        "--set",
+        "producers.web.arrival.rate=48,64",
+    ];
+    let direct = cargo_bin_cmd!("mqsim")
+        .args(["sweep", "scenarios/mmc.toml", "--replications", "2", "--format", "csv", "--quiet"])
+        .args(sets)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(direct.clone()).unwrap();
+    assert_eq!(text.lines().count(), 1 + 4, "{text}");
+    assert!(
+        text.starts_with("cell,consumers.order-workers.count,producers.web.arrival.rate,queue,")
+    );
+    let jobs = dir.join("jobs.txt");
+    cargo_bin_cmd!("mqsim")
+        .args(["sweep", "scenarios/mmc.toml", "--replications", "2", "--jobs-file"])
+        .arg(&jobs)
+        .args(sets)
+        .assert()
+        .success();
+    let lines = std::fs::read_to_string(&jobs).unwrap();
+    assert_eq!(lines.lines().count(), 4);
+    // Run each cell the way a line of the jobs file does (in reverse, as a batch system might).
+    let mut files = Vec::new();
+    for i in (0..4).rev() {
+        let out = cargo_bin_cmd!("mqsim")
+            .args([
+                "sweep",
+                "scenarios/mmc.toml",
+                "--cell",
+                &i.to_string(),
+                "--replications",
+                "2",
+                "--format",
+                "csv",
+                "--quiet",
+            ])
+            .args(sets)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let f = dir.join(format!("cell-{i}.csv"));
+        std::fs::write(&f, out).unwrap();
+        files.push(f);
+    }
+    let merged = cargo_bin_cmd!("mqsim")
+        .arg("merge")
+        .args(&files)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(merged, direct, "merged cells equal the in-process sweep");
+    cargo_bin_cmd!("mqsim")
+        .args(["sweep", "scenarios/mmc.toml", "--set", "consumers.ghost.count=1..2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no consumers named \"ghost\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
