@@ -4,8 +4,9 @@ use mqsim::scenario::Model;
 use std::fs;
 
 pub fn shipped() -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = fs::read_dir("scenarios")
-        .unwrap()
+    let mut v: Vec<(String, String)> = ["scenarios", "scenarios/fidelity"]
+        .iter()
+        .flat_map(|d| fs::read_dir(d).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .map(|p| (p.display().to_string(), fs::read_to_string(&p).unwrap()))

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerates everything under reports/: the simulation report of every shipped scenario,
+# the validation matrix, a sizing answer, and a theory/simulation/real-broker comparison.
+# Usage: bash scripts/regenerate-reports.sh            (about 5 minutes on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+mq=target/release/mqsim
+for f in scenarios/*.toml; do
+  name=$(basename "$f" .toml)
+  echo "== run $name"
+  "$mq" run "$f" --quiet --out "reports/$name" > /dev/null
+done
+echo "== validate"
+"$mq" validate --quiet --out reports/validation > /dev/null
+echo "== size mmc"
+"$mq" size scenarios/mmc.toml --group order-workers --target "p99 wait <= 250ms" --prefetch 1,10 --quiet --out reports/sizing-mmc > /dev/null
+echo "== compare: the real broker's fidelity scenarios (60 s of real time each)"
+for f in scenarios/fidelity/mm1-rho05.toml scenarios/mmc.toml scenarios/fidelity/mmck.toml scenarios/fidelity/tandem.toml; do
+  name=$(basename "$f" .toml)
+  "$mq" compare "$f" --quiet --duration 60s --out "reports/compare-$name" > /dev/null
+done
+echo "reports regenerated"
