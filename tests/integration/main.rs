@@ -2,6 +2,7 @@
 //! scenarios, and the simulator validated against closed-form queueing theory.
 
 mod cli;
+mod properties;
 mod scenarios;
 mod support;
 mod validation;
