@@ -36,34 +36,34 @@ fn sim_lines(name: &str, c: &PercentileCurve, color: usize) -> Line {
     }
 }
 
-fn theory_line(l: &analytic::Latency, color: usize) -> Option<Line> {
+/// A percentile line through the given (q, value) points that exist; none with fewer than 2.
+fn quantile_line(
+    name: &str,
+    quantiles: [(f64, Option<f64>); 5],
+    dashed: bool,
+    color: usize,
+) -> Option<Line> {
     let points: Vec<(f64, f64)> =
-        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)]
-            .into_iter()
-            .filter_map(|(q, v)| v.map(|v| (q, v)))
-            .collect();
-    (points.len() >= 2).then(|| Line {
-        name: "theory".into(),
-        points,
-        band: vec![],
-        dashed: true,
+        quantiles.into_iter().filter_map(|(q, v)| v.map(|v| (q, v))).collect();
+    (points.len() >= 2).then(|| Line { name: name.into(), points, band: vec![], dashed, color })
+}
+
+fn theory_line(l: &analytic::Latency, color: usize) -> Option<Line> {
+    quantile_line(
+        "theory",
+        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)],
+        true,
         color,
-    })
+    )
 }
 
 fn real_line(l: &super::Latency, color: usize) -> Option<Line> {
-    let points: Vec<(f64, f64)> =
-        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)]
-            .into_iter()
-            .filter_map(|(q, v)| v.map(|v| (q, v)))
-            .collect();
-    (points.len() >= 2).then(|| Line {
-        name: "real broker".into(),
-        points,
-        band: vec![],
-        dashed: false,
+    quantile_line(
+        "real broker",
+        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)],
+        false,
         color,
-    })
+    )
 }
 
 fn percentile_panel(title: String, y: &str, lines: Vec<Line>) -> LineChart {
