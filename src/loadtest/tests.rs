@@ -203,7 +203,9 @@ service = { dist = "exponential", mean = "40ms" }
     assert_eq!(r.producers[1].unroutable, r.producers[1].published);
     assert!(r.producers[1].published >= 1);
     let web = r.end_to_end_s.iter().find(|e| e.producer == "web").unwrap();
-    assert!(web.completed > 0 && web.mean.unwrap() > orders.sojourn_s.mean.unwrap());
+    // End-to-end pools every path's last stage (audit, log, orders → payments), so its mean
+    // is not ordered against any one queue's sojourn; it is positive and counted.
+    assert!(web.completed > 0 && web.mean.unwrap() > 0.0);
     assert!(r.end_to_end_s.iter().all(|e| e.producer != "nowhere"));
 }
 
