@@ -97,6 +97,18 @@ pub fn warn_model(model: &Model) {
     for w in &model.warnings {
         eprintln!("warning: {w}");
     }
+    // A scenario whose size implies hours of simulation deserves a word before it starts.
+    let s = &model.simulation;
+    let publishes: f64 =
+        model.producers.iter().map(|p| s.horizon / p.arrival.mean().max(1e-300)).sum::<f64>()
+            * f64::from(s.replications);
+    if publishes > 2e9 {
+        eprintln!(
+            "warning: about {publishes:.1e} publishes over {} replications: at ~10 million messages/s per core this takes about {}",
+            s.replications,
+            mqsim::dist::fmt_secs(publishes / 1e7 / rayon::current_num_threads().max(1) as f64)
+        );
+    }
     for q in mqsim::analytic::analyze(model).queues {
         if !q.stable && q.consumers > 0 {
             let rho = q.rho.map_or_else(|| "unknown".to_string(), |r| format!("{r:.3}"));
