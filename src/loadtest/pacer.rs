@@ -67,7 +67,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn waits_precisely_and_stops_early() {
+    #[ignore = "real-clock precision: run alone on a quiet machine (see .ci/run)"]
+    fn realclock_pacer_waits_precisely_and_stops_early() {
         let _serial = crate::broker::tests::cpu_heavy();
         let stop = AtomicBool::new(false);
         let mut p = Pacer::new();
