@@ -1,6 +1,6 @@
 //! `mqsim analyze FILE`: closed-form queueing theory, in milliseconds.
 
-use super::output::{print, write_atomic};
+use super::output::{Charts, print, write_atomic, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use mqsim::analytic::{self, AnalyticReport};
 use mqsim::report::csv;
@@ -13,7 +13,7 @@ pub struct AnalyzeArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Also write report.json, results.csv and summary.txt into this directory.
+    /// Also write report.json, results.csv, summary.txt, charts and report.md here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// No warnings on stderr.
@@ -32,6 +32,17 @@ pub fn analyze(a: AnalyzeArgs) -> Result<(), CliError> {
         write_atomic(dir, "report.json", report.to_json().as_bytes())?;
         write_atomic(dir, "results.csv", &csv_bytes())?;
         write_atomic(dir, "summary.txt", analytic::render_table(&report).as_bytes())?;
+        let written =
+            write_figures(dir, &mqsim::report::figures::analytic_figures(&report), Charts::Png)?;
+        let mut md = format!(
+            "# {} — queueing theory\n\n```text\n{}```\n",
+            report.scenario,
+            analytic::render_table(&report)
+        );
+        for (f, cap) in &written {
+            md += &format!("\n{cap}\n\n![{cap}]({f})\n");
+        }
+        write_atomic(dir, "report.md", md.as_bytes())?;
     }
     print(a.format, || analytic::render_table(&report), || report.to_json(), csv_bytes);
     Ok(())

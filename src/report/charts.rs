@@ -210,14 +210,50 @@ fn draw_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &LineChart) -> 
                 } else {
                     8
                 })
-                .y_labels(if log { 6 } else { 8 })
+                .y_labels(if log { 0 } else { 8 })
                 .x_label_formatter(&|x: &f64| {
                     if nines_axis { nines_label(*x) } else { fmt_tick(*x, false) }
                 })
-                .y_label_formatter(&|y: &f64| fmt_tick(*y, seconds))
+                .y_label_formatter(&|y: &f64| {
+                    if log { String::new() } else { fmt_tick(*y, seconds) }
+                })
+                .bold_line_style(RGBColor(225, 225, 225))
                 .light_line_style(TRANSPARENT)
                 .draw()
                 .map_err(|e| e.to_string())?;
+            // backend_coord is in root pixels; labels are drawn on this panel's area.
+            let (bx, by) = area.get_base_pixel();
+            if log {
+                // Ticks at 1, 2 and 5 × 10^k: plotters' own log ticks skip whole decades.
+                let mut ticks = Vec::new();
+                let mut decade = 10f64.powf(y0.log10().floor());
+                while decade <= y1 {
+                    ticks.extend(
+                        [1.0, 2.0, 5.0].iter().map(|m| m * decade).filter(|t| *t >= y0 && *t <= y1),
+                    );
+                    decade *= 10.0;
+                }
+                for t in ticks {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(x0, t), (x1, t)],
+                            RGBColor(225, 225, 225),
+                        )))
+                        .map_err(|e| e.to_string())?;
+                    let (px, py) = chart.backend_coord(&(x0, t));
+                    area.draw(&Text::new(
+                        fmt_tick(t, seconds),
+                        (px - bx - 6, py - by),
+                        ("sans-serif", 14).into_font().color(&BLACK).pos(
+                            plotters::style::text_anchor::Pos::new(
+                                plotters::style::text_anchor::HPos::Right,
+                                plotters::style::text_anchor::VPos::Center,
+                            ),
+                        ),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                }
+            }
             if nines_axis {
                 // Ticks exactly at 50%, 90%, 99%, 99.9%, … rather than at round x values.
                 let keys = std::iter::once(nines(0.5))
@@ -230,9 +266,7 @@ fn draw_on<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &LineChart) -> 
                             RGBColor(215, 215, 215),
                         )))
                         .map_err(|e| e.to_string())?;
-                    // backend_coord is in root pixels; the label is drawn on this panel's area.
                     let (px, py) = chart.backend_coord(&(k, y0));
-                    let (bx, by) = area.get_base_pixel();
                     let (px, py) = (px - bx, py - by);
                     area.draw(&Text::new(
                         nines_label(k),

@@ -127,6 +127,39 @@ pub fn latency_figures(
         .collect()
 }
 
+/// Theory's wait and sojourn percentile curves for every queue whose model gives quantiles
+/// (`analyze --out`).
+pub fn analytic_figures(theory: &AnalyticReport) -> Vec<Figure> {
+    theory
+        .queues
+        .iter()
+        .filter_map(|a| {
+            let wait = theory_line(&a.wait_s, 1)?;
+            let mut panels = vec![percentile_panel(
+                format!(
+                    "{}: wait until service starts ({})",
+                    a.name,
+                    a.model.as_deref().unwrap_or("-")
+                ),
+                "wait",
+                vec![wait],
+            )];
+            if let Some(soj) = theory_line(&a.sojourn_s, 1) {
+                panels.push(percentile_panel(
+                    format!("{}: sojourn until service ends", a.name),
+                    "sojourn",
+                    vec![soj],
+                ));
+            }
+            Some(Figure {
+                stem: format!("latency-{}", slug(&a.name)),
+                caption: format!("Theory's wait and sojourn percentiles of queue `{}`", a.name),
+                panels,
+            })
+        })
+        .collect()
+}
+
 fn time_unit(horizon: f64) -> (f64, &'static str) {
     if horizon >= 3.0 * 3600.0 {
         (3600.0, "h")
