@@ -3,11 +3,13 @@
 //! repeats), so the order events leave in is fully determined by the keys, whatever the
 //! heap's internal layout: every run is reproducible.
 //!
-//! Speed: almost every event schedules another one (the next arrival, the next service
-//! end), so [`Calendar::pop`] leaves the event it returns in place at the root, and the next
-//! [`Calendar::schedule`] overwrites it — one sift-down instead of a pop's sift-down plus a
-//! push's sift-up. Only when no event is scheduled in between does the next `pop` remove
-//! the stale root. The set of pending events, and so the output, is the same.
+//! Speed: the engine pops an event, and its handler schedules zero, one or a few more.
+//! Rather than a pop's sift plus one sift per new event, [`Calendar::pop`] leaves the event
+//! it returns in place at the root (stale) and [`Calendar::schedule`] only appends; the next
+//! `pop` settles both at once: the earliest new event takes the stale root's place (it is
+//! usually due soon, so it sinks only a level or two) and the others rise from the bottom
+//! (usually late, so they barely rise). Only when nothing was scheduled does the root go the
+//! usual way. The set of pending events after each `pop`, and so every result, is the same.
 
 #[derive(Debug, Clone, Copy)]
 struct Entry<E> {
@@ -48,8 +50,10 @@ impl<E> Entry<E> {
 /// A future-event list. Push and pop are O(log n).
 #[derive(Debug, Clone)]
 pub struct Calendar<E> {
-    /// Binary min-heap: `heap[i]` is not after its children `heap[2i + 1]`, `heap[2i + 2]`.
-    heap: Vec<Entry<E>>,
+    /// `entries[..heap_len]` is a binary min-heap (`entries[i]` is not after its children
+    /// `2i + 1`, `2i + 2`); `entries[heap_len..]` were scheduled since the last `pop`.
+    entries: Vec<Entry<E>>,
+    heap_len: usize,
     seq: u64,
     /// The root was handed out by the last `pop` and is no longer pending.
     stale_root: bool,
@@ -57,52 +61,44 @@ pub struct Calendar<E> {
 
 impl<E> Default for Calendar<E> {
     fn default() -> Self {
-        Calendar { heap: Vec::new(), seq: 0, stale_root: false }
+        Calendar { entries: Vec::new(), heap_len: 0, seq: 0, stale_root: false }
     }
 }
 
 impl<E: Copy> Calendar<E> {
     /// An empty calendar with room for `n` events.
     pub fn with_capacity(n: usize) -> Self {
-        Calendar { heap: Vec::with_capacity(n), seq: 0, stale_root: false }
+        Calendar { entries: Vec::with_capacity(n), heap_len: 0, seq: 0, stale_root: false }
     }
 
     /// Schedules `event` at `time`.
     #[inline]
     pub fn schedule(&mut self, time: f64, event: E) {
         self.seq += 1;
-        let entry = Entry { key: time_key(time), seq: self.seq, event };
-        if self.stale_root {
-            self.stale_root = false;
-            self.sift_down(0, entry);
-        } else {
-            self.heap.push(entry);
-            self.sift_up(self.heap.len() - 1, entry);
-        }
+        self.entries.push(Entry { key: time_key(time), seq: self.seq, event });
     }
 
     /// Removes and returns the earliest event (FIFO among equal times).
     #[inline]
     pub fn pop(&mut self) -> Option<(f64, E)> {
-        if self.stale_root {
-            self.remove_root();
-        }
-        let root = self.heap.first()?;
+        self.settle();
+        let root = self.entries.first()?;
         self.stale_root = true;
         Some((root.time(), root.event))
     }
 
     /// Time of the earliest event.
     pub fn peek_time(&self) -> Option<f64> {
-        // With a stale root, the earliest pending event is the earlier of its two children.
+        // With a stale root, the earliest heap event is the earlier of its two children.
         let stale = usize::from(self.stale_root);
-        let next = self.heap.iter().skip(stale).take(stale + 1);
+        let heap_next = self.entries[..self.heap_len].iter().skip(stale).take(stale + 1);
+        let next = heap_next.chain(&self.entries[self.heap_len..]);
         next.reduce(|a, b| if b.before(a) { b } else { a }).map(Entry::time)
     }
 
     /// Pending events.
     pub fn len(&self) -> usize {
-        self.heap.len() - usize::from(self.stale_root)
+        self.entries.len() - usize::from(self.stale_root)
     }
 
     /// No pending events.
@@ -110,20 +106,37 @@ impl<E: Copy> Calendar<E> {
         self.len() == 0
     }
 
-    /// Drops the root: the last entry takes its place and sinks.
-    fn remove_root(&mut self) {
-        self.stale_root = false;
-        let last = self.heap.pop().expect("a stale root is in the heap");
-        if !self.heap.is_empty() {
-            self.sift_down(0, last);
+    /// Drops the stale root and moves the newly scheduled entries into the heap.
+    #[inline]
+    fn settle(&mut self) {
+        if self.stale_root {
+            self.stale_root = false;
+            let new = &self.entries[self.heap_len..];
+            if new.is_empty() {
+                // The last leaf takes the root's place and sinks.
+                let last = self.entries.pop().expect("a stale root is in the heap");
+                self.heap_len -= 1;
+                if self.heap_len > 0 {
+                    self.sift_down_from_leaf(last);
+                }
+            } else {
+                let earliest =
+                    (1..new.len()).fold(0, |m, i| if new[i].before(&new[m]) { i } else { m });
+                let entry = self.entries.swap_remove(self.heap_len + earliest);
+                self.sift_down(entry);
+            }
+        }
+        while self.heap_len < self.entries.len() {
+            let entry = self.entries[self.heap_len];
+            self.heap_len += 1;
+            self.sift_up(self.heap_len - 1, entry);
         }
     }
 
-    /// Puts `entry` at the hole `pos` (an empty slot as far as the order goes) and moves it
-    /// up past every later parent.
+    /// Puts `entry` at the hole `pos` of the heap and moves it up past every later parent.
     #[inline]
     fn sift_up(&mut self, mut pos: usize, entry: Entry<E>) {
-        let heap = &mut self.heap;
+        let heap = &mut self.entries[..self.heap_len];
         while pos > 0 {
             let parent = (pos - 1) / 2;
             if !entry.before(&heap[parent]) {
@@ -135,16 +148,40 @@ impl<E: Copy> Calendar<E> {
         heap[pos] = entry;
     }
 
-    /// Puts `entry` at the hole `pos` and moves it down past every earlier child. Bottom-up
-    /// (Floyd): the hole first sinks along the earlier children to a leaf (one comparison
-    /// per level), then `entry` rises from there — cheap, since an entry that replaces the
-    /// root (a new event, or the last leaf) usually belongs near the bottom.
+    /// Puts `entry` at the root (a hole) and moves it down past every earlier child, top
+    /// down: cheap for an entry due soon.
     #[inline]
-    fn sift_down(&mut self, pos: usize, entry: Entry<E>) {
-        let heap = &mut self.heap;
+    fn sift_down(&mut self, entry: Entry<E>) {
+        let heap = &mut self.entries[..self.heap_len];
         let n = heap.len();
-        let mut hole = pos;
-        let mut child = 2 * hole + 1;
+        let mut hole = 0;
+        loop {
+            let mut child = 2 * hole + 1;
+            if child >= n {
+                break;
+            }
+            if child + 1 < n && heap[child + 1].before(&heap[child]) {
+                child += 1;
+            }
+            if !heap[child].before(&entry) {
+                break;
+            }
+            heap[hole] = heap[child];
+            hole = child;
+        }
+        heap[hole] = entry;
+    }
+
+    /// Puts `entry`, a former leaf, at the root (a hole) and moves it down past every
+    /// earlier child, bottom-up (Floyd): the hole first sinks along the earlier children to
+    /// a leaf (one comparison per level), then `entry` rises from there — a leaf usually
+    /// belongs near the bottom.
+    #[inline]
+    fn sift_down_from_leaf(&mut self, entry: Entry<E>) {
+        let heap = &mut self.entries[..self.heap_len];
+        let n = heap.len();
+        let mut hole = 0;
+        let mut child = 1;
         while child + 1 < n {
             child += usize::from(heap[child + 1].before(&heap[child]));
             heap[hole] = heap[child];
@@ -155,15 +192,7 @@ impl<E: Copy> Calendar<E> {
             heap[hole] = heap[child];
             hole = child;
         }
-        while hole > pos {
-            let parent = (hole - 1) / 2;
-            if !entry.before(&heap[parent]) {
-                break;
-            }
-            heap[hole] = heap[parent];
-            hole = parent;
-        }
-        heap[hole] = entry;
+        self.sift_up(hole, entry);
     }
 }
 

@@ -11,6 +11,8 @@ const NS_PER_S: f64 = 1e9;
 const LOW: u64 = 1;
 const HIGH: u64 = u64::MAX / 4;
 const SIGFIG: u8 = 3;
+/// 2^62 = HIGH + 1, exactly: every `f64` below it converts to at most HIGH.
+const HIGH_F64: f64 = 4_611_686_018_427_387_904.0;
 
 fn empty_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(LOW, HIGH, SIGFIG).expect("valid bounds")
@@ -154,8 +156,10 @@ impl LatencyRecorder {
     #[inline]
     pub fn record(&mut self, secs: f64) {
         let secs = secs.max(0.0);
-        let ns = (secs * NS_PER_S) as u64;
-        // Saturation: every value above HIGH lands in the last bucket, like HIGH itself.
+        let x = secs * NS_PER_S;
+        // `x as u64`, saturated at HIGH as `saturating_record` does (HIGH's bucket is the
+        // last one): below 2^62 the cheaper signed conversion truncates identically.
+        let ns = if x < HIGH_F64 { x as i64 as u64 } else { HIGH };
         let last = self.counts.len() - 1;
         self.counts[index_for(ns).min(last)] += 1;
         // 0 wraps to u64::MAX and never becomes the minimum.
@@ -173,6 +177,7 @@ impl LatencyRecorder {
         let total: u64 = counts.iter().sum();
         // hdrhistogram also keeps the exact extremes: record those values themselves (their
         // buckets' other values at the bucket's lowest value, the same bucket).
+        debug_assert_eq!(HIGH_F64 as u64, HIGH + 1);
         let mut exact = Vec::with_capacity(2);
         if total > 0 {
             // `as u64` is monotone, so the largest value in ns is that of the largest in s.
@@ -222,6 +227,7 @@ mod tests {
 
     #[test]
     fn index_layout_matches_hdrhistogram() {
+        assert_eq!(HIGH_F64 as u64, HIGH + 1);
         let hist = empty_hist();
         let len = hist.distinct_values();
         for i in 0..len {
@@ -243,6 +249,14 @@ mod tests {
         assert_same(&[1e-9, 1.5e-9, 0.0]);
         assert_same(&[1.0, 1.0004, 1.0]); // min and max distinct, same bucket
         assert_same(&[1e12, 5e9, 2e9, 1e30, f64::INFINITY, 3.0]); // saturation
+        // Around 2^62 ns (HIGH + 1), where the conversion switches to saturation.
+        let edge = HIGH_F64 / NS_PER_S;
+        let (below, above) =
+            (f64::from_bits(edge.to_bits() - 1), f64::from_bits(edge.to_bits() + 1));
+        assert_same(&[below, edge, above]);
+        assert_same(&[edge, below]);
+        assert_same(&[below]);
+        assert_same(&[f64::NAN, -0.0, 5e-10, 1e-9]);
         // Every magnitude, with ties and zeros.
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         let mut values = Vec::new();
