@@ -16,9 +16,10 @@
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::Calendar;
+use crate::dist::Dist;
 use crate::report::Counts;
 use crate::scenario::{Ack, Model, Overflow};
-use crate::stats::{LatencyHistogram, TimeAverage};
+use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use std::collections::VecDeque;
@@ -149,10 +150,10 @@ impl Recorder {
     fn advance(&mut self, e: &Engine, t: f64) {
         let sub = self.series.step / f64::from(SUBSAMPLES);
         while self.next < t {
-            for (q, s) in self.sums.iter_mut().enumerate() {
-                s[0] += e.ready[q].len() as f64;
-                s[1] += f64::from(e.unacked[q]);
-                s[2] += f64::from(e.busy[q]);
+            for (st, s) in e.queues.iter().zip(&mut self.sums) {
+                s[0] += st.ready.len() as f64;
+                s[1] += f64::from(st.unacked);
+                s[2] += f64::from(st.busy);
             }
             self.n += 1;
             self.next += sub;
@@ -203,22 +204,72 @@ pub fn stream_seed(seed: u64, replication: u32, kind: u64, index: usize) -> u64 
     mix(mix(mix(seed) ^ u64::from(replication)) ^ (kind << 32) ^ index as u64)
 }
 
+/// Per-queue state and figures, kept together: the hot path touches one of these per step.
+struct QueueState {
+    /// Ready messages, oldest first.
+    ready: VecDeque<Msg>,
+    /// The queue's consumers (global indices) that have prefetch room, in ring order.
+    ring: VecDeque<u32>,
+    /// Messages delivered to manual-ack consumers and not acknowledged yet.
+    unacked: u32,
+    /// Consumers in service.
+    busy: u32,
+    max_length: Option<u64>,
+    overflow: Overflow,
+    wait: LatencyRecorder,
+    sojourn: LatencyRecorder,
+    ready_avg: TimeAverage,
+    busy_avg: TimeAverage,
+    offered_post: u64,
+    dropped_post: u64,
+    completed_post: u64,
+    counts: Counts,
+}
+
+impl QueueState {
+    fn finish(self) -> QueueStats {
+        QueueStats {
+            wait: self.wait.finish(),
+            sojourn: self.sojourn.finish(),
+            ready: self.ready_avg,
+            busy: self.busy_avg,
+            offered_post: self.offered_post,
+            dropped_post: self.dropped_post,
+            completed_post: self.completed_post,
+            counts: self.counts,
+        }
+    }
+}
+
+/// A producer: its renewal process, routes and figures.
+struct ProducerState<'m> {
+    arrival: &'m Dist,
+    routes: &'m [usize],
+    rng: Xoshiro256PlusPlus,
+    published: u64,
+    unroutable: u64,
+    end_to_end: LatencyRecorder,
+}
+
+/// A consumer group: its service time, onward publish and figures.
+struct GroupState<'m> {
+    service: &'m Dist,
+    /// The queues an onward publish (`then`) routes to; `None` without `then`.
+    then: Option<&'m [usize]>,
+    rng: Xoshiro256PlusPlus,
+    served: u64,
+    unroutable_onward: u64,
+}
+
 struct Engine<'m> {
     model: &'m Model,
     warmup: f64,
     now: f64,
     calendar: Calendar<Event>,
-    producer_rng: Vec<Xoshiro256PlusPlus>,
-    group_rng: Vec<Xoshiro256PlusPlus>,
     consumers: Vec<Consumer>,
-    /// Per queue: its consumers (global indices) that have prefetch room, in ring order.
-    rings: Vec<VecDeque<u32>>,
-    ready: Vec<VecDeque<Msg>>,
-    unacked: Vec<u32>,
-    busy: Vec<u32>,
-    queues: Vec<QueueStats>,
-    producers: Vec<ProducerStats>,
-    groups: Vec<GroupStats>,
+    queues: Vec<QueueState>,
+    producers: Vec<ProducerState<'m>>,
+    groups: Vec<GroupState<'m>>,
     events: u64,
 }
 
@@ -228,12 +279,32 @@ impl<'m> Engine<'m> {
         let seed = |kind, i| {
             Xoshiro256PlusPlus::seed_from_u64(stream_seed(sim.seed, replication, kind, i))
         };
+        let warmup = sim.warmup;
+        let mut queues: Vec<QueueState> = model
+            .queues
+            .iter()
+            .map(|queue| QueueState {
+                ready: VecDeque::new(),
+                ring: VecDeque::new(),
+                unacked: 0,
+                busy: 0,
+                max_length: queue.max_length,
+                overflow: queue.overflow,
+                wait: LatencyRecorder::new(),
+                sojourn: LatencyRecorder::new(),
+                ready_avg: TimeAverage::new(warmup),
+                busy_avg: TimeAverage::new(warmup),
+                offered_post: 0,
+                dropped_post: 0,
+                completed_post: 0,
+                counts: Counts::default(),
+            })
+            .collect();
         let mut consumers = Vec::new();
-        let mut rings = vec![VecDeque::new(); model.queues.len()];
         for (gi, g) in model.groups.iter().enumerate() {
             let limit = if g.ack == Ack::Auto || g.prefetch == 0 { u32::MAX } else { g.prefetch };
             for _ in 0..g.count {
-                rings[g.queue].push_back(consumers.len() as u32);
+                queues[g.queue].ring.push_back(consumers.len() as u32);
                 consumers.push(Consumer {
                     queue: g.queue as u32,
                     group: gi as u32,
@@ -245,34 +316,40 @@ impl<'m> Engine<'m> {
                 });
             }
         }
-        let nq = model.queues.len();
-        let warmup = sim.warmup;
+        let producers = model
+            .producers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ProducerState {
+                arrival: &p.arrival,
+                routes: &p.routes,
+                rng: seed(0, i),
+                published: 0,
+                unroutable: 0,
+                end_to_end: LatencyRecorder::new(),
+            })
+            .collect();
+        let groups = model
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| GroupState {
+                service: &g.service,
+                then: g.then.as_ref().map(|t| t.routes.as_slice()),
+                rng: seed(1, i),
+                served: 0,
+                unroutable_onward: 0,
+            })
+            .collect();
         Engine {
             model,
             warmup,
             now: 0.0,
             calendar: Calendar::with_capacity(consumers.len() + model.producers.len() + 16),
-            producer_rng: (0..model.producers.len()).map(|i| seed(0, i)).collect(),
-            group_rng: (0..model.groups.len()).map(|i| seed(1, i)).collect(),
             consumers,
-            rings,
-            ready: vec![VecDeque::new(); nq],
-            unacked: vec![0; nq],
-            busy: vec![0; nq],
-            queues: (0..nq)
-                .map(|_| QueueStats {
-                    wait: LatencyHistogram::new(),
-                    sojourn: LatencyHistogram::new(),
-                    ready: TimeAverage::new(warmup),
-                    busy: TimeAverage::new(warmup),
-                    offered_post: 0,
-                    dropped_post: 0,
-                    completed_post: 0,
-                    counts: Counts::default(),
-                })
-                .collect(),
-            producers: vec![ProducerStats::default(); model.producers.len()],
-            groups: vec![GroupStats::default(); model.groups.len()],
+            queues,
+            producers,
+            groups,
             events: 0,
         }
     }
@@ -287,48 +364,46 @@ impl<'m> Engine<'m> {
         let st = &mut self.queues[q];
         st.counts.offered += 1;
         st.offered_post += u64::from(post);
-        if self.ready[q].is_empty() && !self.rings[q].is_empty() {
+        if st.ready.is_empty() && !st.ring.is_empty() {
             self.deliver_next(q, msg);
             return;
         }
-        let queue = &self.model.queues[q];
-        let full = queue.max_length.is_some_and(|m| self.ready[q].len() as u64 >= m);
-        let st = &mut self.queues[q];
+        let full = st.max_length.is_some_and(|m| st.ready.len() as u64 >= m);
         if full {
             st.counts.dropped += 1;
             st.dropped_post += u64::from(post);
-            if queue.overflow == Overflow::RejectPublish {
+            if st.overflow == Overflow::RejectPublish {
                 return;
             }
             // drop-head: the oldest ready message makes room (with max_length 0, the new one
             // is itself the oldest).
-            if self.ready[q].pop_front().is_none() {
+            if st.ready.pop_front().is_none() {
                 return;
             }
         }
-        self.ready[q].push_back(msg);
-        let len = self.ready[q].len() as f64;
-        self.queues[q].ready.set(self.now, len);
+        st.ready.push_back(msg);
+        let len = st.ready.len() as f64;
+        st.ready_avg.set(self.now, len);
     }
 
     /// Hands `msg` to the consumer at the front of queue `q`'s ring.
     fn deliver_next(&mut self, q: usize, msg: Msg) {
-        let c = self.rings[q].pop_front().expect("caller checked the ring") as usize;
+        let st = &mut self.queues[q];
+        let c = st.ring.pop_front().expect("caller checked the ring") as usize;
         let cons = &mut self.consumers[c];
         cons.buffer.push_back(msg);
-        let st = &mut self.queues[q].counts;
-        st.delivered += 1;
+        st.counts.delivered += 1;
         if cons.manual {
-            self.unacked[q] += 1;
+            st.unacked += 1;
         } else {
-            st.acked += 1;
+            st.counts.acked += 1;
         }
         if cons.has_room() {
-            self.rings[q].push_back(c as u32);
+            st.ring.push_back(c as u32);
         } else {
             cons.in_ring = false;
         }
-        if !self.consumers[c].busy {
+        if !cons.busy {
             self.start_service(c);
         }
     }
@@ -336,34 +411,38 @@ impl<'m> Engine<'m> {
     /// Moves ready messages to consumers with room, in ring order.
     fn dispatch(&mut self, q: usize) {
         let mut moved = false;
-        while !self.rings[q].is_empty() {
-            let Some(msg) = self.ready[q].pop_front() else { break };
+        while !self.queues[q].ring.is_empty() {
+            let Some(msg) = self.queues[q].ready.pop_front() else { break };
             self.deliver_next(q, msg);
             moved = true;
         }
         if moved {
-            let len = self.ready[q].len() as f64;
-            self.queues[q].ready.set(self.now, len);
+            let st = &mut self.queues[q];
+            let len = st.ready.len() as f64;
+            st.ready_avg.set(self.now, len);
         }
     }
 
     fn start_service(&mut self, c: usize) {
+        let now = self.now;
         let cons = &mut self.consumers[c];
         let msg = *cons.buffer.front().expect("a consumer starts service only with a message");
         cons.busy = true;
         let (q, g) = (cons.queue as usize, cons.group as usize);
+        let st = &mut self.queues[q];
         if msg.enq_t >= self.warmup {
-            self.queues[q].wait.record(self.now - msg.enq_t);
+            st.wait.record(now - msg.enq_t);
         }
-        self.busy[q] += 1;
-        let busy = f64::from(self.busy[q]);
-        self.queues[q].busy.set(self.now, busy);
-        let s = self.model.groups[g].service.sample(&mut self.group_rng[g]);
-        self.calendar.schedule(self.now + s, Event::ServiceEnd(c as u32));
+        st.busy += 1;
+        st.busy_avg.set(now, f64::from(st.busy));
+        let group = &mut self.groups[g];
+        let s = group.service.sample(&mut group.rng);
+        self.calendar.schedule(now + s, Event::ServiceEnd(c as u32));
     }
 
     fn service_end(&mut self, c: usize) {
         let post = self.post_warmup();
+        let now = self.now;
         let cons = &mut self.consumers[c];
         let msg = cons.buffer.pop_front().expect("a busy consumer holds its message");
         cons.busy = false;
@@ -376,33 +455,30 @@ impl<'m> Engine<'m> {
         st.completed_post += u64::from(post);
         if manual {
             st.counts.acked += 1;
-            self.unacked[q] -= 1;
+            st.unacked -= 1;
         }
         if msg.enq_t >= self.warmup {
-            st.sojourn.record(self.now - msg.enq_t);
+            st.sojourn.record(now - msg.enq_t);
         }
-        self.busy[q] -= 1;
-        let busy = f64::from(self.busy[q]);
-        st.busy.set(self.now, busy);
-        self.groups[g].served += 1;
+        st.busy -= 1;
+        st.busy_avg.set(now, f64::from(st.busy));
+        let group = &mut self.groups[g];
+        group.served += 1;
 
-        let then = self.model.groups[g].then.as_ref();
-        match then.map(|t| t.routes.as_slice()) {
+        match group.then {
             Some(routes) if !routes.is_empty() => {
                 for &nq in routes {
-                    self.arrive(nq, Msg { enq_t: self.now, ..msg });
+                    self.arrive(nq, Msg { enq_t: now, ..msg });
                 }
             }
-            _ => {
+            then => {
                 // The message's path ends here: no onward stage, or an onward publish that
                 // matched no queue (counted, and the message's journey is over).
                 if then.is_some() {
-                    self.groups[g].unroutable_onward += 1;
+                    group.unroutable_onward += 1;
                 }
                 if msg.origin_t >= self.warmup {
-                    self.producers[msg.producer as usize]
-                        .end_to_end
-                        .record(self.now - msg.origin_t);
+                    self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
         }
@@ -412,33 +488,35 @@ impl<'m> Engine<'m> {
         }
         if regained_room {
             self.consumers[c].in_ring = true;
-            self.rings[q].push_back(c as u32);
+            self.queues[q].ring.push_back(c as u32);
             self.dispatch(q);
         }
     }
 
     fn arrival(&mut self, p: usize) {
-        let producer = &self.model.producers[p];
-        let stats = &mut self.producers[p];
-        stats.published += 1;
-        if producer.routes.is_empty() {
-            stats.unroutable += 1;
+        let now = self.now;
+        let producer = &mut self.producers[p];
+        producer.published += 1;
+        let routes = producer.routes;
+        if routes.is_empty() {
+            producer.unroutable += 1;
         }
-        let msg = Msg { origin_t: self.now, enq_t: self.now, producer: p as u32 };
-        for i in 0..producer.routes.len() {
-            self.arrive(self.model.producers[p].routes[i], msg);
+        let msg = Msg { origin_t: now, enq_t: now, producer: p as u32 };
+        for &q in routes {
+            self.arrive(q, msg);
         }
-        let gap = self.model.producers[p].arrival.sample(&mut self.producer_rng[p]);
-        self.calendar.schedule(self.now + gap, Event::Arrival(p as u32));
+        let producer = &mut self.producers[p];
+        let gap = producer.arrival.sample(&mut producer.rng);
+        self.calendar.schedule(now + gap, Event::Arrival(p as u32));
     }
 
     fn run(mut self, series_step: Option<f64>) -> ReplicationResult {
         let horizon = self.model.simulation.horizon;
-        for p in 0..self.model.producers.len() {
-            let gap = self.model.producers[p].arrival.sample(&mut self.producer_rng[p]);
+        for (p, producer) in self.producers.iter_mut().enumerate() {
+            let gap = producer.arrival.sample(&mut producer.rng);
             self.calendar.schedule(gap, Event::Arrival(p as u32));
         }
-        let nq = self.model.queues.len();
+        let nq = self.queues.len();
         let mut recorder = series_step.filter(|s| *s > 0.0).map(|step| Recorder::new(step, nq));
         while let Some((t, ev)) = self.calendar.pop() {
             if t > horizon {
@@ -459,21 +537,33 @@ impl<'m> Engine<'m> {
             r.advance(&self, horizon);
         }
         let series = recorder.map(|r| r.series);
-        for q in 0..nq {
-            let st = &mut self.queues[q];
-            st.counts.in_flight_at_end = self.ready[q].len() as u64 + u64::from(self.unacked[q]);
-            // Close the time averages at the horizon.
-            let (r, b) = (st.ready.value(), st.busy.value());
-            st.ready.set(horizon, r);
-            st.busy.set(horizon, b);
-        }
-        ReplicationResult {
-            queues: self.queues,
-            producers: self.producers,
-            groups: self.groups,
-            events: self.events,
-            series,
-        }
+        let queues = self
+            .queues
+            .into_iter()
+            .map(|mut st| {
+                st.counts.in_flight_at_end = st.ready.len() as u64 + u64::from(st.unacked);
+                // Close the time averages at the horizon.
+                let (r, b) = (st.ready_avg.value(), st.busy_avg.value());
+                st.ready_avg.set(horizon, r);
+                st.busy_avg.set(horizon, b);
+                st.finish()
+            })
+            .collect();
+        let producers = self
+            .producers
+            .into_iter()
+            .map(|p| ProducerStats {
+                published: p.published,
+                unroutable: p.unroutable,
+                end_to_end: p.end_to_end.finish(),
+            })
+            .collect();
+        let groups = self
+            .groups
+            .into_iter()
+            .map(|g| GroupStats { served: g.served, unroutable_onward: g.unroutable_onward })
+            .collect();
+        ReplicationResult { queues, producers, groups, events: self.events, series }
     }
 }
 

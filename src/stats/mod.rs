@@ -6,6 +6,6 @@ mod histogram;
 mod replication;
 mod time_average;
 
-pub use histogram::LatencyHistogram;
+pub use histogram::{LatencyHistogram, LatencyRecorder};
 pub use replication::{MeanCi, student_t_975, summarize};
 pub use time_average::TimeAverage;

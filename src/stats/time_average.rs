@@ -20,6 +20,18 @@ impl TimeAverage {
     /// The value changes to `v` at time `t` (non-decreasing times).
     #[inline]
     pub fn set(&mut self, t: f64, v: f64) {
+        if self.last_t > self.warmup && t > self.warmup {
+            // The common case, past the warm-up: the general code below with its tests
+            // decided (`last_t.max(warmup)` is `last_t`). Values are counts, never NaN, so
+            // the comparison takes the same maximum as `f64::max`.
+            self.area += self.value * (t - self.last_t);
+            if v > self.max {
+                self.max = v;
+            }
+            self.last_t = t;
+            self.value = v;
+            return;
+        }
         if t > self.warmup {
             if self.last_t <= self.warmup {
                 // The value held across the end of the warm-up counts towards the max.
