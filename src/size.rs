@@ -179,8 +179,8 @@ pub struct Candidate {
     pub p99: Option<f64>,
     /// Simulated loss probability (extension).
     pub loss: Option<f64>,
-    /// Why a count was not simulated (extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why a count was not simulated (extension; `null` when it was). Always present, so
+    /// CSV rows keep one shape.
     pub note: Option<String>,
 }
 

@@ -51,15 +51,34 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     let c = compare3(&theory, &sim.report, real.as_ref());
     let csv_bytes = || {
         let mut w = csv::Writer::from_writer(Vec::new());
-        #[derive(serde::Serialize)]
-        struct Row<'a> {
-            queue: &'a str,
-            #[serde(flatten)]
-            figure: &'a mqsim::report::compare::Figure3,
-        }
+        // csv cannot serialise flattened structs (they are maps): one flat record per figure.
+        w.write_record([
+            "queue",
+            "metric",
+            "analytic",
+            "sim",
+            "sim_ci95",
+            "real",
+            "sim_vs_analytic",
+            "real_vs_analytic",
+            "real_vs_sim",
+        ])
+        .expect("in-memory CSV");
+        let o = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
         for q in &c.queues {
             for f in &q.figures {
-                w.serialize(Row { queue: &q.name, figure: f }).expect("in-memory CSV");
+                w.write_record([
+                    q.name.clone(),
+                    f.metric.clone(),
+                    o(f.analytic),
+                    o(f.sim),
+                    o(f.sim_ci95),
+                    o(f.real),
+                    o(f.sim_vs_analytic),
+                    o(f.real_vs_analytic),
+                    o(f.real_vs_sim),
+                ])
+                .expect("in-memory CSV");
             }
         }
         w.into_inner().expect("in-memory CSV")

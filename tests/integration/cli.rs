@@ -407,6 +407,32 @@ fn compare_and_loadtest_on_a_short_real_run() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let figs = v["queues"][0]["figures"].as_array().unwrap();
+    let dir = std::env::temp_dir().join(format!("mqsim-compare-{}", std::process::id()));
+    let csv = cargo_bin_cmd!("mqsim")
+        .args([
+            "compare",
+            "scenarios/mm1.toml",
+            "--no-real",
+            "--replications",
+            "3",
+            "--format",
+            "csv",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("queue,metric,analytic,sim,sim_ci95,real,"), "{csv}");
+    assert!(csv.contains("\njobs,wait_s.mean,0.4"), "{csv}");
+    for f in ["compare.json", "compare.csv", "latency-jobs.png", "report.md"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     let wait = figs.iter().find(|f| f["metric"] == "wait_s.mean").unwrap();
     assert!((wait["analytic"].as_f64().unwrap() - 0.4).abs() < 1e-9);
     assert!(wait["sim"].is_number() && wait["real"].is_null());
