@@ -70,6 +70,8 @@ pub struct Simulation {
     pub horizon: f64,
     /// Discarded from statistics at the start of each replication.
     pub warmup: f64,
+    /// `warmup = "auto"`: the simulator chooses `warmup` by MSER-5 on pilot runs.
+    pub warmup_auto: bool,
     /// Independent replications.
     pub replications: u32,
     /// Master seed; each replication derives its own streams from it.
@@ -355,13 +357,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
             }
             w.0
         }
-        Some(RawWarmup::Auto) => {
-            c.err(
-                "simulation.warmup",
-                "\"auto\" (MSER-5 warm-up detection) is not supported yet; give a duration such as \"10m\"",
-            );
-            0.0
-        }
+        Some(RawWarmup::Auto) => 0.0,
     };
     let replications = s.replications.unwrap_or(10);
     if !(1..=1_000_000).contains(&replications) {
@@ -373,6 +369,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let simulation = Simulation {
         horizon,
         warmup,
+        warmup_auto: matches!(s.warmup, Some(RawWarmup::Auto)),
         replications: replications.clamp(1, 1_000_000) as u32,
         seed: s.seed.unwrap_or(1),
     };

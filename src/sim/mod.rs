@@ -86,8 +86,49 @@ fn curve(pooled: &LatencyHistogram, per_rep: &[&LatencyHistogram]) -> Percentile
     c
 }
 
+/// Pilot replications used to choose an automatic warm-up.
+pub const MSER_PILOTS: u32 = 5;
+
+/// Chooses a warm-up by MSER-5 (`warmup = "auto"`): runs up to [`MSER_PILOTS`] pilot
+/// replications with no warm-up, records every queue's number of messages in the system
+/// (ready + held by consumers) on a grid of 500 window averages, truncates each series by
+/// MSER-5 and keeps the largest truncation over queues, averaged over pilots. The result
+/// is at most half the horizon. Deterministic: pilots use replications 0, 1, ….
+pub fn detect_warmup(model: &Model) -> f64 {
+    let mut pilot = model.clone();
+    pilot.simulation.warmup = 0.0;
+    let step = model.simulation.horizon / 500.0;
+    let pilots = model.simulation.replications.min(MSER_PILOTS);
+    let cuts: Vec<f64> = (0..pilots)
+        .into_par_iter()
+        .map(|r| {
+            let s = simulate(&pilot, r, Some(step)).series.expect("a series was asked for");
+            (0..model.queues.len())
+                .map(|q| {
+                    let n: Vec<f64> = s.ready[q]
+                        .iter()
+                        .zip(&s.unacked[q])
+                        .zip(&s.busy[q])
+                        .map(|((r, u), b)| r + u.max(*b))
+                        .collect();
+                    crate::stats::mser::mser5(&n) as f64 * step
+                })
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    if cuts.is_empty() { 0.0 } else { cuts.iter().sum::<f64>() / cuts.len() as f64 }
+}
+
 /// Runs every replication of `model` (its `simulation` settings) on the current rayon pool.
+/// With `warmup = "auto"` the warm-up is chosen first by [`detect_warmup`] and reported as
+/// `warmup_s`.
 pub fn run(model: &Model, series_step: Option<f64>, progress: &dyn Progress) -> SimOutcome {
+    if model.simulation.warmup_auto {
+        let mut m = model.clone();
+        m.simulation.warmup = detect_warmup(model);
+        m.simulation.warmup_auto = false;
+        return run(&m, series_step, progress);
+    }
     let total = model.simulation.replications;
     let done = AtomicU32::new(0);
     let results: Vec<ReplicationResult> = (0..total)

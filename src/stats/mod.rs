@@ -3,6 +3,7 @@
 //! confidence intervals.
 
 mod histogram;
+pub mod mser;
 mod replication;
 mod time_average;
 

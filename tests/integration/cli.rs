@@ -511,3 +511,32 @@ fn sweep_in_parallel_equals_jobs_file_cells_merged() {
         .stderr(predicate::str::contains("no consumers named \"ghost\""));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn automatic_warmup_is_chosen_by_mser5_and_reported() {
+    let text = std::fs::read_to_string("scenarios/mm1.toml")
+        .unwrap()
+        .replace("warmup = \"10m\"", "warmup = \"auto\"");
+    let f = scenario_file(&text);
+    let run = || {
+        let out = cargo_bin_cmd!("mqsim")
+            .args(["run", "--format", "json", "--quiet"])
+            .arg(&f.0)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+    };
+    let v = run();
+    let w = v["warmup_s"].as_f64().unwrap();
+    // Starting empty, an M/M/1 at ρ = 0.8 needs a short warm-up: some, and at most half the run.
+    assert!(w > 0.0 && w <= 3600.0, "warm-up {w}");
+    assert_eq!(v, run(), "the choice is deterministic");
+    let q = &v["queues"][0]["wait_s"];
+    let (m, h) = (q["mean"].as_f64().unwrap(), q["ci95"].as_f64().unwrap());
+    // Theory Wq = 0.4 s inside the 99.9% interval: t(0.9995; 9) / t(0.975; 9) = 4.781 / 2.262
+    // = 2.11 times the 95% half-width.
+    assert!((m - 0.4).abs() <= 2.11 * h, "Wq {m} ± {h}");
+}
