@@ -247,8 +247,7 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
                 rows.push(row(&label, &model, a.exact, metric, t, s, widen, scale));
             }
         };
-        let lat = |m: Option<f64>, c: Option<f64>| m.map(|mean| MeanCi { mean, ci95: c });
-        push("wait_s.mean", a.wait_s.mean, lat(q.wait_s.mean, q.wait_s.ci95));
+        push("wait_s.mean", a.wait_s.mean, mean_ci(q.wait_s.mean, q.wait_s.ci95));
         let p99 = out.curves[qi].wait.replicated.iter().find(|r| (r.0 - 0.99).abs() < 1e-12);
         push("wait_s.p99", a.wait_s.p99, p99.map(|&(_, m, h)| MeanCi { mean: m, ci95: Some(h) }));
         push(
@@ -263,37 +262,26 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
     }
     if let (Some(e), Some(s)) = (theory.end_to_end_s.first(), out.report.end_to_end_s.first())
         && out.report.queues.len() > 1
+        && let (Some(t), Some(sim)) = (e.mean, mean_ci(s.latency.mean, s.latency.ci95))
     {
-        let t = e.mean;
-        push_e2e(&mut rows, &cell.label, e.exact, t, lat_mean(s.mean, s.ci95), widen);
+        let scale = cell.model.groups.iter().map(|g| g.service.mean()).sum();
+        rows.push(row(
+            &cell.label,
+            "Jackson (sum of stages)",
+            e.exact,
+            "end_to_end_s.mean",
+            t,
+            sim,
+            widen,
+            scale,
+        ));
     }
     rows
 }
 
-fn lat_mean(m: Option<f64>, c: Option<f64>) -> Option<MeanCi> {
-    m.map(|mean| MeanCi { mean, ci95: c })
-}
-
-fn push_e2e(
-    rows: &mut Vec<Row>,
-    label: &str,
-    exact: bool,
-    t: Option<f64>,
-    s: Option<MeanCi>,
-    widen: f64,
-) {
-    if let (Some(t), Some(s)) = (t, s) {
-        rows.push(row(
-            label,
-            "Jackson (sum of stages)",
-            exact,
-            "end_to_end_s.mean",
-            t,
-            s,
-            widen,
-            0.1,
-        ));
-    }
+/// A mean and its half-width, when the mean exists.
+fn mean_ci(mean: Option<f64>, ci95: Option<f64>) -> Option<MeanCi> {
+    mean.map(|mean| MeanCi { mean, ci95 })
 }
 
 /// The tutorial's four formulas on the `mmc-demo` system (λ = 64/s, D = 100 ms, G = 8),

@@ -562,18 +562,7 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
             h.merge(&r.end_to_end[pi]);
         }
         let l = latency(&h);
-        end_to_end.push(EndToEnd {
-            producer: p.name.clone(),
-            mean: l.mean,
-            ci95: None,
-            p50: l.p50,
-            p90: l.p90,
-            p95: l.p95,
-            p99: l.p99,
-            p999: l.p999,
-            max: l.max,
-            completed: h.count(),
-        });
+        end_to_end.push(EndToEnd { producer: p.name.clone(), latency: l, completed: h.count() });
     }
 
     let services: u64 = con_results.iter().map(|r| r.services).sum();

@@ -75,7 +75,7 @@ fn realclock_mm1_half_load_follows_its_sample_path_and_theory() {
     let measured = q.sojourn_s.mean.unwrap();
     // One stage: end-to-end is the sojourn, over the same messages.
     let e2e = &r.end_to_end_s[0];
-    assert_eq!(e2e.mean, q.sojourn_s.mean);
+    assert_eq!(e2e.latency.mean, q.sojourn_s.mean);
     let n = e2e.completed as usize;
     assert!(n.abs_diff(replay.len()) * 20 < replay.len(), "{n} vs {} in the window", replay.len());
     // Same random numbers, so sampling noise cancels and what is left is the real clock.
@@ -206,7 +206,7 @@ service = { dist = "exponential", mean = "40ms" }
     let web = r.end_to_end_s.iter().find(|e| e.producer == "web").unwrap();
     // End-to-end pools every path's last stage (audit, log, orders → payments), so its mean
     // is not ordered against any one queue's sojourn; it is positive and counted.
-    assert!(web.completed > 0 && web.mean.unwrap() > 0.0);
+    assert!(web.completed > 0 && web.latency.mean.unwrap() > 0.0);
     assert!(r.end_to_end_s.iter().all(|e| e.producer != "nowhere"));
 }
 

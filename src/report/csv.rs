@@ -109,17 +109,7 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
         }
     }
     for e in &r.end_to_end_s {
-        let l = Latency {
-            mean: e.mean,
-            ci95: e.ci95,
-            p50: e.p50,
-            p90: e.p90,
-            p95: e.p95,
-            p99: e.p99,
-            p999: e.p999,
-            max: e.max,
-        };
-        push_latency(&mut rows, (b, "producer", e.producer.as_str()), "end_to_end_s", &l);
+        push_latency(&mut rows, (b, "producer", e.producer.as_str()), "end_to_end_s", &e.latency);
     }
     rows
 }

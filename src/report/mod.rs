@@ -121,22 +121,9 @@ pub struct ProducerReport {
 pub struct EndToEnd {
     /// Producer name.
     pub producer: String,
-    /// Mean over replications.
-    pub mean: Option<f64>,
-    /// 95% half-width.
-    pub ci95: Option<f64>,
-    /// Median.
-    pub p50: Option<f64>,
-    /// 90th percentile.
-    pub p90: Option<f64>,
-    /// 95th percentile.
-    pub p95: Option<f64>,
-    /// 99th percentile.
-    pub p99: Option<f64>,
-    /// 99.9th percentile.
-    pub p999: Option<f64>,
-    /// Largest.
-    pub max: Option<f64>,
+    /// Mean (with its 95% half-width), percentiles and max, as for a queue.
+    #[serde(flatten)]
+    pub latency: Latency,
     /// Post-warm-up messages (copies, after fan-out) that completed every stage.
     pub completed: u64,
 }

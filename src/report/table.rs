@@ -170,11 +170,11 @@ pub fn render_run(r: &RunReport) -> String {
         for x in &r.end_to_end_s {
             e.row(vec![
                 x.producer.clone(),
-                secs_ci(x.mean, x.ci95),
-                secs(x.p50),
-                secs(x.p90),
-                secs(x.p99),
-                secs(x.max),
+                secs_ci(x.latency.mean, x.latency.ci95),
+                secs(x.latency.p50),
+                secs(x.latency.p90),
+                secs(x.latency.p99),
+                secs(x.latency.max),
                 x.completed.to_string(),
             ]);
         }

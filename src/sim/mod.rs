@@ -241,14 +241,7 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
             );
             end_to_end.push(EndToEnd {
                 producer: producer.name.clone(),
-                mean: l.mean,
-                ci95: l.ci95,
-                p50: l.p50,
-                p90: l.p90,
-                p95: l.p95,
-                p99: l.p99,
-                p999: l.p999,
-                max: l.max,
+                latency: l,
                 completed: e2e.count(),
             });
         }
