@@ -318,16 +318,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerResult {
 }
 
 fn latency(h: &LatencyHistogram) -> Latency {
-    Latency {
-        mean: h.mean(),
-        ci95: None,
-        p50: h.quantile(0.5),
-        p90: h.quantile(0.9),
-        p95: h.quantile(0.95),
-        p99: h.quantile(0.99),
-        p999: h.quantile(0.999),
-        max: h.max(),
-    }
+    Latency::from_histogram(h, None)
 }
 
 fn one(mean: f64) -> MeanCi {

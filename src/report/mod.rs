@@ -34,6 +34,30 @@ pub struct Latency {
     pub max: Option<f64>,
 }
 
+impl Latency {
+    /// Percentiles and max from a pooled histogram; the mean and its interval from
+    /// `replicated` (the per-replication means), or the histogram's own mean without one.
+    pub fn from_histogram(
+        pooled: &crate::stats::LatencyHistogram,
+        replicated: Option<MeanCi>,
+    ) -> Self {
+        let (mean, ci95) = match replicated {
+            Some(s) => (Some(s.mean), s.ci95),
+            None => (pooled.mean(), None),
+        };
+        Latency {
+            mean,
+            ci95,
+            p50: pooled.quantile(0.5),
+            p90: pooled.quantile(0.9),
+            p95: pooled.quantile(0.95),
+            p99: pooled.quantile(0.99),
+            p999: pooled.quantile(0.999),
+            max: pooled.max(),
+        }
+    }
+}
+
 /// Time-averaged ready-queue length (Lq).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueLength {

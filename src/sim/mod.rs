@@ -144,17 +144,13 @@ pub fn run(model: &Model, series_step: Option<f64>, progress: &dyn Progress) -> 
 
 fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
     let means: Vec<f64> = per_rep.iter().flatten().copied().collect();
+    // With no replication means there is no mean either (not the pooled one).
     let s = summarize(&means);
-    Latency {
-        mean: s.map(|s| s.mean),
-        ci95: s.and_then(|s| s.ci95),
-        p50: pooled.quantile(0.5),
-        p90: pooled.quantile(0.9),
-        p95: pooled.quantile(0.95),
-        p99: pooled.quantile(0.99),
-        p999: pooled.quantile(0.999),
-        max: pooled.max(),
+    let mut l = Latency::from_histogram(pooled, s);
+    if s.is_none() {
+        l.mean = None;
     }
+    l
 }
 
 fn mean_ci(values: &[f64]) -> MeanCi {
