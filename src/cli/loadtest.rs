@@ -1,6 +1,6 @@
 //! `mqsim loadtest FILE`: the scenario on the real in-crate broker and the real clock.
 
-use super::output::{print, show_progress, write_atomic};
+use super::output::{Charts, print, show_progress, write_atomic, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use indicatif::{ProgressBar, ProgressStyle};
 use mqsim::report::{RunReport, csv, markdown, table};
@@ -14,7 +14,7 @@ pub struct LoadtestArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Also write report.json, results.csv, summary.txt and report.md here.
+    /// Also write report.json, results.csv, summary.txt, latency charts and report.md here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Override `[loadtest] time_scale` (real seconds per scenario second).
@@ -88,10 +88,12 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
         write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(&report)))?;
         write_atomic(dir, "summary.txt", table::render_run(&report).as_bytes())?;
         let theory = mqsim::analytic::analyze(&model);
+        let figs = mqsim::report::figures::real_figures(&report, Some(&theory));
+        let written = write_figures(dir, &figs, Charts::Png)?;
         write_atomic(
             dir,
             "report.md",
-            markdown::run_markdown(&report, Some(&theory), &[]).as_bytes(),
+            markdown::run_markdown(&report, Some(&theory), &written).as_bytes(),
         )?;
     }
     print(

@@ -160,6 +160,42 @@ pub fn analytic_figures(theory: &AnalyticReport) -> Vec<Figure> {
         .collect()
 }
 
+/// The real broker's wait and sojourn percentiles of every queue, with theory dashed where
+/// a model gives quantiles (`loadtest --out`).
+pub fn real_figures(real: &RunReport, theory: Option<&AnalyticReport>) -> Vec<Figure> {
+    real.queues
+        .iter()
+        .filter_map(|rq| {
+            let a = theory.and_then(|t| t.queue(&rq.name)).filter(|a| a.stable);
+            let mut wait = vec![real_line(&rq.wait_s, 2)?];
+            let mut soj: Vec<Line> = real_line(&rq.sojourn_s, 2).into_iter().collect();
+            if let Some(a) = a {
+                wait.extend(theory_line(&a.wait_s, 1));
+                soj.extend(theory_line(&a.sojourn_s, 1));
+            }
+            Some(Figure {
+                stem: format!("latency-{}", slug(&rq.name)),
+                caption: format!(
+                    "Real broker: wait and sojourn percentiles of queue `{}`",
+                    rq.name
+                ),
+                panels: vec![
+                    percentile_panel(
+                        format!("{} (real broker): wait until service starts", rq.name),
+                        "wait",
+                        wait,
+                    ),
+                    percentile_panel(
+                        format!("{} (real broker): sojourn until service ends", rq.name),
+                        "sojourn",
+                        soj,
+                    ),
+                ],
+            })
+        })
+        .collect()
+}
+
 fn time_unit(horizon: f64) -> (f64, &'static str) {
     if horizon >= 3.0 * 3600.0 {
         (3600.0, "h")
