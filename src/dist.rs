@@ -5,7 +5,9 @@
 //! ([`scv`](Dist::scv)), which is all the analytic back end needs from it.
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp, Gamma, LogNormal, Uniform};
+use rand::RngExt;
+use rand_distr::{Distribution, Exp, Gamma, LogNormal, Pareto, Uniform, Weibull};
+use statrs::function::gamma::gamma;
 
 /// A resolved distribution of non-negative durations, in seconds.
 #[derive(Debug, Clone)]
@@ -55,6 +57,27 @@ pub enum DistKind {
         /// Coefficient of variation (std / mean).
         cv: f64,
     },
+    /// Weibull with the given shape and mean (shape < 1: heavier tail than exponential).
+    Weibull {
+        /// Shape k.
+        shape: f64,
+        /// Mean, seconds.
+        mean: f64,
+    },
+    /// Pareto (heavy tail) with shape α > 2 (finite variance) and the given mean.
+    Pareto {
+        /// Shape α.
+        shape: f64,
+        /// Mean, seconds.
+        mean: f64,
+    },
+    /// Two-phase hyperexponential with balanced means, fitted to a mean and a CV ≥ 1.
+    HyperExponential {
+        /// Mean, seconds.
+        mean: f64,
+        /// Coefficient of variation, at least 1.
+        cv: f64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +87,14 @@ enum Sampler {
     Uniform(Uniform<f64>),
     Gamma(Gamma<f64>),
     LogNormal(LogNormal<f64>),
+    Weibull(Weibull<f64>),
+    Pareto(Pareto<f64>),
+    /// With probability `p` an exponential of rate `r1`, otherwise of rate `r2`.
+    Hyper {
+        p: f64,
+        e1: Exp<f64>,
+        e2: Exp<f64>,
+    },
 }
 
 /// Why a distribution's parameters were refused; the caller adds the field path.
@@ -136,6 +167,55 @@ impl Dist {
                 let mu = mean.ln() - s2 / 2.0;
                 Sampler::LogNormal(LogNormal::new(mu, s2.sqrt()).expect("parameters checked"))
             }
+            DistKind::Weibull { shape, mean } => {
+                let mean = positive("mean", *mean)?;
+                let shape = positive("shape", *shape)?;
+                // E = λ Γ(1 + 1/k).
+                let scale = mean / gamma(1.0 + 1.0 / shape);
+                if !scale.is_finite() || scale <= 0.0 {
+                    return Err(DistError {
+                        param: "shape",
+                        message: format!("{shape} is too small to sample"),
+                    });
+                }
+                Sampler::Weibull(Weibull::new(scale, shape).expect("parameters checked"))
+            }
+            DistKind::Pareto { shape, mean } => {
+                let mean = positive("mean", *mean)?;
+                if !(shape.is_finite() && *shape > 2.0) {
+                    return Err(DistError {
+                        param: "shape",
+                        message: format!(
+                            "must be > 2 (a finite variance, which queueing formulas need), got {shape}"
+                        ),
+                    });
+                }
+                // E = α x_m / (α − 1).
+                let xm = mean * (shape - 1.0) / shape;
+                Sampler::Pareto(Pareto::new(xm, *shape).expect("parameters checked"))
+            }
+            DistKind::HyperExponential { mean, cv } => {
+                let mean = positive("mean", *mean)?;
+                if !(cv.is_finite() && *cv >= 1.0) {
+                    return Err(DistError {
+                        param: "cv",
+                        message: format!("must be >= 1 for a hyperexponential, got {cv}"),
+                    });
+                }
+                // Balanced means (Whitt 1982): p/r1 = (1 − p)/r2 = mean/2.
+                let c2 = cv * cv;
+                let p = (1.0 + ((c2 - 1.0) / (c2 + 1.0)).sqrt()) / 2.0;
+                let (r1, r2) = (2.0 * p / mean, 2.0 * (1.0 - p) / mean);
+                if r2 <= 0.0 {
+                    Sampler::Exp(Exp::new(r1).expect("rate > 0"))
+                } else {
+                    Sampler::Hyper {
+                        p,
+                        e1: Exp::new(r1).expect("rate > 0"),
+                        e2: Exp::new(r2).expect("rate > 0"),
+                    }
+                }
+            }
         };
         Ok(Dist { kind, sampler })
     }
@@ -159,6 +239,15 @@ impl Dist {
             Sampler::Uniform(d) => d.sample(rng),
             Sampler::Gamma(d) => d.sample(rng),
             Sampler::LogNormal(d) => d.sample(rng),
+            Sampler::Weibull(d) => d.sample(rng),
+            Sampler::Pareto(d) => d.sample(rng),
+            Sampler::Hyper { p, e1, e2 } => {
+                if rng.random::<f64>() < *p {
+                    e1.sample(rng)
+                } else {
+                    e2.sample(rng)
+                }
+            }
         }
     }
 
@@ -170,6 +259,8 @@ impl Dist {
             DistKind::Uniform { min, max } => (min + max) / 2.0,
             DistKind::Erlang { mean, .. } | DistKind::Gamma { mean, .. } => mean,
             DistKind::LogNormal { mean, .. } => mean,
+            DistKind::Weibull { mean, .. } | DistKind::Pareto { mean, .. } => mean,
+            DistKind::HyperExponential { mean, .. } => mean,
         }
     }
 
@@ -185,6 +276,12 @@ impl Dist {
             DistKind::Erlang { k, .. } => 1.0 / f64::from(k),
             DistKind::Gamma { shape, .. } => 1.0 / shape,
             DistKind::LogNormal { cv, .. } => cv * cv,
+            DistKind::Weibull { shape, .. } => {
+                let g1 = gamma(1.0 + 1.0 / shape);
+                gamma(1.0 + 2.0 / shape) / (g1 * g1) - 1.0
+            }
+            DistKind::Pareto { shape, .. } => 1.0 / (shape * (shape - 2.0)),
+            DistKind::HyperExponential { cv, .. } => cv * cv,
         }
     }
 
@@ -212,6 +309,15 @@ impl Dist {
             }
             DistKind::LogNormal { mean, cv } => {
                 format!("lognormal(mean={}, cv={cv})", fmt_secs(mean))
+            }
+            DistKind::Weibull { shape, mean } => {
+                format!("weibull(shape={shape}, mean={})", fmt_secs(mean))
+            }
+            DistKind::Pareto { shape, mean } => {
+                format!("pareto(shape={shape}, mean={})", fmt_secs(mean))
+            }
+            DistKind::HyperExponential { mean, cv } => {
+                format!("hyperexponential(mean={}, cv={cv})", fmt_secs(mean))
             }
         }
     }
@@ -277,6 +383,10 @@ mod tests {
             DistKind::Erlang { k: 4, mean: 0.1 },
             DistKind::Gamma { shape: 0.5, mean: 0.1 },
             DistKind::LogNormal { mean: 0.1, cv: 0.5 },
+            DistKind::Weibull { shape: 0.8, mean: 0.1 },
+            DistKind::Weibull { shape: 2.0, mean: 0.1 },
+            DistKind::Pareto { shape: 4.5, mean: 0.1 },
+            DistKind::HyperExponential { mean: 0.1, cv: 1.4 },
         ];
         for kind in cases {
             let d = Dist::new(kind.clone()).unwrap();

@@ -257,6 +257,11 @@ impl Checker<'_> {
             }
             RawDist::Gamma { shape, mean } => DistKind::Gamma { shape, mean: mean.0 },
             RawDist::Lognormal { mean, cv } => DistKind::LogNormal { mean: mean.0, cv },
+            RawDist::Weibull { shape, mean } => DistKind::Weibull { shape, mean: mean.0 },
+            RawDist::Pareto { shape, mean } => DistKind::Pareto { shape, mean: mean.0 },
+            RawDist::Hyperexponential { mean, cv } => {
+                DistKind::HyperExponential { mean: mean.0, cv }
+            }
         };
         match Dist::new(kind) {
             Ok(d) => Some(d),

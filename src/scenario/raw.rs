@@ -90,6 +90,9 @@ pub enum RawDist {
     Erlang { k: i64, mean: Seconds },
     Gamma { shape: f64, mean: Seconds },
     Lognormal { mean: Seconds, cv: f64 },
+    Weibull { shape: f64, mean: Seconds },
+    Pareto { shape: f64, mean: Seconds },
+    Hyperexponential { mean: Seconds, cv: f64 },
 }
 
 #[derive(Debug, Deserialize)]

@@ -232,3 +232,24 @@ fn warmup_must_fit_in_horizon() {
     let p = problems("[simulation]\nhorizon = \"1m\"\nwarmup = \"2m\"\n");
     assert_eq!(p[0].path, "simulation.warmup");
 }
+
+#[test]
+fn heavy_tailed_distributions_parse_and_check_their_parameters() {
+    let svc = |d: &str| {
+        format!("{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {d}\n")
+    };
+    for ok in [
+        "{ dist = \"weibull\", shape = 0.7, mean = \"100ms\" }",
+        "{ dist = \"pareto\", shape = 3.5, mean = \"1s\" }",
+        "{ dist = \"hyperexponential\", mean = \"1s\", cv = 3 }",
+    ] {
+        let m = Model::from_toml(&svc(ok), "t.toml").unwrap_or_else(|e| panic!("{ok}: {e}"));
+        let mean = m.groups[0].service.mean();
+        assert!(mean == 0.1 || mean == 1.0, "{ok}: mean {mean}");
+    }
+    let p = problems(&svc("{ dist = \"pareto\", shape = 1.5, mean = \"1s\" }"));
+    assert_eq!(p[0].path, "consumers[0].service.shape");
+    assert!(p[0].message.contains("> 2"), "{p:?}");
+    let p = problems(&svc("{ dist = \"hyperexponential\", mean = \"1s\", cv = 0.5 }"));
+    assert_eq!(p[0].path, "consumers[0].service.cv");
+}

@@ -122,6 +122,24 @@ fn md1_and_mg1_match_pollaczek_khinchine() {
         ("M/E4/1", "{ dist = \"erlang\", k = 4, mean = \"100ms\" }", 7.0, 0.25, 304),
         ("M/U/1", "{ dist = \"uniform\", min = \"50ms\", max = \"150ms\" }", 7.0, 1.0 / 12.0, 305),
         ("M/LN(cv=2)/1", "{ dist = \"lognormal\", mean = \"100ms\", cv = 2.0 }", 6.0, 4.0, 306),
+        (
+            "M/H2(cv=2)/1",
+            "{ dist = \"hyperexponential\", mean = \"100ms\", cv = 2.0 }",
+            6.0,
+            4.0,
+            308,
+        ),
+        // Weibull shape 0.7: SCV = Γ(1 + 2/0.7)/Γ(1 + 1/0.7)² − 1 = 5.02914/1.26582² − 1 = 2.13869.
+        ("M/W(0.7)/1", "{ dist = \"weibull\", shape = 0.7, mean = \"100ms\" }", 6.0, 2.13869, 309),
+        // Pareto shape 4.5: SCV = 1/(α(α − 2)) = 1/11.25. (α > 4 keeps the wait's variance
+        // finite — it needs E[S³] — so the replications' interval means something.)
+        (
+            "M/Pareto(4.5)/1",
+            "{ dist = \"pareto\", shape = 4.5, mean = \"100ms\" }",
+            7.0,
+            1.0 / 11.25,
+            310,
+        ),
     ];
     for (name, service, lam, scv, seed) in cases {
         let m = model(&single_queue(lam, 1, service, "", "3h", 20, seed));
