@@ -9,7 +9,8 @@ use serde::Serialize;
 /// One figure from the three back ends.
 #[derive(Debug, Clone, Serialize)]
 pub struct Figure3 {
-    /// `wait_s.mean`, `wait_s.p50`, `wait_s.p99`, `sojourn_s.…`, `utilization`, `loss_probability`.
+    /// `wait_s.mean`, `wait_s.p50`, `wait_s.p99`, `sojourn_s.…`, `throughput`,
+    /// `queue_length.mean`, `utilization`, `loss_probability`.
     pub metric: String,
     /// Theory.
     pub analytic: Option<f64>,
@@ -116,6 +117,18 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
                 );
             }
         }
+        push(
+            "throughput".into(),
+            a.and_then(|a| a.throughput),
+            (Some(sq.throughput.mean), sq.throughput.ci95),
+            rq.map(|r| r.throughput.mean),
+        );
+        push(
+            "queue_length.mean".into(),
+            a.filter(|_| stable).and_then(|a| a.queue_length.mean),
+            (Some(sq.queue_length.mean), sq.queue_length.ci95),
+            rq.map(|r| r.queue_length.mean),
+        );
         push(
             "utilization".into(),
             a.and_then(|a| a.utilization),

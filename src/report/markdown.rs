@@ -2,104 +2,12 @@
 //! simulation beside theory with the relative error and whether theory lies in the 95%
 //! interval, and the charts embedded.
 
+use super::compare::{Comparison3, compare};
 use super::table::{num_ci, secs, secs_ci};
 use super::{RunReport, table};
 use crate::analytic::AnalyticReport;
 use crate::dist::fmt_secs;
-use crate::stats::MeanCi;
 use std::fmt::Write;
-
-/// One row of a theory-vs-measurement comparison.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Comparison {
-    /// Queue.
-    pub queue: String,
-    /// Metric, e.g. `wait_s.mean`.
-    pub metric: String,
-    /// Theory's value (`None` where no model gives it).
-    pub theory: Option<f64>,
-    /// Measured mean.
-    pub measured: Option<f64>,
-    /// Measured 95% half-width, where one exists.
-    pub ci95: Option<f64>,
-    /// (measured − theory) ÷ theory.
-    pub rel_error: Option<f64>,
-    /// Does theory lie in the 95% interval?
-    pub in_ci: Option<bool>,
-    /// Is the theory exact for this queue?
-    pub exact: bool,
-}
-
-fn cmp(
-    queue: &str,
-    metric: &str,
-    theory: Option<f64>,
-    measured: Option<f64>,
-    ci95: Option<f64>,
-    exact: bool,
-) -> Comparison {
-    let rel_error = match (theory, measured) {
-        (Some(t), Some(m)) if t.abs() > 1e-12 => Some((m - t) / t),
-        (Some(t), Some(m)) if t.abs() <= 1e-12 => {
-            Some(if m.abs() <= 1e-12 { 0.0 } else { f64::INFINITY })
-        }
-        _ => None,
-    };
-    let in_ci = match (theory, measured, ci95) {
-        (Some(t), Some(m), Some(h)) => Some((m - t).abs() <= h.max(1e-12)),
-        _ => None,
-    };
-    Comparison {
-        queue: queue.into(),
-        metric: metric.into(),
-        theory,
-        measured,
-        ci95,
-        rel_error,
-        in_ci,
-        exact,
-    }
-}
-
-/// Theory beside a run or loadtest report, queue by queue, for the figures both give.
-pub fn compare(measured: &RunReport, theory: &AnalyticReport) -> Vec<Comparison> {
-    let mut rows = Vec::new();
-    for q in &measured.queues {
-        let Some(a) = theory.queue(&q.name) else { continue };
-        if !a.stable {
-            continue;
-        }
-        let mc = |v: &MeanCi| (Some(v.mean), v.ci95);
-        let n = q.name.as_str();
-        let e = a.exact;
-        let (m, h) = mc(&q.throughput);
-        rows.push(cmp(n, "throughput", a.throughput, m, h, e));
-        let (m, h) = mc(&q.loss_probability);
-        rows.push(cmp(n, "loss_probability", a.loss_probability, m, h, e));
-        let (m, h) = mc(&q.utilization);
-        rows.push(cmp(n, "utilization", a.utilization, m, h, e));
-        rows.push(cmp(
-            n,
-            "queue_length.mean",
-            a.queue_length.mean,
-            Some(q.queue_length.mean),
-            q.queue_length.ci95,
-            e,
-        ));
-        rows.push(cmp(n, "wait_s.mean", a.wait_s.mean, q.wait_s.mean, q.wait_s.ci95, e));
-        rows.push(cmp(n, "wait_s.p99", a.wait_s.p99, q.wait_s.p99, None, e));
-        rows.push(cmp(
-            n,
-            "sojourn_s.mean",
-            a.sojourn_s.mean,
-            q.sojourn_s.mean,
-            q.sojourn_s.ci95,
-            e,
-        ));
-        rows.push(cmp(n, "sojourn_s.p99", a.sojourn_s.p99, q.sojourn_s.p99, None, e));
-    }
-    rows
-}
 
 fn fmt_value(metric: &str, v: Option<f64>) -> String {
     match v {
@@ -109,28 +17,32 @@ fn fmt_value(metric: &str, v: Option<f64>) -> String {
     }
 }
 
-/// Markdown rows of a comparison table.
-pub fn comparison_table(rows: &[Comparison]) -> String {
+/// Markdown table of theory against one measurement (the simulation), from the same
+/// comparison `mqsim compare` prints: relative error and whether theory lies in the 95%
+/// interval where the measurement has one.
+pub fn theory_table(c: &Comparison3) -> String {
     let mut out = String::from(
         "| queue | metric | theory | exact | measured | ±95% | rel. error | theory in CI |\n|---|---|---:|:-:|---:|---:|---:|:-:|\n",
     );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.queue,
-            r.metric,
-            fmt_value(&r.metric, r.theory),
-            if r.exact { "yes" } else { "no" },
-            fmt_value(&r.metric, r.measured),
-            fmt_value(&r.metric, r.ci95),
-            r.rel_error.map_or("-".into(), |e| if e.is_finite() {
-                format!("{:+.2}%", e * 100.0)
-            } else {
-                "∞".into()
-            }),
-            r.in_ci.map_or("-", |b| if b { "yes" } else { "no" }),
-        );
+    for q in &c.queues {
+        for f in q.figures.iter().filter(|f| f.analytic.is_some()) {
+            let in_ci = match (f.analytic, f.sim, f.sim_ci95) {
+                (Some(t), Some(m), Some(h)) => Some((m - t).abs() <= h.max(1e-12)),
+                _ => None,
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                q.name,
+                f.metric,
+                fmt_value(&f.metric, f.analytic),
+                if q.exact { "yes" } else { "no" },
+                fmt_value(&f.metric, f.sim),
+                fmt_value(&f.metric, f.sim_ci95),
+                f.sim_vs_analytic.map_or("-".into(), |e| format!("{:+.2}%", e * 100.0)),
+                in_ci.map_or("-", |b| if b { "yes" } else { "no" }),
+            );
+        }
     }
     out
 }
@@ -172,10 +84,10 @@ pub fn run_markdown(
     }
     out.push_str("\nWq: wait until service starts (time in a consumer's prefetch buffer included); W: sojourn until service ends. ± is the half-width of the 95% Student-t interval over replications; percentiles pool all post-warm-up messages.\n");
     if let Some(t) = theory {
-        let rows = compare(r, t);
-        if !rows.is_empty() {
+        let c = compare(t, r, None);
+        if c.queues.iter().any(|q| q.figures.iter().any(|f| f.analytic.is_some())) {
             out.push_str("\n## Against queueing theory\n\n");
-            out.push_str(&comparison_table(&rows));
+            out.push_str(&theory_table(&c));
             out.push_str("\nPercentiles have no interval here (they pool all replications); the charts show their per-replication 95% band. Notes on the models:\n\n");
             for q in &t.queues {
                 for n in &q.notes {
