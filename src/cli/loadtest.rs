@@ -1,9 +1,11 @@
 //! `mqsim loadtest FILE`: the scenario on the real in-crate broker and the real clock.
 
-use super::output::{Charts, print, show_progress, write_atomic, write_figures};
+use super::output::{
+    Charts, print_run, show_progress, write_atomic, write_figures, write_run_files,
+};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::{RunReport, csv, markdown, table};
+use mqsim::report::{RunReport, markdown};
 use mqsim::scenario::{Model, parse_duration};
 use std::path::PathBuf;
 
@@ -84,9 +86,7 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     }
     let report = run_real(&model, a.quiet, a.format)?;
     if let Some(dir) = &a.out {
-        write_atomic(dir, "report.json", report.to_json().as_bytes())?;
-        write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(&report)))?;
-        write_atomic(dir, "summary.txt", table::render_run(&report).as_bytes())?;
+        write_run_files(dir, &report)?;
         let theory = mqsim::analytic::analyze(&model);
         let figs = mqsim::report::figures::real_figures(&report, Some(&theory));
         let written = write_figures(dir, &figs, Charts::Png)?;
@@ -96,11 +96,6 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
             markdown::run_markdown(&report, Some(&theory), &written).as_bytes(),
         )?;
     }
-    print(
-        a.format,
-        || table::render_run(&report),
-        || report.to_json(),
-        || csv::to_csv(&csv::run_rows(&report)),
-    );
+    print_run(a.format, &report);
     Ok(())
 }

@@ -78,3 +78,23 @@ pub fn write_figures(
     }
     Ok(written)
 }
+
+/// The files every `run` or `loadtest` report directory has: `report.json`, `results.csv`
+/// and `summary.txt`.
+pub fn write_run_files(dir: &Path, report: &mqsim::report::RunReport) -> Result<(), CliError> {
+    use mqsim::report::{csv, table};
+    write_atomic(dir, "report.json", report.to_json().as_bytes())?;
+    write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(report)))?;
+    write_atomic(dir, "summary.txt", table::render_run(report).as_bytes())
+}
+
+/// Prints a `run` or `loadtest` report on stdout in the chosen format.
+pub fn print_run(format: Format, report: &mqsim::report::RunReport) {
+    use mqsim::report::{csv, table};
+    print(
+        format,
+        || table::render_run(report),
+        || report.to_json(),
+        || csv::to_csv(&csv::run_rows(report)),
+    );
+}

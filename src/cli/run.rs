@@ -1,10 +1,12 @@
 //! `mqsim run FILE`: the discrete-event simulation.
 
-use super::output::{Charts, print, show_progress, write_atomic, write_figures};
+use super::output::{
+    Charts, print_run, show_progress, write_atomic, write_figures, write_run_files,
+};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::{csv, figures, markdown, table};
+use mqsim::report::{figures, markdown};
 use mqsim::sim::{self, Progress};
 use std::path::PathBuf;
 
@@ -76,9 +78,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     bar.0.finish_and_clear();
     let report = &outcome.report;
     if let Some(dir) = &a.out {
-        write_atomic(dir, "report.json", report.to_json().as_bytes())?;
-        write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(report)))?;
-        write_atomic(dir, "summary.txt", table::render_run(report).as_bytes())?;
+        write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
         figs.extend(figures::time_figures(&outcome));
@@ -89,11 +89,6 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
             markdown::run_markdown(report, Some(&theory), &written).as_bytes(),
         )?;
     }
-    print(
-        a.format,
-        || table::render_run(report),
-        || report.to_json(),
-        || csv::to_csv(&csv::run_rows(report)),
-    );
+    print_run(a.format, report);
     Ok(())
 }
