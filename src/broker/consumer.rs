@@ -83,20 +83,22 @@ impl<T> Consumer<T> {
                 return Err(RecvError::Closed);
             }
             let slot = st
-                .slots
+                .side
+                .links
                 .get_mut(self.idx)
                 .and_then(Option::as_mut)
                 .filter(|s| s.id == self.id)
                 .ok_or(RecvError::Closed)?;
-            if let Some((tag, e)) = slot.buffer.pop_front() {
+            if let Some(h) = slot.buffer.pop_front() {
                 return Ok(Delivery {
                     core: Arc::clone(&self.core),
                     idx: self.idx,
                     consumer_id: self.id,
-                    tag,
-                    msg: e.msg,
-                    redelivered: e.redelivered,
-                    settled: self.ack == Ack::Auto,
+                    tag: h.tag,
+                    msg: h.msg,
+                    redelivered: h.redelivered,
+                    ack: self.ack,
+                    settled: false,
                 });
             }
             let wait = match deadline {
@@ -111,7 +113,7 @@ impl<T> Consumer<T> {
             };
             slot.waiting = true;
             st = self.cv.wait_timeout(st, wait).unwrap_or_else(|p| p.into_inner()).0;
-            if let Some(s) = st.slots.get_mut(self.idx).and_then(Option::as_mut) {
+            if let Some(s) = st.side.links.get_mut(self.idx).and_then(Option::as_mut) {
                 s.waiting = false;
             }
         }
@@ -130,7 +132,9 @@ impl<T> Drop for Consumer<T> {
 /// until [`ack`](Delivery::ack) or [`nack`](Delivery::nack). Dropping it unsettled requeues
 /// it, flagged `redelivered`; dropped while its thread unwinds from a panic, it stays
 /// unacknowledged until its [`Consumer`] is dropped (as the unwinding thread usually does),
-/// which returns it with the consumer's other messages.
+/// which returns it with the consumer's other messages. With auto ack RabbitMQ settled it
+/// on delivery; it counts as acked when [`ack`](Delivery::ack)ed or dropped (the
+/// application is done with it), so until then it is in flight.
 pub struct Delivery<T> {
     core: Arc<QueueCore<T>>,
     idx: usize,
@@ -138,6 +142,7 @@ pub struct Delivery<T> {
     tag: u64,
     msg: Arc<T>,
     redelivered: bool,
+    ack: Ack,
     settled: bool,
 }
 
@@ -178,20 +183,19 @@ impl<T> Delivery<T> {
         &self.core.name
     }
 
-    /// Acknowledges: the message is done and leaves the broker. A no-op for auto-ack
-    /// deliveries, which were acknowledged when delivered.
+    /// Acknowledges: the message is done and leaves the broker (auto ack: the application
+    /// is done with it).
     pub fn ack(mut self) -> Result<(), SettleError> {
-        if self.settled {
-            return Ok(());
-        }
         self.settled = true;
         self.settle(None)
     }
 
-    /// Rejects: with `requeue` the message goes back to the head of its queue for
-    /// redelivery; without, it is discarded and counted as dropped.
+    /// Rejects: with `requeue` the message goes back among the ready ones at its original
+    /// position, for redelivery; without, it is discarded and counted as rejected. An
+    /// auto-ack delivery cannot be rejected (RabbitMQ settled it on delivery): it is acked
+    /// and the error says so.
     pub fn nack(mut self, requeue: bool) -> Result<(), SettleError> {
-        if self.settled {
+        if self.ack == Ack::Auto {
             return Err(SettleError::AutoAck);
         }
         self.settled = true;
@@ -213,8 +217,9 @@ impl<T> Drop for Delivery<T> {
         // message with it, so it returns with the consumer's others, in delivery order,
         // instead of being redelivered to the dying consumer first.
         if !self.settled && !std::thread::panicking() {
-            // Already requeued if the consumer went first; either way it is not lost.
-            let _ = self.settle(Some(true));
+            // Already requeued (or, auto ack, settled) if the consumer went first; either
+            // way it is not lost.
+            let _ = self.settle(if self.ack == Ack::Auto { None } else { Some(true) });
         }
     }
 }

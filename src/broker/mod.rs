@@ -23,24 +23,29 @@
 //! ```
 //!
 //! # Semantics
+//! Every queue rule is the messaging core's ([`crate::mq::Queue`], shared with the
+//! simulator); this module adds threads, locks and the real clock around it.
 //! - **Routing** goes through [`crate::routing::Router`], the crate's one routing
 //!   implementation: a publish reaches every matching queue once; none is *unroutable*.
-//! - **Queues** keep a FIFO ready list. `max_length` counts ready messages only (not the
-//!   unacknowledged ones); when full, `drop-head` drops the oldest ready message and
-//!   `reject-publish` refuses the new one. Both count as `dropped`. The limit applies when
-//!   a message is published: messages returned by a nack or a dead consumer go back to the
-//!   head even if that overfills the queue, because they were already accepted.
-//! - **Dispatch** is push, as RabbitMQ's: a message goes to a consumer with prefetch room,
-//!   round-robin among those that have room, into that consumer's own buffer, where it
+//! - **Queues** keep their ready messages in arrival order. `max_length` counts ready
+//!   messages only (not the unacknowledged ones); when full, `drop-head` drops the oldest
+//!   ready message and `reject-publish` refuses the new one (checked before anything else,
+//!   so with `max_length = 0` every publish is refused). Both count as `dropped`.
+//! - **Dispatch** is push, as RabbitMQ's: the consumers with prefetch room stand in a line;
+//!   a message goes to the first, which moves to the back (or leaves the line when full, and
+//!   rejoins at the back when it has room again), into that consumer's own buffer, where it
 //!   waits for [`Consumer::recv`] — so with `prefetch > 1` a message can wait behind a busy
-//!   consumer while another is idle. `prefetch = 0` is unlimited. An auto-ack consumer's
-//!   messages are acknowledged on delivery and prefetch does not limit it.
-//! - **At least once**: a consumer that is dropped (or whose thread panics) returns its
-//!   unacknowledged messages to the head of the queue, in delivery order, flagged
-//!   [`redelivered`](Delivery::redelivered), for the rest of its group.
-//! - **Counts**: per queue, `offered = acked + dropped + ready + unacked` holds exactly at
-//!   every moment [`stats`](Broker::stats) can observe, because each change and its counters
-//!   are updated under the queue's one lock.
+//!   consumer while another is idle. `prefetch = 0` is unlimited; prefetch does not limit an
+//!   auto-ack consumer.
+//! - **At least once**: a nack with requeue, or a consumer that is dropped (or whose thread
+//!   panics), puts its unacknowledged messages back among the ready ones at their original
+//!   positions, flagged [`redelivered`](Delivery::redelivered), for the rest of its group; a
+//!   `drop-head` queue pushed over its limit by them drops from the head. An auto-ack
+//!   consumer's deliveries were settled when delivered: they count as acked when the
+//!   application is done with them, or when the consumer goes away.
+//! - **Counts**: per queue, `offered = acked + dropped + rejected + ready + unacked` holds
+//!   exactly at every moment [`stats`](Broker::stats) can observe, because each change and
+//!   its counters are updated under the queue's one lock.
 //! - **Shutdown**: [`close`](Broker::close) refuses further publishes and consumers, stops
 //!   dispatch and wakes every blocked `recv`, which returns [`RecvError::Closed`]. Nothing
 //!   blocks without a bound after it.
@@ -121,7 +126,8 @@ impl PublishOutcome {
 }
 
 /// A snapshot of one queue's counters. For every snapshot,
-/// `offered = acked + dropped + ready + unacked` ([`balanced`](QueueStats::balanced)).
+/// `offered = acked + dropped + rejected + ready + unacked`
+/// ([`balanced`](QueueStats::balanced)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueStats {
     /// Queue name.
@@ -130,15 +136,19 @@ pub struct QueueStats {
     pub offered: u64,
     /// Deliveries to consumers, redeliveries included.
     pub delivered: u64,
-    /// Messages acknowledged (auto-ack: on delivery).
+    /// Messages acknowledged. An auto-ack delivery counts when the application is done with
+    /// it ([`Delivery::ack`] or dropping the [`Delivery`]) or its consumer goes away.
     pub acked: u64,
-    /// Messages dropped by the overflow policy or nacked without requeue.
+    /// Messages dropped by the overflow policy.
     pub dropped: u64,
+    /// Messages nacked without requeue.
+    pub rejected: u64,
     /// Deliveries of messages that had been delivered before.
     pub redelivered: u64,
     /// Messages waiting in the queue for a consumer with room.
     pub ready: u64,
-    /// Messages delivered and not yet settled (in a consumer's buffer or being worked on).
+    /// Messages delivered and not yet settled (in a consumer's buffer or being worked on;
+    /// auto-ack deliveries included until the application is done with them).
     pub unacked: u64,
     /// Consumers subscribed now.
     pub consumers: u32,
@@ -152,9 +162,9 @@ pub struct QueueStats {
 }
 
 impl QueueStats {
-    /// Does `offered = acked + dropped + ready + unacked` hold?
+    /// Does `offered = acked + dropped + rejected + ready + unacked` hold?
     pub fn balanced(&self) -> bool {
-        self.offered == self.acked + self.dropped + self.ready + self.unacked
+        self.offered == self.acked + self.dropped + self.rejected + self.ready + self.unacked
     }
 }
 
@@ -409,12 +419,12 @@ impl<T: Send + Sync> Broker<T> {
             let msg = Arc::new(payload);
             for &q in routes.iter() {
                 match t.queues[q].enqueue(Arc::clone(&msg)) {
-                    Enqueued::Accepted => out.accepted += 1,
+                    Enqueued::Delivered(_) | Enqueued::Queued => out.accepted += 1,
                     Enqueued::DroppedHead => {
                         out.accepted += 1;
                         out.dropped_head += 1;
                     }
-                    Enqueued::Rejected => out.rejected += 1,
+                    Enqueued::Refused => out.rejected += 1,
                 }
             }
             Ok(out)

@@ -318,7 +318,8 @@ fn round_robin_among_consumers_with_room() {
     let s = b.queue_stats("q").unwrap();
     assert_eq!((s.ready, s.unacked, s.redelivered), (1, 3, 3), "{s:?}");
 
-    // Unlimited prefetch takes everything; auto ack settles on delivery.
+    // Unlimited prefetch takes everything; auto ack ignores prefetch, and its deliveries are
+    // in flight until the application is done with them.
     let b: Broker<u32> = Broker::new();
     b.declare_queue("u", QueueOptions::default()).unwrap();
     b.declare_queue("a", QueueOptions::default()).unwrap();
@@ -331,9 +332,14 @@ fn round_robin_among_consumers_with_room() {
     let s = b.queue_stats("u").unwrap();
     assert_eq!((s.ready, s.unacked), (0, 100));
     let s = b.queue_stats("a").unwrap();
-    assert_eq!((s.ready, s.unacked, s.acked), (0, 0, 100), "auto ack ignores prefetch");
+    assert_eq!((s.ready, s.unacked, s.acked), (0, 100, 0), "auto ack ignores prefetch");
     let d = auto.try_recv().unwrap();
     assert_eq!(d.nack(true), Err(SettleError::AutoAck));
+    let s = b.queue_stats("a").unwrap();
+    assert_eq!((s.unacked, s.acked), (99, 1), "a refused nack of an auto-ack delivery acks it");
+    drop(auto);
+    let s = b.queue_stats("a").unwrap();
+    assert_eq!((s.ready, s.unacked, s.acked), (0, 0, 100), "settled on delivery: not requeued");
 }
 
 #[test]
@@ -359,12 +365,12 @@ fn overflow_policies_count_ready_only() {
         }
         assert_eq!(got, want, "{q}: which messages survive");
     }
-    // nack without requeue discards and counts as dropped.
+    // nack without requeue discards and counts as rejected.
     b.publish("", "dh", 99).unwrap();
     let d = hold_dh.recv_timeout(T).unwrap();
     d.nack(false).unwrap();
     let s = b.queue_stats("dh").unwrap();
-    assert_eq!((s.offered, s.acked, s.dropped), (8, 5, 3));
+    assert_eq!((s.offered, s.acked, s.dropped, s.rejected), (8, 5, 2, 1));
     assert!(s.balanced());
 }
 

@@ -1,28 +1,26 @@
-//! One replication of the messaging state machine: producers publish renewal arrivals,
-//! the pre-resolved routes copy each message into its queues, queues dispatch ready
-//! messages round-robin to consumers with prefetch room, consumers serve their delivered
-//! messages one at a time in order, acknowledge, and optionally publish onward.
+//! One replication in scenario time: producers publish renewal arrivals, the pre-resolved
+//! routes copy each message into its queues, and each queue — a [`crate::mq::Queue`], the
+//! messaging core the broker uses too — admits, dispatches and settles them. This file adds
+//! only what belongs to simulated time: the event calendar, service times drawn from each
+//! group's stream, consumers serving their delivered messages one at a time in delivery
+//! order (so with prefetch > 1 a message waits in a busy consumer's buffer while another
+//! consumer is idle: the cost of prefetch), the onward publish (`then`), and statistics,
+//! which it gathers as the core's [`Observer`].
 //!
-//! RabbitMQ semantics kept on purpose:
-//! - a queue keeps the consumers that have prefetch room in a FIFO ring; a delivery goes
-//!   to the front one, which rejoins the back while it still has room (round-robin among
-//!   consumers with room; with prefetch 1 the longest-idle consumer is served first);
-//! - a message that arrives when a consumer has room is delivered at once and never
-//!   counts as ready; `max_length` counts ready messages only;
-//! - with prefetch > 1 (or 0 = unlimited) messages are pushed into a busy consumer's
-//!   buffer and wait there even while another consumer is idle: the cost of prefetch;
-//! - `ack = "auto"` acknowledges on delivery and prefetch no longer limits the consumer.
+//! Both ack modes settle a message when its service ends: a manual-ack consumer acks it, an
+//! auto-ack consumer is done with it (RabbitMQ forgot it on delivery, but it still sits in
+//! the consumer's buffer, in flight, until served).
 //!
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::Calendar;
 use crate::dist::Dist;
+use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, QueueConfig};
 use crate::report::Counts;
-use crate::scenario::{Ack, Model, Overflow};
+use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use std::collections::VecDeque;
 
 /// A message copy inside one queue.
 #[derive(Debug, Clone, Copy)]
@@ -41,22 +39,14 @@ enum Event {
     ServiceEnd(u32),
 }
 
+/// A consumer as the simulator sees it: where it reads from, and whether it is serving.
 struct Consumer {
     queue: u32,
+    /// Its id in its queue's core.
+    local: u32,
     group: u32,
-    /// Most unacknowledged messages; `u32::MAX` when unlimited (prefetch 0 or auto ack).
-    limit: u32,
-    manual: bool,
-    /// Delivered, not yet served; the front one is in service when `busy`.
-    buffer: VecDeque<Msg>,
+    /// Serving its oldest held message.
     busy: bool,
-    in_ring: bool,
-}
-
-impl Consumer {
-    fn has_room(&self) -> bool {
-        self.limit == u32::MAX || (self.buffer.len() as u32) < self.limit
-    }
 }
 
 /// Per-queue figures of one replication.
@@ -111,7 +101,8 @@ pub struct Series {
     pub times: Vec<f64>,
     /// Per queue: mean ready messages in each window.
     pub ready: Vec<Vec<f64>>,
-    /// Per queue: mean unacknowledged messages held by consumers in each window.
+    /// Per queue: mean messages delivered to consumers and not yet settled (in their buffers
+    /// or in service; auto-ack ones included) in each window.
     pub unacked: Vec<Vec<f64>>,
     /// Per queue: mean busy consumers in each window.
     pub busy: Vec<Vec<f64>>,
@@ -150,9 +141,9 @@ impl Recorder {
     fn advance(&mut self, e: &Engine, t: f64) {
         let sub = self.series.step / f64::from(SUBSAMPLES);
         while self.next < t {
-            for (st, s) in e.queues.iter().zip(&mut self.sums) {
-                s[0] += st.ready.len() as f64;
-                s[1] += f64::from(st.unacked);
+            for ((core, st), s) in e.cores.iter().zip(&e.side.queues).zip(&mut self.sums) {
+                s[0] += core.ready_len() as f64;
+                s[1] += core.held_len() as f64;
                 s[2] += f64::from(st.busy);
             }
             self.n += 1;
@@ -165,7 +156,7 @@ impl Recorder {
                     self.series.ready[q].push(s[0] / k);
                     self.series.unacked[q].push(s[1] / k);
                     self.series.busy[q].push(s[2] / k);
-                    self.series.completed[q].push(e.queues[q].counts.completed);
+                    self.series.completed[q].push(e.side.queues[q].completed);
                     *s = [0.0; 3];
                 }
                 self.n = 0;
@@ -204,18 +195,12 @@ pub fn stream_seed(seed: u64, replication: u32, kind: u64, index: usize) -> u64 
     mix(mix(mix(seed) ^ u64::from(replication)) ^ (kind << 32) ^ index as u64)
 }
 
-/// Per-queue state and figures, kept together: the hot path touches one of these per step.
+/// Per-queue figures, kept together: the hot path touches one of these per step.
 struct QueueState {
-    /// Ready messages, oldest first.
-    ready: VecDeque<Msg>,
-    /// The queue's consumers (global indices) that have prefetch room, in ring order.
-    ring: VecDeque<u32>,
-    /// Messages delivered to manual-ack consumers and not acknowledged yet.
-    unacked: u32,
+    /// Its consumers' global indices, by their id in the queue's core.
+    members: Vec<u32>,
     /// Consumers in service.
     busy: u32,
-    max_length: Option<u64>,
-    overflow: Overflow,
     wait: LatencyRecorder,
     sojourn: LatencyRecorder,
     ready_avg: TimeAverage,
@@ -223,22 +208,8 @@ struct QueueState {
     offered_post: u64,
     dropped_post: u64,
     completed_post: u64,
-    counts: Counts,
-}
-
-impl QueueState {
-    fn finish(self) -> QueueStats {
-        QueueStats {
-            wait: self.wait.finish(),
-            sojourn: self.sojourn.finish(),
-            ready: self.ready_avg,
-            busy: self.busy_avg,
-            offered_post: self.offered_post,
-            dropped_post: self.dropped_post,
-            completed_post: self.completed_post,
-            counts: self.counts,
-        }
-    }
+    /// Services ended.
+    completed: u64,
 }
 
 /// A producer: its renewal process, routes and figures.
@@ -261,15 +232,68 @@ struct GroupState<'m> {
     unroutable_onward: u64,
 }
 
-struct Engine<'m> {
-    model: &'m Model,
+/// Everything but the queues' cores, so that the core of one queue can be borrowed while
+/// its observer (which starts services and records figures) borrows the rest.
+struct Side<'m> {
     warmup: f64,
-    now: f64,
     calendar: Calendar<Event>,
     consumers: Vec<Consumer>,
     queues: Vec<QueueState>,
-    producers: Vec<ProducerState<'m>>,
     groups: Vec<GroupState<'m>>,
+}
+
+impl Side<'_> {
+    /// Consumer `c` starts serving a message that entered its queue at `enq_t`.
+    #[inline]
+    fn start_service(&mut self, now: f64, c: usize, enq_t: f64) {
+        let cons = &mut self.consumers[c];
+        cons.busy = true;
+        let (q, g) = (cons.queue as usize, cons.group as usize);
+        let st = &mut self.queues[q];
+        if enq_t >= self.warmup {
+            st.wait.record(now - enq_t);
+        }
+        st.busy += 1;
+        st.busy_avg.set(now, f64::from(st.busy));
+        let group = &mut self.groups[g];
+        let s = group.service.sample(&mut group.rng);
+        self.calendar.schedule(now + s, Event::ServiceEnd(c as u32));
+    }
+}
+
+/// The simulator's view of one queue's core: statistics, and a delivery to an idle
+/// consumer starts its service.
+struct SimObserver<'a, 'm> {
+    q: usize,
+    side: &'a mut Side<'m>,
+}
+
+impl Observer<Msg> for SimObserver<'_, '_> {
+    #[inline]
+    fn ready_changed(&mut self, now: f64, ready: usize) {
+        self.side.queues[self.q].ready_avg.set(now, ready as f64);
+    }
+
+    #[inline]
+    fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<Msg>) {
+        let c = self.side.queues[self.q].members[consumer] as usize;
+        if !self.side.consumers[c].busy {
+            self.side.start_service(now, c, held.entry.msg.enq_t);
+        }
+    }
+
+    #[inline]
+    fn dropped(&mut self, now: f64, _entry: mq::Entry<Msg>) {
+        self.side.queues[self.q].dropped_post += u64::from(now >= self.side.warmup);
+    }
+}
+
+struct Engine<'m> {
+    model: &'m Model,
+    now: f64,
+    cores: Vec<mq::Queue<Msg>>,
+    side: Side<'m>,
+    producers: Vec<ProducerState<'m>>,
     events: u64,
 }
 
@@ -280,16 +304,17 @@ impl<'m> Engine<'m> {
             Xoshiro256PlusPlus::seed_from_u64(stream_seed(sim.seed, replication, kind, i))
         };
         let warmup = sim.warmup;
+        let mut cores: Vec<mq::Queue<Msg>> = model
+            .queues
+            .iter()
+            .map(|q| mq::Queue::new(QueueConfig { max_length: q.max_length, overflow: q.overflow }))
+            .collect();
         let mut queues: Vec<QueueState> = model
             .queues
             .iter()
-            .map(|queue| QueueState {
-                ready: VecDeque::new(),
-                ring: VecDeque::new(),
-                unacked: 0,
+            .map(|_| QueueState {
+                members: Vec::new(),
                 busy: 0,
-                max_length: queue.max_length,
-                overflow: queue.overflow,
                 wait: LatencyRecorder::new(),
                 sojourn: LatencyRecorder::new(),
                 ready_avg: TimeAverage::new(warmup),
@@ -297,22 +322,21 @@ impl<'m> Engine<'m> {
                 offered_post: 0,
                 dropped_post: 0,
                 completed_post: 0,
-                counts: Counts::default(),
+                completed: 0,
             })
             .collect();
         let mut consumers = Vec::new();
         for (gi, g) in model.groups.iter().enumerate() {
-            let limit = if g.ack == Ack::Auto || g.prefetch == 0 { u32::MAX } else { g.prefetch };
             for _ in 0..g.count {
-                queues[g.queue].ring.push_back(consumers.len() as u32);
+                let local = cores[g.queue].add_consumer(0.0, g.prefetch, g.ack, &mut NoObserver);
+                let st = &mut queues[g.queue];
+                debug_assert_eq!(local, st.members.len());
+                st.members.push(consumers.len() as u32);
                 consumers.push(Consumer {
                     queue: g.queue as u32,
+                    local: local as u32,
                     group: gi as u32,
-                    limit,
-                    manual: g.ack == Ack::Manual,
-                    buffer: VecDeque::new(),
                     busy: false,
-                    in_ring: true,
                 });
             }
         }
@@ -341,128 +365,43 @@ impl<'m> Engine<'m> {
                 unroutable_onward: 0,
             })
             .collect();
+        let calendar = Calendar::with_capacity(consumers.len() + model.producers.len() + 16);
         Engine {
             model,
-            warmup,
             now: 0.0,
-            calendar: Calendar::with_capacity(consumers.len() + model.producers.len() + 16),
-            consumers,
-            queues,
+            cores,
+            side: Side { warmup, calendar, consumers, queues, groups },
             producers,
-            groups,
             events: 0,
         }
     }
 
-    fn post_warmup(&self) -> bool {
-        self.now >= self.warmup
-    }
-
     /// A message copy arrives at queue `q`.
+    #[inline]
     fn arrive(&mut self, q: usize, msg: Msg) {
-        let post = self.post_warmup();
-        let st = &mut self.queues[q];
-        st.counts.offered += 1;
-        st.offered_post += u64::from(post);
-        if st.ready.is_empty() && !st.ring.is_empty() {
-            self.deliver_next(q, msg);
-            return;
-        }
-        let full = st.max_length.is_some_and(|m| st.ready.len() as u64 >= m);
-        if full {
-            st.counts.dropped += 1;
-            st.dropped_post += u64::from(post);
-            if st.overflow == Overflow::RejectPublish {
-                return;
-            }
-            // drop-head: the oldest ready message makes room (with max_length 0, the new one
-            // is itself the oldest).
-            if st.ready.pop_front().is_none() {
-                return;
-            }
-        }
-        st.ready.push_back(msg);
-        let len = st.ready.len() as f64;
-        st.ready_avg.set(self.now, len);
-    }
-
-    /// Hands `msg` to the consumer at the front of queue `q`'s ring.
-    fn deliver_next(&mut self, q: usize, msg: Msg) {
-        let st = &mut self.queues[q];
-        let c = st.ring.pop_front().expect("caller checked the ring") as usize;
-        let cons = &mut self.consumers[c];
-        cons.buffer.push_back(msg);
-        st.counts.delivered += 1;
-        if cons.manual {
-            st.unacked += 1;
-        } else {
-            st.counts.acked += 1;
-        }
-        if cons.has_room() {
-            st.ring.push_back(c as u32);
-        } else {
-            cons.in_ring = false;
-        }
-        if !cons.busy {
-            self.start_service(c);
-        }
-    }
-
-    /// Moves ready messages to consumers with room, in ring order.
-    fn dispatch(&mut self, q: usize) {
-        let mut moved = false;
-        while !self.queues[q].ring.is_empty() {
-            let Some(msg) = self.queues[q].ready.pop_front() else { break };
-            self.deliver_next(q, msg);
-            moved = true;
-        }
-        if moved {
-            let st = &mut self.queues[q];
-            let len = st.ready.len() as f64;
-            st.ready_avg.set(self.now, len);
-        }
-    }
-
-    fn start_service(&mut self, c: usize) {
         let now = self.now;
-        let cons = &mut self.consumers[c];
-        let msg = *cons.buffer.front().expect("a consumer starts service only with a message");
-        cons.busy = true;
-        let (q, g) = (cons.queue as usize, cons.group as usize);
-        let st = &mut self.queues[q];
-        if msg.enq_t >= self.warmup {
-            st.wait.record(now - msg.enq_t);
-        }
-        st.busy += 1;
-        st.busy_avg.set(now, f64::from(st.busy));
-        let group = &mut self.groups[g];
-        let s = group.service.sample(&mut group.rng);
-        self.calendar.schedule(now + s, Event::ServiceEnd(c as u32));
+        self.side.queues[q].offered_post += u64::from(now >= self.side.warmup);
+        self.cores[q].publish(now, msg, &mut SimObserver { q, side: &mut self.side });
     }
 
     fn service_end(&mut self, c: usize) {
-        let post = self.post_warmup();
         let now = self.now;
-        let cons = &mut self.consumers[c];
-        let msg = cons.buffer.pop_front().expect("a busy consumer holds its message");
-        cons.busy = false;
-        let (q, g) = (cons.queue as usize, cons.group as usize);
-        let regained_room = !cons.in_ring && cons.has_room();
-        let manual = cons.manual;
-        let next = !cons.buffer.is_empty();
-        let st = &mut self.queues[q];
-        st.counts.completed += 1;
-        st.completed_post += u64::from(post);
-        if manual {
-            st.counts.acked += 1;
-            st.unacked -= 1;
-        }
-        if msg.enq_t >= self.warmup {
+        let warmup = self.side.warmup;
+        let cons = &self.side.consumers[c];
+        let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
+        let core = &self.cores[q];
+        let held = core.front_held(local).expect("a busy consumer holds its message");
+        let (tag, msg) = (held.tag, held.entry.msg);
+        let next = core.nth_held(local, 1).map(|h| h.entry.msg.enq_t);
+        let st = &mut self.side.queues[q];
+        st.completed += 1;
+        st.completed_post += u64::from(now >= warmup);
+        if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
         }
         st.busy -= 1;
         st.busy_avg.set(now, f64::from(st.busy));
-        let group = &mut self.groups[g];
+        let group = &mut self.side.groups[g];
         group.served += 1;
 
         match group.then {
@@ -477,20 +416,19 @@ impl<'m> Engine<'m> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= self.warmup {
+                if msg.origin_t >= warmup {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
         }
 
-        if next {
-            self.start_service(c);
+        // The next held message starts before the ack hands the consumer a new one, so the
+        // group's stream is drawn in the order the consumer will serve.
+        match next {
+            Some(enq_t) => self.side.start_service(now, c, enq_t),
+            None => self.side.consumers[c].busy = false,
         }
-        if regained_room {
-            self.consumers[c].in_ring = true;
-            self.queues[q].ring.push_back(c as u32);
-            self.dispatch(q);
-        }
+        self.cores[q].ack(now, local, tag, &mut SimObserver { q, side: &mut self.side });
     }
 
     fn arrival(&mut self, p: usize) {
@@ -507,18 +445,18 @@ impl<'m> Engine<'m> {
         }
         let producer = &mut self.producers[p];
         let gap = producer.arrival.sample(&mut producer.rng);
-        self.calendar.schedule(now + gap, Event::Arrival(p as u32));
+        self.side.calendar.schedule(now + gap, Event::Arrival(p as u32));
     }
 
     fn run(mut self, series_step: Option<f64>) -> ReplicationResult {
         let horizon = self.model.simulation.horizon;
         for (p, producer) in self.producers.iter_mut().enumerate() {
             let gap = producer.arrival.sample(&mut producer.rng);
-            self.calendar.schedule(gap, Event::Arrival(p as u32));
+            self.side.calendar.schedule(gap, Event::Arrival(p as u32));
         }
-        let nq = self.queues.len();
+        let nq = self.cores.len();
         let mut recorder = series_step.filter(|s| *s > 0.0).map(|step| Recorder::new(step, nq));
-        while let Some((t, ev)) = self.calendar.pop() {
+        while let Some((t, ev)) = self.side.calendar.pop() {
             if t > horizon {
                 break;
             }
@@ -538,15 +476,34 @@ impl<'m> Engine<'m> {
         }
         let series = recorder.map(|r| r.series);
         let queues = self
-            .queues
-            .into_iter()
-            .map(|mut st| {
-                st.counts.in_flight_at_end = st.ready.len() as u64 + u64::from(st.unacked);
+            .cores
+            .iter()
+            .zip(self.side.queues)
+            .map(|(core, mut st)| {
+                debug_assert!(core.balanced());
+                let c = core.counters();
+                let counts = Counts {
+                    offered: c.offered,
+                    delivered: c.delivered,
+                    acked: c.acked,
+                    dropped: c.dropped,
+                    in_flight_at_end: core.in_flight(),
+                    completed: st.completed,
+                };
                 // Close the time averages at the horizon.
                 let (r, b) = (st.ready_avg.value(), st.busy_avg.value());
                 st.ready_avg.set(horizon, r);
                 st.busy_avg.set(horizon, b);
-                st.finish()
+                QueueStats {
+                    wait: st.wait.finish(),
+                    sojourn: st.sojourn.finish(),
+                    ready: st.ready_avg,
+                    busy: st.busy_avg,
+                    offered_post: st.offered_post,
+                    dropped_post: st.dropped_post,
+                    completed_post: st.completed_post,
+                    counts,
+                }
             })
             .collect();
         let producers = self
@@ -559,6 +516,7 @@ impl<'m> Engine<'m> {
             })
             .collect();
         let groups = self
+            .side
             .groups
             .into_iter()
             .map(|g| GroupStats { served: g.served, unroutable_onward: g.unroutable_onward })

@@ -58,10 +58,14 @@ impl TimeAverage {
 
     /// Average over `[warmup, end]`.
     pub fn average(&self, end: f64) -> f64 {
-        let from = self.last_t.max(self.warmup);
-        let area = self.area + self.value * (end - from).max(0.0);
         let span = end - self.warmup;
-        if span > 0.0 { area / span } else { 0.0 }
+        if span > 0.0 { self.integral(end) / span } else { 0.0 }
+    }
+
+    /// Integral over `[warmup, end]` (value × seconds).
+    pub fn integral(&self, end: f64) -> f64 {
+        let from = self.last_t.max(self.warmup);
+        self.area + self.value * (end - from).max(0.0)
     }
 }
 

@@ -4,6 +4,7 @@
 //! uses per-replication values, so autocorrelation inside a run cannot fake precision.
 
 use crate::support::*;
+use mqsim::scenario::Model;
 use mqsim::sim::ReplicationResult;
 
 fn per_rep(rs: &[ReplicationResult], f: impl Fn(&ReplicationResult) -> f64) -> Vec<f64> {
@@ -374,15 +375,33 @@ fn prefetch_buffers_cost_waiting_time() {
 }
 
 #[test]
-fn auto_ack_acks_on_delivery_and_balances() {
-    let m = model(
-        &single_queue(30.0, 2, "{ dist = \"exponential\", mean = \"50ms\" }", "", "30m", 4, 601)
-            .replace("prefetch = 1", "prefetch = 1\nack = \"auto\""),
-    );
-    for r in replications(&m) {
-        let k = r.queues[0].counts;
-        assert!(k.balanced(), "{k:?}");
-        assert_eq!(k.acked, k.delivered, "auto ack acknowledges every delivery");
-        assert!(k.completed <= k.delivered);
+fn auto_ack_messages_in_consumer_buffers_are_in_flight() {
+    // Regression: auto-ack deliveries used to count as acked on delivery, so messages
+    // waiting in an auto-ack consumer's buffer vanished from `in_flight_at_end`, the backlog
+    // series and the automatic warm-up. An auto-ack consumer (prefetch does not limit it)
+    // behaves exactly like a manual-ack one with unlimited prefetch: same sample path, same
+    // counts, same backlog, same warm-up.
+    let base =
+        single_queue(9.5, 1, "{ dist = \"exponential\", mean = \"100ms\" }", "", "30m", 4, 601);
+    let manual = model(&base.replace("prefetch = 1", "prefetch = 0"));
+    let auto = model(&base.replace("prefetch = 1", "prefetch = 1\nack = \"auto\""));
+    let (rm, ra) = (replications(&manual), replications(&auto));
+    let mut in_flight = 0;
+    for (m, a) in rm.iter().zip(&ra) {
+        let (km, ka) = (m.queues[0].counts, a.queues[0].counts);
+        assert!(ka.balanced(), "{ka:?}");
+        assert_eq!(km, ka, "auto ack vs manual with unlimited prefetch");
+        assert_eq!(ka.acked, ka.completed, "settled when served");
+        in_flight += ka.in_flight_at_end;
     }
+    assert!(in_flight > 0, "rho 0.95 leaves messages in the consumer's buffer at the end");
+    let step = 10.0;
+    let series = |m: &Model| mqsim::sim::simulate(m, 0, Some(step)).series.unwrap();
+    let (sm, sa) = (series(&manual), series(&auto));
+    assert_eq!(sm.unacked, sa.unacked, "the backlog series sees the auto-ack buffer");
+    assert!(sa.unacked[0].iter().any(|&x| x > 1.0));
+    let (mut wm, mut wa) = (manual.clone(), auto.clone());
+    wm.simulation.warmup_auto = true;
+    wa.simulation.warmup_auto = true;
+    assert_eq!(mqsim::sim::detect_warmup(&wm), mqsim::sim::detect_warmup(&wa));
 }

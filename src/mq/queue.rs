@@ -1,0 +1,456 @@
+//! One queue: ready messages in publish order, the consumer line, prefetch room, admission
+//! and overflow, settlement, requeue, and the counters whose balance law holds after every
+//! operation.
+
+use crate::scenario::{Ack, Overflow};
+use std::collections::VecDeque;
+
+/// A consumer's index within its queue (slots of removed consumers are reused).
+pub type ConsumerId = usize;
+
+/// A delivery tag: unique within the queue for its lifetime, growing with delivery order.
+pub type Tag = u64;
+
+/// How a queue is declared: the part of its options the core enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// Most ready messages held (delivered ones not counted, as RabbitMQ); `None` = unbounded.
+    pub max_length: Option<u64>,
+    /// What a full queue does with one more message.
+    pub overflow: Overflow,
+}
+
+impl Default for QueueConfig {
+    /// Unbounded, `drop-head` (RabbitMQ's defaults).
+    fn default() -> Self {
+        QueueConfig { max_length: None, overflow: Overflow::DropHead }
+    }
+}
+
+/// A message as the queue holds it.
+#[derive(Debug, Clone)]
+pub struct Entry<M> {
+    /// The back end's message (the simulator's timestamps, the broker's shared payload).
+    pub msg: M,
+    /// Order of arrival in this queue: a requeued message goes back among the ready ones by
+    /// it, which is RabbitMQ's "original position, if possible".
+    pub seq: u64,
+    /// Delivered before (requeued by a nack or by its consumer's removal).
+    pub redelivered: bool,
+}
+
+/// A delivered message not yet settled, held by its consumer.
+#[derive(Debug, Clone)]
+pub struct Held<M> {
+    /// Its delivery tag.
+    pub tag: Tag,
+    /// The message.
+    pub entry: Entry<M>,
+}
+
+/// What the queue did with the messages offered to it. After every operation
+/// `offered = acked + dropped + rejected + ready + held` ([`Queue::balanced`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages offered by publishers (accepted or not).
+    pub offered: u64,
+    /// Deliveries to consumers, redeliveries included.
+    pub delivered: u64,
+    /// Messages settled as done: a manual-ack consumer's ack; for an auto-ack consumer, the
+    /// end of its handling (its `ack`), or its removal, since RabbitMQ settled the message
+    /// when it delivered it.
+    pub acked: u64,
+    /// Messages refused or removed by `max_length` (drop-head, reject-publish).
+    pub dropped: u64,
+    /// Messages nacked without requeue.
+    pub rejected: u64,
+    /// Deliveries of messages that had been delivered before.
+    pub redelivered: u64,
+}
+
+/// What became of one published message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Handed at once to this consumer (the ready list was empty and it had room).
+    Delivered(ConsumerId),
+    /// Accepted into the ready list.
+    Queued,
+    /// Accepted, and the queue was full with `drop-head`: its oldest ready message was
+    /// dropped to make room (with `max_length = 0`, the message itself).
+    DroppedHead,
+    /// Refused by `reject-publish` (the queue was full).
+    Refused,
+}
+
+/// What a back end watches or acts on. Every method defaults to nothing, so an observer
+/// implements only what it needs; the core calls them synchronously, in the order things
+/// happen, and never calls back into itself from them.
+pub trait Observer<M> {
+    /// The ready length is now `ready` (called after each change that a time average must
+    /// see; also after a drop-head replacement, which leaves the length as it was).
+    fn ready_changed(&mut self, _now: f64, _ready: usize) {}
+    /// `held` was just delivered to `consumer` (it is the last of the consumer's held ones).
+    fn delivered(&mut self, _now: f64, _consumer: ConsumerId, _held: &Held<M>) {}
+    /// `entry` was dropped by the overflow policy.
+    fn dropped(&mut self, _now: f64, _entry: Entry<M>) {}
+    /// `entry` was nacked without requeue.
+    fn rejected(&mut self, _now: f64, _entry: Entry<M>) {}
+}
+
+/// Watches nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+impl<M> Observer<M> for NoObserver {}
+
+#[derive(Debug, Clone)]
+struct Slot<M> {
+    /// Most held messages; `u32::MAX` when unlimited (prefetch 0, or auto ack).
+    limit: u32,
+    auto: bool,
+    /// Delivered, not settled, in delivery order.
+    held: VecDeque<Held<M>>,
+    /// In the dispatch line (exactly when it has room).
+    in_line: bool,
+}
+
+impl<M> Slot<M> {
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.limit == u32::MAX || (self.held.len() as u32) < self.limit
+    }
+}
+
+/// One queue and its consumers.
+///
+/// Dispatch is RabbitMQ's: the consumers with prefetch room stand in a line; a message goes
+/// to the first of them, which moves to the back of the line, or leaves it when it has no
+/// room left and rejoins at the back when a settlement gives it room again. So deliveries
+/// go round-robin among the consumers with room, and with prefetch 1 the longest-idle
+/// consumer is served first. Invariant (while dispatching): the ready list is empty or the
+/// line is.
+///
+/// Cost: O(1) per publish, delivery and in-order settlement; an out-of-order settlement is
+/// O(held by that consumer); a requeue is O(log ready) plus the insertion.
+#[derive(Debug, Clone)]
+pub struct Queue<M> {
+    config: QueueConfig,
+    ready: VecDeque<Entry<M>>,
+    line: VecDeque<ConsumerId>,
+    slots: Vec<Option<Slot<M>>>,
+    held: u64,
+    next_seq: u64,
+    next_tag: Tag,
+    dispatching: bool,
+    counts: Counters,
+}
+
+impl<M> Queue<M> {
+    /// An empty queue with no consumers.
+    pub fn new(config: QueueConfig) -> Self {
+        Queue {
+            config,
+            ready: VecDeque::new(),
+            line: VecDeque::new(),
+            slots: Vec::new(),
+            held: 0,
+            next_seq: 0,
+            next_tag: 1,
+            dispatching: true,
+            counts: Counters::default(),
+        }
+    }
+
+    /// The queue's options.
+    pub fn config(&self) -> QueueConfig {
+        self.config
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> Counters {
+        self.counts
+    }
+
+    /// Ready messages (waiting for a consumer with room).
+    #[inline]
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// Messages delivered and not settled, over all consumers.
+    #[inline]
+    pub fn held_len(&self) -> u64 {
+        self.held
+    }
+
+    /// Ready + held: every message the queue is still responsible for.
+    pub fn in_flight(&self) -> u64 {
+        self.ready.len() as u64 + self.held
+    }
+
+    /// Does `offered = acked + dropped + rejected + ready + held` hold? (It always should.)
+    pub fn balanced(&self) -> bool {
+        let c = &self.counts;
+        c.offered == c.acked + c.dropped + c.rejected + self.in_flight()
+    }
+
+    /// Consumers subscribed now.
+    pub fn consumer_count(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+
+    /// Is `consumer` subscribed?
+    pub fn has_consumer(&self, consumer: ConsumerId) -> bool {
+        matches!(self.slots.get(consumer), Some(Some(_)))
+    }
+
+    /// The consumer's held messages, oldest delivery first (empty for an unknown consumer).
+    pub fn held(&self, consumer: ConsumerId) -> impl ExactSizeIterator<Item = &Held<M>> {
+        self.slot(consumer).map(|s| s.held.iter()).unwrap_or_default()
+    }
+
+    /// The consumer's oldest held message.
+    #[inline]
+    pub fn front_held(&self, consumer: ConsumerId) -> Option<&Held<M>> {
+        self.slot(consumer).and_then(|s| s.held.front())
+    }
+
+    /// The consumer's `i`-th oldest held message.
+    #[inline]
+    pub fn nth_held(&self, consumer: ConsumerId, i: usize) -> Option<&Held<M>> {
+        self.slot(consumer).and_then(|s| s.held.get(i))
+    }
+
+    fn slot(&self, consumer: ConsumerId) -> Option<&Slot<M>> {
+        self.slots.get(consumer).and_then(Option::as_ref)
+    }
+
+    /// Stops (`false`) or resumes (`true`) deliveries. Resuming delivers what is ready.
+    pub fn set_dispatching(&mut self, now: f64, on: bool, obs: &mut impl Observer<M>) {
+        self.dispatching = on;
+        self.dispatch(now, obs);
+    }
+
+    /// Subscribes a consumer at the back of the line and delivers what is ready to the line.
+    /// `prefetch = 0` is unlimited; with `Ack::Auto` prefetch does not limit it.
+    pub fn add_consumer(
+        &mut self,
+        now: f64,
+        prefetch: u32,
+        ack: Ack,
+        obs: &mut impl Observer<M>,
+    ) -> ConsumerId {
+        let auto = ack == Ack::Auto;
+        let limit = if auto || prefetch == 0 { u32::MAX } else { prefetch };
+        let slot = Slot { limit, auto, held: VecDeque::new(), in_line: true };
+        let id = match self.slots.iter().position(Option::is_none) {
+            Some(i) => {
+                self.slots[i] = Some(slot);
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
+            }
+        };
+        self.line.push_back(id);
+        self.dispatch(now, obs);
+        id
+    }
+
+    /// Unsubscribes a consumer (it stopped, crashed or disconnected). A manual-ack
+    /// consumer's held messages go back among the ready ones at their original positions,
+    /// flagged redelivered; an auto-ack consumer's count as acked, because RabbitMQ settled
+    /// them on delivery (they are lost to the application, as in RabbitMQ). Returns `false`
+    /// for an unknown consumer.
+    pub fn remove_consumer(
+        &mut self,
+        now: f64,
+        consumer: ConsumerId,
+        obs: &mut impl Observer<M>,
+    ) -> bool {
+        let Some(slot) = self.slots.get_mut(consumer).and_then(Option::take) else {
+            return false;
+        };
+        if slot.in_line {
+            self.line.retain(|&c| c != consumer);
+        }
+        self.held -= slot.held.len() as u64;
+        if slot.auto {
+            self.counts.acked += slot.held.len() as u64;
+        } else if !slot.held.is_empty() {
+            for h in slot.held {
+                self.requeue(h.entry);
+            }
+            self.after_requeue(now, obs);
+        }
+        self.dispatch(now, obs);
+        true
+    }
+
+    /// Offers one published message: admission (`max_length`, `overflow`), then delivery to
+    /// the first consumer in the line, or the ready list.
+    ///
+    /// As RabbitMQ: `reject-publish` checks the limit before anything else, so with
+    /// `max_length = 0` every publish is refused even when a consumer is idle; `drop-head`
+    /// hands the message to a consumer with room first and enqueues it otherwise, dropping
+    /// the oldest ready message when that overfills the queue.
+    pub fn publish(&mut self, now: f64, msg: M, obs: &mut impl Observer<M>) -> Admission {
+        self.counts.offered += 1;
+        let entry = Entry { msg, seq: self.next_seq, redelivered: false };
+        self.next_seq += 1;
+        let full = self.config.max_length.is_some_and(|m| self.ready.len() as u64 >= m);
+        if full && self.config.overflow == Overflow::RejectPublish {
+            self.counts.dropped += 1;
+            obs.dropped(now, entry);
+            return Admission::Refused;
+        }
+        if self.ready.is_empty() && self.dispatching && !self.line.is_empty() {
+            return Admission::Delivered(self.deliver(now, entry, obs));
+        }
+        if full {
+            // drop-head: the oldest ready message makes room (with max_length 0, the new one
+            // is itself the oldest).
+            self.counts.dropped += 1;
+            let Some(oldest) = self.ready.pop_front() else {
+                obs.dropped(now, entry);
+                return Admission::DroppedHead;
+            };
+            obs.dropped(now, oldest);
+            self.ready.push_back(entry);
+            obs.ready_changed(now, self.ready.len());
+            return Admission::DroppedHead;
+        }
+        self.ready.push_back(entry);
+        obs.ready_changed(now, self.ready.len());
+        Admission::Queued
+    }
+
+    /// Acknowledges the held message `tag` of `consumer` and returns it; `None` when the
+    /// consumer or the tag is unknown (settled already, or requeued with its consumer).
+    #[inline]
+    pub fn ack(
+        &mut self,
+        now: f64,
+        consumer: ConsumerId,
+        tag: Tag,
+        obs: &mut impl Observer<M>,
+    ) -> Option<Entry<M>> {
+        let entry = self.take_held(consumer, tag)?;
+        self.counts.acked += 1;
+        self.regain_room(now, consumer, obs);
+        Some(entry)
+    }
+
+    /// Negatively acknowledges the held message `tag` of `consumer`: with `requeue` it goes
+    /// back among the ready ones at its original position, flagged redelivered (RabbitMQ's
+    /// `basic.nack(requeue=true)`); without, it leaves the queue as rejected. Returns `false`
+    /// when the consumer or the tag is unknown.
+    pub fn nack(
+        &mut self,
+        now: f64,
+        consumer: ConsumerId,
+        tag: Tag,
+        requeue: bool,
+        obs: &mut impl Observer<M>,
+    ) -> bool {
+        let Some(entry) = self.take_held(consumer, tag) else {
+            return false;
+        };
+        if requeue {
+            self.requeue(entry);
+            self.after_requeue(now, obs);
+        } else {
+            self.counts.rejected += 1;
+            obs.rejected(now, entry);
+        }
+        self.regain_room(now, consumer, obs);
+        // A consumer that never left the line (unlimited prefetch) did not trigger dispatch
+        // above, but the requeued message is ready for it.
+        self.dispatch(now, obs);
+        true
+    }
+
+    #[inline]
+    fn take_held(&mut self, consumer: ConsumerId, tag: Tag) -> Option<Entry<M>> {
+        let slot = self.slots.get_mut(consumer)?.as_mut()?;
+        // Settlements come in delivery order almost always: the front is the fast path.
+        let held = if slot.held.front().is_some_and(|h| h.tag == tag) {
+            slot.held.pop_front()
+        } else {
+            let i = slot.held.iter().position(|h| h.tag == tag)?;
+            slot.held.remove(i)
+        }?;
+        self.held -= 1;
+        Some(held.entry)
+    }
+
+    /// A consumer that left the line when it filled up rejoins it at the back once it has
+    /// room again, and gets what is ready.
+    #[inline]
+    fn regain_room(&mut self, now: f64, consumer: ConsumerId, obs: &mut impl Observer<M>) {
+        let Some(slot) = self.slots[consumer].as_mut() else { return };
+        if !slot.in_line && slot.has_room() {
+            slot.in_line = true;
+            self.line.push_back(consumer);
+            self.dispatch(now, obs);
+        }
+    }
+
+    /// Puts a delivered message back among the ready ones by its arrival order.
+    fn requeue(&mut self, mut entry: Entry<M>) {
+        entry.redelivered = true;
+        let at = self.ready.partition_point(|e| e.seq < entry.seq);
+        self.ready.insert(at, entry);
+    }
+
+    /// After requeues: a `drop-head` queue pushed over its limit drops from the head, as
+    /// RabbitMQ does; a `reject-publish` queue keeps them (they were accepted already).
+    fn after_requeue(&mut self, now: f64, obs: &mut impl Observer<M>) {
+        if self.config.overflow == Overflow::DropHead
+            && let Some(m) = self.config.max_length
+        {
+            while self.ready.len() as u64 > m {
+                let oldest = self.ready.pop_front().expect("longer than the limit");
+                self.counts.dropped += 1;
+                obs.dropped(now, oldest);
+            }
+        }
+        obs.ready_changed(now, self.ready.len());
+    }
+
+    /// Moves ready messages to the line until one side runs out.
+    fn dispatch(&mut self, now: f64, obs: &mut impl Observer<M>) {
+        if !self.dispatching {
+            return;
+        }
+        let mut moved = false;
+        while !self.line.is_empty() {
+            let Some(entry) = self.ready.pop_front() else { break };
+            self.deliver(now, entry, obs);
+            moved = true;
+        }
+        if moved {
+            obs.ready_changed(now, self.ready.len());
+        }
+    }
+
+    /// Hands `entry` to the first consumer in the line.
+    #[inline]
+    fn deliver(&mut self, now: f64, entry: Entry<M>, obs: &mut impl Observer<M>) -> ConsumerId {
+        let c = self.line.pop_front().expect("callers check the line");
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.counts.delivered += 1;
+        self.counts.redelivered += u64::from(entry.redelivered);
+        self.held += 1;
+        let slot = self.slots[c].as_mut().expect("the line holds live consumers");
+        slot.held.push_back(Held { tag, entry });
+        if slot.has_room() {
+            self.line.push_back(c);
+        } else {
+            slot.in_line = false;
+        }
+        obs.delivered(now, c, slot.held.back().expect("just pushed"));
+        c
+    }
+}
