@@ -18,8 +18,6 @@
 //! the broker then get it at once; `tests` here check it against a reference model.
 
 mod queue;
-#[cfg(test)]
-mod tests;
 
 pub use queue::{
     Admission, ConsumerId, Counters, Entry, Held, NoObserver, Observer, Queue, QueueConfig, Tag,

@@ -454,3 +454,7 @@ impl<M> Queue<M> {
         c
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,1 +1,410 @@
+//! The core against a reference model written another way (the line as join stamps, ready
+//! as a sorted vector), over random operation sequences, with the balance law after every
+//! step; and the RabbitMQ rules the reference encodes, one named test each.
 
+use super::*;
+use crate::scenario::{Ack, Overflow};
+use proptest::prelude::*;
+
+/// Records what the core tells an observer.
+#[derive(Default)]
+struct Log {
+    delivered: Vec<(ConsumerId, u32, bool)>,
+    dropped: Vec<u32>,
+    rejected: Vec<u32>,
+    ready: Option<usize>,
+}
+
+impl Observer<u32> for Log {
+    fn ready_changed(&mut self, _now: f64, ready: usize) {
+        self.ready = Some(ready);
+    }
+    fn delivered(&mut self, _now: f64, consumer: ConsumerId, held: &Held<u32>) {
+        self.delivered.push((consumer, held.entry.msg, held.entry.redelivered));
+    }
+    fn dropped(&mut self, _now: f64, entry: Entry<u32>) {
+        self.dropped.push(entry.msg);
+    }
+    fn rejected(&mut self, _now: f64, entry: Entry<u32>) {
+        self.rejected.push(entry.msg);
+    }
+}
+
+fn queue(max_length: Option<u64>, overflow: Overflow) -> Queue<u32> {
+    Queue::new(QueueConfig { max_length, overflow })
+}
+
+fn ready_ids(q: &Queue<u32>) -> Vec<u32> {
+    q.ready.iter().map(|e| e.msg).collect()
+}
+
+fn held_ids(q: &Queue<u32>, c: ConsumerId) -> Vec<u32> {
+    q.held(c).map(|h| h.entry.msg).collect()
+}
+
+#[test]
+fn reject_publish_with_max_length_zero_refuses_even_with_an_idle_consumer() {
+    // Regression: mqsim used to hand the message to the idle consumer first. RabbitMQ checks
+    // the limit before delivering, so every publish is refused.
+    let mut q = queue(Some(0), Overflow::RejectPublish);
+    let mut log = Log::default();
+    q.add_consumer(0.0, 1, Ack::Manual, &mut log);
+    for i in 0..3 {
+        assert_eq!(q.publish(0.0, i, &mut log), Admission::Refused);
+    }
+    assert_eq!(log.dropped, [0, 1, 2]);
+    assert!(log.delivered.is_empty());
+    assert_eq!((q.counters().offered, q.counters().dropped), (3, 3));
+    assert!(q.balanced());
+}
+
+#[test]
+fn drop_head_with_max_length_zero_delivers_to_a_consumer_with_room_only() {
+    let mut q = queue(Some(0), Overflow::DropHead);
+    let mut log = Log::default();
+    let c = q.add_consumer(0.0, 1, Ack::Manual, &mut log);
+    assert_eq!(q.publish(0.0, 0, &mut log), Admission::Delivered(c));
+    assert_eq!(q.publish(0.0, 1, &mut log), Admission::DroppedHead, "consumer full");
+    assert_eq!(log.dropped, [1]);
+    assert!(q.balanced());
+}
+
+#[test]
+fn a_full_consumer_rejoins_the_line_at_the_back() {
+    let mut q = queue(None, Overflow::DropHead);
+    let mut log = Log::default();
+    let a = q.add_consumer(0.0, 1, Ack::Manual, &mut log);
+    let b = q.add_consumer(0.0, 2, Ack::Manual, &mut log);
+    let c = q.add_consumer(0.0, 1, Ack::Manual, &mut log);
+    for i in 0..6 {
+        q.publish(0.0, i, &mut log);
+    }
+    // a takes 0 and leaves the line, b takes 1 and goes to the back, c takes 2 and leaves,
+    // b takes 3 and leaves; 4 and 5 wait.
+    assert_eq!(
+        log.delivered.iter().map(|d| (d.0, d.1)).collect::<Vec<_>>(),
+        [(a, 0), (b, 1), (c, 2), (b, 3)]
+    );
+    assert_eq!(ready_ids(&q), [4, 5]);
+    // c acks first, so c rejoins first and gets 4; then a gets 5.
+    let tag_c = q.front_held(c).unwrap().tag;
+    q.ack(0.0, c, tag_c, &mut log);
+    let tag_a = q.front_held(a).unwrap().tag;
+    q.ack(0.0, a, tag_a, &mut log);
+    assert_eq!(&log.delivered[4..], [(c, 4, false), (a, 5, false)]);
+    assert!(q.balanced());
+}
+
+#[test]
+fn messages_nacked_one_at_a_time_go_back_in_their_original_order() {
+    let mut q = queue(None, Overflow::DropHead);
+    let mut log = Log::default();
+    let c = q.add_consumer(0.0, 3, Ack::Manual, &mut log);
+    for i in 0..5 {
+        q.publish(0.0, i, &mut log);
+    }
+    assert_eq!(held_ids(&q, c), [0, 1, 2]);
+    // The consumer is stopped from taking more while we nack, so the order is visible.
+    q.set_dispatching(0.0, false, &mut log);
+    let tags: Vec<Tag> = q.held(c).map(|h| h.tag).collect();
+    for &t in tags.iter().rev() {
+        assert!(q.nack(0.0, c, t, true, &mut log));
+    }
+    assert_eq!(ready_ids(&q), [0, 1, 2, 3, 4], "back at their original positions");
+    assert!(q.ready.iter().take(3).all(|e| e.redelivered));
+    q.set_dispatching(0.0, true, &mut log);
+    assert_eq!(held_ids(&q, c), [0, 1, 2]);
+    assert_eq!(q.counters().redelivered, 3);
+    assert!(q.balanced());
+}
+
+#[test]
+fn a_requeue_that_overfills_a_drop_head_queue_drops_from_the_head() {
+    let mut q = queue(Some(2), Overflow::DropHead);
+    let mut log = Log::default();
+    let c = q.add_consumer(0.0, 2, Ack::Manual, &mut log);
+    for i in 0..4 {
+        q.publish(0.0, i, &mut log);
+    }
+    assert_eq!((held_ids(&q, c), ready_ids(&q)), (vec![0, 1], vec![2, 3]));
+    assert!(q.remove_consumer(0.0, c, &mut log));
+    // 0 and 1 come back ahead of 2 and 3; the queue holds 2, so the two oldest go.
+    assert_eq!(ready_ids(&q), [2, 3]);
+    assert_eq!(log.dropped, [0, 1]);
+    assert_eq!(log.ready, Some(2));
+    assert!(q.balanced());
+
+    // reject-publish keeps requeued messages over the limit: they were accepted already.
+    let mut r = queue(Some(2), Overflow::RejectPublish);
+    let c = r.add_consumer(0.0, 2, Ack::Manual, &mut NoObserver);
+    for i in 0..5 {
+        r.publish(0.0, i, &mut NoObserver);
+    }
+    assert_eq!(r.counters().dropped, 1);
+    r.remove_consumer(0.0, c, &mut NoObserver);
+    assert_eq!(ready_ids(&r), [0, 1, 2, 3]);
+    assert!(r.balanced());
+}
+
+#[test]
+fn an_auto_ack_consumer_holds_its_deliveries_in_flight_until_done() {
+    let mut q = queue(None, Overflow::DropHead);
+    let c = q.add_consumer(0.0, 1, Ack::Auto, &mut NoObserver);
+    for i in 0..4 {
+        assert_eq!(q.publish(0.0, i, &mut NoObserver), Admission::Delivered(c));
+    }
+    assert_eq!((q.held_len(), q.in_flight(), q.counters().acked), (4, 4, 0));
+    let t = q.front_held(c).unwrap().tag;
+    assert_eq!(q.ack(0.0, c, t, &mut NoObserver).map(|e| e.msg), Some(0));
+    // Removed: settled on delivery as far as RabbitMQ is concerned, so not requeued.
+    q.remove_consumer(0.0, c, &mut NoObserver);
+    assert_eq!((q.ready_len(), q.in_flight(), q.counters().acked), (0, 0, 4));
+    assert!(q.balanced());
+}
+
+#[test]
+fn settling_an_unknown_tag_or_consumer_changes_nothing() {
+    let mut q = queue(None, Overflow::DropHead);
+    let c = q.add_consumer(0.0, 1, Ack::Manual, &mut NoObserver);
+    q.publish(0.0, 7, &mut NoObserver);
+    let before = q.counters();
+    assert!(q.ack(0.0, c, 999, &mut NoObserver).is_none());
+    assert!(!q.nack(0.0, c + 1, 1, true, &mut NoObserver));
+    assert!(!q.remove_consumer(0.0, c + 5, &mut NoObserver));
+    assert_eq!(q.counters(), before);
+}
+
+// ---------------------------------------------------------------------------------------
+// The reference model.
+
+#[derive(Debug, Clone, PartialEq)]
+struct RefMsg {
+    id: u32,
+    seq: u64,
+    redelivered: bool,
+}
+
+#[derive(Debug, Clone)]
+struct RefConsumer {
+    prefetch: u32,
+    auto: bool,
+    held: Vec<(Tag, RefMsg)>,
+    /// When it last joined the line; `None` while it is out of it.
+    joined: Option<u64>,
+}
+
+impl RefConsumer {
+    fn room(&self) -> bool {
+        self.auto || self.prefetch == 0 || self.held.len() < self.prefetch as usize
+    }
+}
+
+#[derive(Debug, Default)]
+struct Reference {
+    max_length: Option<u64>,
+    reject: bool,
+    ready: Vec<RefMsg>,
+    consumers: Vec<Option<RefConsumer>>,
+    stamp: u64,
+    next_seq: u64,
+    next_tag: Tag,
+    counts: Counters,
+}
+
+impl Reference {
+    fn stamp(&mut self) -> u64 {
+        self.stamp += 1;
+        self.stamp
+    }
+
+    /// The consumer in the line that joined it first.
+    fn first_in_line(&self) -> Option<usize> {
+        (0..self.consumers.len())
+            .filter_map(|i| self.consumers[i].as_ref().and_then(|c| c.joined).map(|j| (j, i)))
+            .min()
+            .map(|(_, i)| i)
+    }
+
+    fn deliver(&mut self, m: RefMsg) {
+        let i = self.first_in_line().unwrap();
+        self.next_tag += 1;
+        let tag = self.next_tag;
+        self.counts.delivered += 1;
+        if m.redelivered {
+            self.counts.redelivered += 1;
+        }
+        let s = self.stamp();
+        let c = self.consumers[i].as_mut().unwrap();
+        c.held.push((tag, m));
+        c.joined = if c.room() { Some(s) } else { None };
+    }
+
+    fn dispatch(&mut self) {
+        while !self.ready.is_empty() && self.first_in_line().is_some() {
+            let m = self.ready.remove(0);
+            self.deliver(m);
+        }
+    }
+
+    fn publish(&mut self, id: u32) {
+        self.counts.offered += 1;
+        let m = RefMsg { id, seq: self.next_seq, redelivered: false };
+        self.next_seq += 1;
+        let full = self.max_length.is_some_and(|l| self.ready.len() as u64 >= l);
+        if full && self.reject {
+            self.counts.dropped += 1;
+        } else if self.ready.is_empty() && self.first_in_line().is_some() {
+            self.deliver(m);
+        } else {
+            self.ready.push(m);
+            if full {
+                self.ready.remove(0);
+                self.counts.dropped += 1;
+            }
+        }
+    }
+
+    fn requeue(&mut self, mut m: RefMsg) {
+        m.redelivered = true;
+        self.ready.push(m);
+        self.ready.sort_by_key(|m| m.seq);
+    }
+
+    fn trim(&mut self) {
+        if !self.reject
+            && let Some(l) = self.max_length
+        {
+            while self.ready.len() as u64 > l {
+                self.ready.remove(0);
+                self.counts.dropped += 1;
+            }
+        }
+    }
+
+    fn add(&mut self, prefetch: u32, auto: bool) -> usize {
+        let s = self.stamp();
+        let c = RefConsumer { prefetch, auto, held: Vec::new(), joined: Some(s) };
+        let i = match self.consumers.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.consumers.push(None);
+                self.consumers.len() - 1
+            }
+        };
+        self.consumers[i] = Some(c);
+        self.dispatch();
+        i
+    }
+
+    fn remove(&mut self, i: usize) {
+        let Some(c) = self.consumers.get_mut(i).and_then(Option::take) else { return };
+        if c.auto {
+            self.counts.acked += c.held.len() as u64;
+        } else {
+            for (_, m) in c.held {
+                self.requeue(m);
+            }
+            self.trim();
+        }
+        self.dispatch();
+    }
+
+    fn settle(&mut self, i: usize, nth: usize, outcome: Option<bool>) {
+        let Some(c) = self.consumers.get_mut(i).and_then(Option::as_mut) else { return };
+        if c.held.is_empty() {
+            return;
+        }
+        let (_, m) = c.held.remove(nth % c.held.len());
+        let regained = c.joined.is_none() && c.room();
+        match outcome {
+            None => self.counts.acked += 1,
+            Some(false) => self.counts.rejected += 1,
+            Some(true) => {
+                self.requeue(m);
+                self.trim();
+            }
+        }
+        if regained {
+            let s = self.stamp();
+            self.consumers[i].as_mut().unwrap().joined = Some(s);
+        }
+        self.dispatch();
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Publish,
+    Add { prefetch: u32, auto: bool },
+    Remove(usize),
+    Ack(usize, usize),
+    Nack(usize, usize, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => Just(Op::Publish),
+        1 => (0u32..4, prop::bool::weighted(0.2)).prop_map(|(prefetch, auto)| Op::Add { prefetch, auto }),
+        1 => (0usize..5).prop_map(Op::Remove),
+        4 => (0usize..5, 0usize..4).prop_map(|(c, n)| Op::Ack(c, n)),
+        2 => (0usize..5, 0usize..4, any::<bool>()).prop_map(|(c, n, r)| Op::Nack(c, n, r)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn the_core_matches_the_reference_and_balances_after_every_step(
+        max_length in prop::option::of(0u64..4),
+        reject in any::<bool>(),
+        ops in prop::collection::vec(op(), 1..120),
+    ) {
+        let overflow = if reject { Overflow::RejectPublish } else { Overflow::DropHead };
+        let mut core = queue(max_length, overflow);
+        let mut reference = Reference { max_length, reject, ..Reference::default() };
+        let mut next_id = 0;
+        for op in ops {
+            match op {
+                Op::Publish => {
+                    core.publish(0.0, next_id, &mut NoObserver);
+                    reference.publish(next_id);
+                    next_id += 1;
+                }
+                Op::Add { prefetch, auto } => {
+                    let ack = if auto { Ack::Auto } else { Ack::Manual };
+                    let a = core.add_consumer(0.0, prefetch, ack, &mut NoObserver);
+                    prop_assert_eq!(a, reference.add(prefetch, auto));
+                }
+                Op::Remove(c) => {
+                    core.remove_consumer(0.0, c, &mut NoObserver);
+                    reference.remove(c);
+                }
+                Op::Ack(c, n) | Op::Nack(c, n, _) => {
+                    let outcome = match op { Op::Nack(_, _, r) => Some(r), _ => None };
+                    let held: Vec<Tag> = core.held(c).map(|h| h.tag).collect();
+                    if !held.is_empty() {
+                        let tag = held[n % held.len()];
+                        match outcome {
+                            None => { core.ack(0.0, c, tag, &mut NoObserver); }
+                            Some(r) => { core.nack(0.0, c, tag, r, &mut NoObserver); }
+                        }
+                    }
+                    reference.settle(c, n, outcome);
+                }
+            }
+            prop_assert!(core.balanced(), "unbalanced: {:?}", core.counters());
+            prop_assert_eq!(core.counters(), reference.counts);
+            let ready: Vec<(u32, bool)> = core.ready.iter().map(|e| (e.msg, e.redelivered)).collect();
+            let want: Vec<(u32, bool)> = reference.ready.iter().map(|m| (m.id, m.redelivered)).collect();
+            prop_assert_eq!(ready, want);
+            for (i, rc) in reference.consumers.iter().enumerate() {
+                let got: Vec<(Tag, u32)> = core.held(i).map(|h| (h.tag, h.entry.msg)).collect();
+                let want: Vec<(Tag, u32)> = rc.iter().flat_map(|c| c.held.iter().map(|(t, m)| (*t, m.id))).collect();
+                prop_assert_eq!(got, want, "consumer {}", i);
+            }
+            // The invariant the fast paths rely on.
+            prop_assert!(core.ready_len() == 0 || core.line.is_empty());
+        }
+    }
+}
