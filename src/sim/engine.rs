@@ -530,3 +530,23 @@ impl<'m> Engine<'m> {
 pub fn simulate(model: &Model, replication: u32, series_step: Option<f64>) -> ReplicationResult {
     Engine::new(model, replication).run(series_step)
 }
+
+#[cfg(test)]
+impl Engine<'_> {
+    /// A consumer goes away mid-run (what a crash will do): the core requeues what it held.
+    fn lose_consumer(&mut self, c: usize) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        let (q, local) = (cons.queue as usize, cons.local as usize);
+        if std::mem::take(&mut cons.busy) {
+            let st = &mut self.side.queues[q];
+            st.busy -= 1;
+            st.busy_avg.set(now, f64::from(st.busy));
+        }
+        self.cores[q].remove_consumer(now, local, &mut SimObserver { q, side: &mut self.side });
+    }
+}
+
+#[cfg(test)]
+#[path = "differential_tests.rs"]
+mod differential_tests;

@@ -2,6 +2,7 @@
 //! scenarios, and the simulator validated against closed-form queueing theory.
 
 mod cli;
+mod golden;
 mod properties;
 mod scenarios;
 mod support;
