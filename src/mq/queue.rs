@@ -141,6 +141,8 @@ pub struct Queue<M> {
     next_seq: u64,
     next_tag: Tag,
     dispatching: bool,
+    /// `reject-publish` with `max_length = 0`: every publish is refused.
+    refuse_all: bool,
     counts: Counters,
 }
 
@@ -156,6 +158,7 @@ impl<M> Queue<M> {
             next_seq: 0,
             next_tag: 1,
             dispatching: true,
+            refuse_all: config.overflow == Overflow::RejectPublish && config.max_length == Some(0),
             counts: Counters::default(),
         }
     }
@@ -294,23 +297,24 @@ impl<M> Queue<M> {
     /// `max_length = 0` every publish is refused even when a consumer is idle; `drop-head`
     /// hands the message to a consumer with room first and enqueues it otherwise, dropping
     /// the oldest ready message when that overfills the queue.
+    #[inline(always)]
     pub fn publish(&mut self, now: f64, msg: M, obs: &mut impl Observer<M>) -> Admission {
         self.counts.offered += 1;
         let entry = Entry { msg, seq: self.next_seq, redelivered: false };
         self.next_seq += 1;
-        let full = self.config.max_length.is_some_and(|m| self.ready.len() as u64 >= m);
-        if full && self.config.overflow == Overflow::RejectPublish {
-            self.counts.dropped += 1;
-            obs.dropped(now, entry);
-            return Admission::Refused;
-        }
-        if self.ready.is_empty() && self.dispatching && !self.line.is_empty() {
+        // The ready list is empty, so the queue is full only when max_length is 0.
+        if self.ready.is_empty() && !self.line.is_empty() && self.dispatching && !self.refuse_all {
             return Admission::Delivered(self.deliver(now, entry, obs));
         }
+        let full = self.config.max_length.is_some_and(|m| self.ready.len() as u64 >= m);
         if full {
+            self.counts.dropped += 1;
+            if self.config.overflow == Overflow::RejectPublish {
+                obs.dropped(now, entry);
+                return Admission::Refused;
+            }
             // drop-head: the oldest ready message makes room (with max_length 0, the new one
             // is itself the oldest).
-            self.counts.dropped += 1;
             let Some(oldest) = self.ready.pop_front() else {
                 obs.dropped(now, entry);
                 return Admission::DroppedHead;
@@ -327,7 +331,7 @@ impl<M> Queue<M> {
 
     /// Acknowledges the held message `tag` of `consumer` and returns it; `None` when the
     /// consumer or the tag is unknown (settled already, or requeued with its consumer).
-    #[inline]
+    #[inline(always)]
     pub fn ack(
         &mut self,
         now: f64,
@@ -339,6 +343,27 @@ impl<M> Queue<M> {
         self.counts.acked += 1;
         self.regain_room(now, consumer, obs);
         Some(entry)
+    }
+
+    /// Acknowledges the consumer's oldest held message and returns it (a consumer that
+    /// handles its deliveries in order, as the simulator's do); `None` when it holds none.
+    #[inline(always)]
+    pub fn ack_oldest(
+        &mut self,
+        now: f64,
+        consumer: ConsumerId,
+        obs: &mut impl Observer<M>,
+    ) -> Option<Entry<M>> {
+        let slot = self.slots.get_mut(consumer)?.as_mut()?;
+        let held = slot.held.pop_front()?;
+        self.held -= 1;
+        self.counts.acked += 1;
+        if !slot.in_line && slot.has_room() {
+            slot.in_line = true;
+            self.line.push_back(consumer);
+            self.dispatch(now, obs);
+        }
+        Some(held.entry)
     }
 
     /// Negatively acknowledges the held message `tag` of `consumer`: with `requeue` it goes
@@ -370,7 +395,7 @@ impl<M> Queue<M> {
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn take_held(&mut self, consumer: ConsumerId, tag: Tag) -> Option<Entry<M>> {
         let slot = self.slots.get_mut(consumer)?.as_mut()?;
         // Settlements come in delivery order almost always: the front is the fast path.
@@ -386,7 +411,7 @@ impl<M> Queue<M> {
 
     /// A consumer that left the line when it filled up rejoins it at the back once it has
     /// room again, and gets what is ready.
-    #[inline]
+    #[inline(always)]
     fn regain_room(&mut self, now: f64, consumer: ConsumerId, obs: &mut impl Observer<M>) {
         let Some(slot) = self.slots[consumer].as_mut() else { return };
         if !slot.in_line && slot.has_room() {
@@ -435,7 +460,7 @@ impl<M> Queue<M> {
     }
 
     /// Hands `entry` to the first consumer in the line.
-    #[inline]
+    #[inline(always)]
     fn deliver(&mut self, now: f64, entry: Entry<M>, obs: &mut impl Observer<M>) -> ConsumerId {
         let c = self.line.pop_front().expect("callers check the line");
         let tag = self.next_tag;

@@ -377,7 +377,7 @@ impl<'m> Engine<'m> {
     }
 
     /// A message copy arrives at queue `q`.
-    #[inline]
+    #[inline(always)]
     fn arrive(&mut self, q: usize, msg: Msg) {
         let now = self.now;
         self.side.queues[q].offered_post += u64::from(now >= self.side.warmup);
@@ -389,10 +389,12 @@ impl<'m> Engine<'m> {
         let warmup = self.side.warmup;
         let cons = &self.side.consumers[c];
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
-        let core = &self.cores[q];
-        let held = core.front_held(local).expect("a busy consumer holds its message");
-        let (tag, msg) = (held.tag, held.entry.msg);
-        let next = core.nth_held(local, 1).map(|h| h.entry.msg.enq_t);
+        // The consumer stays busy through its ack, so a message the ack brings it waits in its
+        // buffer behind the ones it already holds; it starts serving below, in order.
+        let msg = self.cores[q]
+            .ack_oldest(now, local, &mut SimObserver { q, side: &mut self.side })
+            .expect("a busy consumer holds its message")
+            .msg;
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
@@ -422,13 +424,13 @@ impl<'m> Engine<'m> {
             }
         }
 
-        // The next held message starts before the ack hands the consumer a new one, so the
-        // group's stream is drawn in the order the consumer will serve.
-        match next {
-            Some(enq_t) => self.side.start_service(now, c, enq_t),
+        match self.cores[q].front_held(local) {
+            Some(h) => {
+                let enq_t = h.entry.msg.enq_t;
+                self.side.start_service(now, c, enq_t);
+            }
             None => self.side.consumers[c].busy = false,
         }
-        self.cores[q].ack(now, local, tag, &mut SimObserver { q, side: &mut self.side });
     }
 
     fn arrival(&mut self, p: usize) {
