@@ -7,6 +7,7 @@ pub mod broker;
 pub mod dist;
 pub mod loadtest;
 pub mod report;
+pub mod results;
 pub mod routing;
 pub mod scenario;
 pub mod sim;

@@ -8,7 +8,8 @@
 //! random stream), so neighbouring counts are compared on the same traffic (common random
 //! numbers), which makes their difference much more precise than either figure alone.
 
-use crate::analytic::{self, QueueAnalysis, tutorial};
+use crate::analytic::{self, tutorial};
+use crate::results::QueueAnalysis;
 use crate::scenario::{Model, parse_duration};
 use crate::sim::{self, NoProgress, SimOutcome};
 use rayon::prelude::*;

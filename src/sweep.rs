@@ -8,7 +8,7 @@
 //! `loadtest`. Values are a comma list (`10,20,40`, `"100ms","200ms"`) or an inclusive
 //! integer range `1..16`, optionally with a step `1..16:3`.
 
-use crate::report::RunReport;
+use crate::results::RunReport;
 use crate::scenario::{Model, ScenarioError};
 use crate::sim::{self, NoProgress};
 use rayon::prelude::*;

@@ -10,7 +10,6 @@
 //! - the traffic equations of a pipeline (producers → queues → `then` → queues), solved in
 //!   one topological pass, with Burke's theorem / Jackson networks where they hold and
 //!   Whitt's QNA two-moment approximations where they do not;
-//! - the report ([`AnalyticReport`]) and its writers (JSON, table, CSV);
 //! - the tutorial's formulas and their verdicts ([`tutorial`]).
 //!
 //! Nothing here prints, reads files or panics on a valid model: a queue no model covers is
@@ -43,152 +42,16 @@ pub mod mg1;
 pub mod mmc;
 pub mod mmck;
 mod numeric;
-mod output;
 pub mod tutorial;
 
 pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
-pub use output::{csv_rows, render_table};
 
+use crate::results::{AnalyticReport, EndToEndPath, Latency, MeanCount, QueueAnalysis};
 use crate::routing::QueueId;
 use crate::scenario::{Ack, Model, Overflow};
-use serde::Serialize;
-
-/// Latency figures in seconds; `None` (JSON `null`) where the model cannot give them.
-/// `p50`, `p90`, `p95` and `p999` on `sojourn_s`, and `p999` on `wait_s`, are additions to
-/// the contract's schema (which fixes `mean` and `p99` for the sojourn).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Latency {
-    /// Mean.
-    pub mean: Option<f64>,
-    /// Median.
-    pub p50: Option<f64>,
-    /// 90th percentile.
-    pub p90: Option<f64>,
-    /// 95th percentile.
-    pub p95: Option<f64>,
-    /// 99th percentile.
-    pub p99: Option<f64>,
-    /// 99.9th percentile (addition).
-    pub p999: Option<f64>,
-}
-
-impl Latency {
-    fn zero() -> Self {
-        let z = Some(0.0);
-        Latency { mean: z, p50: z, p90: z, p95: z, p99: z, p999: z }
-    }
-
-    fn from_fn(mean: Option<f64>, q: impl Fn(f64) -> Option<f64>) -> Self {
-        Latency { mean, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), p999: q(0.999) }
-    }
-}
-
-/// A time-averaged count (`{"mean": …}`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct MeanCount {
-    /// Mean; `None` where the model cannot give it.
-    pub mean: Option<f64>,
-}
-
-/// One queue's analytic figures, serialised as one element of the contract's `queues`.
-/// The fields after `notes` are additions to the contract.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct QueueAnalysis {
-    /// Queue name.
-    pub name: String,
-    /// Kendall notation of the model used (`M/M/c`, `M/M/c/K`, `E_c/M/1 (round-robin)`,
-    /// `GI/G/c (Allen–Cunneen)`, …); `None` when no model covers the queue.
-    pub model: Option<String>,
-    /// True when every non-null figure is exact for the scenario's semantics (given the
-    /// model's assumptions, all stated in `notes`); false for approximations and bounds.
-    pub exact: bool,
-    /// Offered load a = λ·E\[S\], Erlangs: the mean number of busy consumers needed.
-    pub offered_load_erlangs: Option<f64>,
-    /// Utilization ρ = a / c.
-    pub rho: Option<f64>,
-    /// False when the queue grows without bound (ρ >= 1 with no effective `max_length`, or
-    /// no consumers with no `max_length`).
-    pub stable: bool,
-    /// Messages whose service ends per second.
-    pub throughput: Option<f64>,
-    /// Fraction of offered messages dropped by the overflow policy.
-    pub loss_probability: Option<f64>,
-    /// Entering the queue → start of service (Wq), over served messages.
-    pub wait_s: Latency,
-    /// Entering the queue → end of service (W), over served messages.
-    pub sojourn_s: Latency,
-    /// Ready messages, time-averaged (Lq of the ready queue; with unlimited prefetch the
-    /// waiting messages sit in consumers' buffers, not here).
-    pub queue_length: MeanCount,
-    /// Why this model applies, which approximation was used and its known error.
-    pub notes: Vec<String>,
-    /// Messages routed to the queue per second (accepted or not) — addition.
-    pub offered_rate: Option<f64>,
-    /// Squared coefficient of variation of the arrival process used by the model —
-    /// addition. 1 for Poisson.
-    pub arrival_scv: Option<f64>,
-    /// Whether the arrivals are exactly Poisson (every source exponential, or a Burke
-    /// departure stream) — addition.
-    pub poisson_arrivals: bool,
-    /// Consumers reading the queue (all groups) — addition.
-    pub consumers: u32,
-    /// Mean service time, seconds — addition.
-    pub service_mean_s: Option<f64>,
-    /// Service time SCV — addition.
-    pub service_scv: Option<f64>,
-    /// Busy consumers ÷ consumers — addition.
-    pub utilization: Option<f64>,
-    /// Messages waiting for service anywhere (ready + in consumers' prefetch buffers),
-    /// time-averaged — addition. Little's law: `throughput · wait_s.mean` (reject-publish).
-    pub waiting: MeanCount,
-    /// Messages in the system (waiting + in service), time-averaged (L) — addition.
-    pub in_system: MeanCount,
-}
-
-/// Mean end-to-end latency along one path of a producer's messages through a pipeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EndToEndPath {
-    /// Producer name.
-    pub producer: String,
-    /// Queues visited, in order.
-    pub path: Vec<String>,
-    /// Sum of the stage sojourn means (the mean of a sum is the sum of the means, whatever
-    /// the dependence between stages); `None` if a stage has no mean.
-    pub mean: Option<f64>,
-    /// True when every stage mean is exact.
-    pub exact: bool,
-}
-
-/// The result of `mqsim analyze`, serialised exactly as the output contract.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AnalyticReport {
-    /// Scenario name.
-    pub scenario: String,
-    /// Always `"analytic"`.
-    pub backend: String,
-    /// Per queue, in file order.
-    pub queues: Vec<QueueAnalysis>,
-    /// Per producer and path through the pipeline (addition): publish → end of the last
-    /// stage's service, mean only.
-    pub end_to_end_s: Vec<EndToEndPath>,
-}
-
-impl AnalyticReport {
-    /// The JSON document of the output contract, pretty-printed, with a trailing newline.
-    pub fn to_json(&self) -> String {
-        // Non-finite floats never reach here (every figure is checked), and the types are
-        // plain structs, so serialisation cannot fail.
-        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
-    }
-
-    /// The analysis of the queue named `name`.
-    pub fn queue(&self, name: &str) -> Option<&QueueAnalysis> {
-        self.queues.iter().find(|q| q.name == name)
-    }
-}
 
 /// Most paths listed per producer in `end_to_end_s`.
 const MAX_PATHS: usize = 32;
@@ -655,8 +518,8 @@ fn infinite_buffer(
         0 => {
             let Some(r) = mmc(st.lambda, st.mu(), c) else { return (qa, out) };
             qa.exact = exact_regime;
-            qa.wait_s = Latency::from_fn(Some(r.wq), |p| r.wait_quantile(p));
-            qa.sojourn_s = Latency::from_fn(Some(r.w), |p| r.sojourn_quantile(p));
+            qa.wait_s = Latency::from_quantile_fn(Some(r.wq), |p| r.wait_quantile(p));
+            qa.sojourn_s = Latency::from_quantile_fn(Some(r.w), |p| r.sojourn_quantile(p));
             qa.notes.push(format!(
                 "Poisson arrivals, exponential service, {c} consumer(s) fed from one FIFO queue: exact M/M/{} (Gross & Harris §2.2–2.3); P(wait) = Erlang C = {:.6}; wait quantiles from P(Wq > t) = C·e^{{−(cμ−λ)t}}, sojourn quantiles by inverting the exact Wq + S distribution",
                 if c == 1 { "1".to_string() } else { "c".to_string() },
@@ -674,8 +537,8 @@ fn infinite_buffer(
             qa.exact = exact_regime;
             let d = st.s_mean;
             let wait_q = |p: f64| md1_wait_quantile(st.lambda, d, p);
-            qa.wait_s = Latency::from_fn(Some(r.wq), wait_q);
-            qa.sojourn_s = Latency::from_fn(Some(r.w), |p| wait_q(p).map(|x| x + d));
+            qa.wait_s = Latency::from_quantile_fn(Some(r.wq), wait_q);
+            qa.sojourn_s = Latency::from_quantile_fn(Some(r.w), |p| wait_q(p).map(|x| x + d));
             qa.notes.push("Poisson arrivals, constant service, one consumer: exact M/D/1; mean by Pollaczek–Khinchine Wq = ρD/(2(1−ρ)) (Kleinrock §5.7), quantiles from Erlang's exact M/D/1 waiting-time distribution (Crommelin 1932), sojourn = wait + D".into());
             if qa.wait_s.p999.is_none() || qa.wait_s.p99.is_none() {
                 qa.notes.push("some M/D/1 tail quantiles are null: the exact alternating series loses too much to round-off that far out".into());
@@ -698,7 +561,7 @@ fn infinite_buffer(
                 return (qa, out);
             };
             qa.exact = false;
-            qa.wait_s = Latency::from_fn(Some(r.wq), |p| r.wait_quantile(p));
+            qa.wait_s = Latency::from_quantile_fn(Some(r.wq), |p| r.wait_quantile(p));
             qa.sojourn_s.mean = Some(r.w);
             let what = if c == 1 {
                 "Kingman's GI/G/1 formula Wq ≈ ρ/(1−ρ)·(c_a²+c_s²)/2·E[S] (Kingman 1961): asymptotically exact as ρ → 1, pessimistic at light load with regular arrivals"
@@ -775,7 +638,7 @@ fn finite_buffer(
     }
     match st.overflow {
         Overflow::RejectPublish => {
-            qa.wait_s = Latency::from_fn(Some(r.wq), |p| r.wait_quantile(p));
+            qa.wait_s = Latency::from_quantile_fn(Some(r.wq), |p| r.wait_quantile(p));
             qa.sojourn_s.mean = Some(r.w);
             qa.waiting.mean = Some(r.lq);
             qa.notes.push("reject-publish: figures are for accepted messages; the wait distribution is the exact mixture of Erlangs (an arrival finding n ≥ c waits for n − c + 1 completions at rate cμ); sojourn quantiles not computed".into());
@@ -840,8 +703,8 @@ fn round_robin(st: &Station, mut qa: QueueAnalysis) -> (QueueAnalysis, Stream) {
             return (qa, Stream::NONE);
         };
         qa.exact = true;
-        qa.wait_s = Latency::from_fn(Some(r.wq), |p| r.wait_quantile(p));
-        qa.sojourn_s = Latency::from_fn(Some(r.w), |p| r.sojourn_quantile(p));
+        qa.wait_s = Latency::from_quantile_fn(Some(r.wq), |p| r.wait_quantile(p));
+        qa.sojourn_s = Latency::from_quantile_fn(Some(r.w), |p| r.sojourn_quantile(p));
         qa.notes.push(format!(
             "every {c}-th arrival of a Poisson stream: Erlang-{c} interarrivals; exact GI/M/1 solution (Gross & Harris §6.3) with σ = {:.6}: P(Wq > t) = σe^{{−μ(1−σ)t}}",
             r.sigma
@@ -854,7 +717,7 @@ fn round_robin(st: &Station, mut qa: QueueAnalysis) -> (QueueAnalysis, Stream) {
             return (qa, Stream::NONE);
         };
         qa.exact = false;
-        qa.wait_s = Latency::from_fn(Some(r.wq), |p| r.wait_quantile(p));
+        qa.wait_s = Latency::from_quantile_fn(Some(r.wq), |p| r.wait_quantile(p));
         qa.sojourn_s.mean = Some(r.w);
         qa.notes.push(format!(
             "approximation: Kingman's GI/G/1 per consumer (Kingman 1961) with c_a² = {:.4} (every {c}-th arrival: c_a²/{c}), c_s² = {:.4}; asymptotically exact as ρ → 1, pessimistic at light load; quantiles from an exponential-tail assumption; sojourn quantiles not computed",

@@ -129,7 +129,7 @@ fn charts(specs: &[SetSpec], cells: &[Cell]) -> Vec<Figure> {
         for combo in &seen {
             for q in &queues {
                 let pts =
-                    |f: &dyn Fn(&mqsim::report::QueueReport) -> Option<f64>| -> Vec<(f64, f64)> {
+                    |f: &dyn Fn(&mqsim::results::QueueReport) -> Option<f64>| -> Vec<(f64, f64)> {
                         cells
                             .iter()
                             .filter(|c| &others(c) == combo)

@@ -2,8 +2,7 @@
 //! from each back end, and their relative differences. The back end that is missing a
 //! figure (no model, not measured) shows `null`.
 
-use super::{Latency, RunReport};
-use crate::analytic::{self, AnalyticReport};
+use crate::results::{AnalyticReport, Latency, RunReport};
 use serde::Serialize;
 
 /// One figure from the three back ends.
@@ -61,24 +60,9 @@ fn rel(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-fn lat(l: &Latency, stat: &str) -> (Option<f64>, Option<f64>) {
-    match stat {
-        "mean" => (l.mean, l.ci95),
-        "p50" => (l.p50, None),
-        "p90" => (l.p90, None),
-        "p99" => (l.p99, None),
-        _ => (None, None),
-    }
-}
-
-fn alat(l: &analytic::Latency, stat: &str) -> Option<f64> {
-    match stat {
-        "mean" => l.mean,
-        "p50" => l.p50,
-        "p90" => l.p90,
-        "p99" => l.p99,
-        _ => None,
-    }
+/// A latency figure of a measurement and, for the mean, its 95% half-width.
+fn with_ci(l: &Latency, stat: &str) -> (Option<f64>, Option<f64>) {
+    (l.stat(stat), if stat == "mean" { l.ci95 } else { None })
 }
 
 /// Builds the comparison; `real` is optional (e.g. `--no-real`).
@@ -111,9 +95,9 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
             for stat in ["mean", "p50", "p99"] {
                 push(
                     format!("{name}.{stat}"),
-                    al.filter(|_| stable).and_then(|l| alat(l, stat)),
-                    lat(sl, stat),
-                    rl.and_then(|l| lat(l, stat).0),
+                    al.filter(|_| stable).and_then(|l| l.stat(stat)),
+                    with_ci(sl, stat),
+                    rl.and_then(|l| l.stat(stat)),
                 );
             }
         }

@@ -1,7 +1,7 @@
 //! Tidy CSV: one row per queue (or producer) × metric × statistic, the shape notebooks and
 //! spreadsheets pivot easily.
 
-use super::{Latency, RunReport};
+use crate::results::{AnalyticReport, Latency, RunReport};
 use crate::stats::MeanCi;
 
 /// One tidy row.
@@ -110,6 +110,49 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
     }
     for e in &r.end_to_end_s {
         push_latency(&mut rows, (b, "producer", e.producer.as_str()), "end_to_end_s", &e.latency);
+    }
+    rows
+}
+
+/// The tidy rows of an analytic report, the same shape as `run`'s: latency metrics by
+/// statistic (no `ci95` or `max`: theory has neither), rates and probabilities as `mean`,
+/// model facts as `value` (booleans 1/0); a null figure has an empty value.
+pub fn analytic_rows(report: &AnalyticReport) -> Vec<TidyRow<'_>> {
+    let mut rows = Vec::new();
+    for q in &report.queues {
+        let b = |v: bool| Some(if v { 1.0 } else { 0.0 });
+        let row = |metric: &'static str, stat: &'static str, value: Option<f64>| TidyRow {
+            backend: "analytic",
+            entity: "queue",
+            name: q.name.as_str(),
+            metric,
+            stat,
+            value,
+        };
+        for (metric, stat, value) in [
+            ("exact", "value", b(q.exact)),
+            ("stable", "value", b(q.stable)),
+            ("consumers", "value", Some(f64::from(q.consumers))),
+            ("arrival_scv", "value", q.arrival_scv),
+            ("service_mean_s", "value", q.service_mean_s),
+            ("service_scv", "value", q.service_scv),
+            ("offered_load_erlangs", "value", q.offered_load_erlangs),
+            ("rho", "value", q.rho),
+            ("offered_rate", "mean", q.offered_rate),
+            ("throughput", "mean", q.throughput),
+            ("loss_probability", "mean", q.loss_probability),
+            ("utilization", "mean", q.utilization),
+            ("queue_length", "mean", q.queue_length.mean),
+            ("waiting", "mean", q.waiting.mean),
+            ("in_system", "mean", q.in_system.mean),
+        ] {
+            rows.push(row(metric, stat, value));
+        }
+        for (metric, l) in [("wait_s", &q.wait_s), ("sojourn_s", &q.sojourn_s)] {
+            for stat in ["mean", "p50", "p90", "p95", "p99", "p999"] {
+                rows.push(row(metric, stat, l.stat(stat)));
+            }
+        }
     }
     rows
 }

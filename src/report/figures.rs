@@ -3,10 +3,9 @@
 //! unacknowledged messages over time, throughput and utilization over time, and sizing
 //! curves. Rendering is [`super::charts::render`]; writing files is the CLI's.
 
-use super::RunReport;
 use super::charts::{Line, LineChart, XAxis};
-use crate::analytic::{self, AnalyticReport};
-use crate::sim::{PercentileCurve, SimOutcome};
+use crate::results::{AnalyticReport, Latency, PercentileCurve, RunReport};
+use crate::sim::SimOutcome;
 
 /// A chart to write: file stem, caption, and the stacked panels.
 #[derive(Debug, Clone)]
@@ -36,34 +35,19 @@ fn sim_lines(name: &str, c: &PercentileCurve, color: usize) -> Line {
     }
 }
 
-/// A percentile line through the given (q, value) points that exist; none with fewer than 2.
-fn quantile_line(
-    name: &str,
-    quantiles: [(f64, Option<f64>); 5],
-    dashed: bool,
-    color: usize,
-) -> Option<Line> {
+/// The percentile line of a latency, through the percentiles it has; none with fewer than 2.
+fn percentile_line(name: &str, l: &Latency, dashed: bool, color: usize) -> Option<Line> {
     let points: Vec<(f64, f64)> =
-        quantiles.into_iter().filter_map(|(q, v)| v.map(|v| (q, v))).collect();
+        l.percentiles().into_iter().filter_map(|(q, v)| v.map(|v| (q, v))).collect();
     (points.len() >= 2).then(|| Line { name: name.into(), points, band: vec![], dashed, color })
 }
 
-fn theory_line(l: &analytic::Latency, color: usize) -> Option<Line> {
-    quantile_line(
-        "theory",
-        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)],
-        true,
-        color,
-    )
+fn theory_line(l: &Latency, color: usize) -> Option<Line> {
+    percentile_line("theory", l, true, color)
 }
 
-fn real_line(l: &super::Latency, color: usize) -> Option<Line> {
-    quantile_line(
-        "real broker",
-        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)],
-        false,
-        color,
-    )
+fn real_line(l: &Latency, color: usize) -> Option<Line> {
+    percentile_line("real broker", l, false, color)
 }
 
 fn percentile_panel(title: String, y: &str, lines: Vec<Line>) -> LineChart {

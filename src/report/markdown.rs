@@ -3,10 +3,10 @@
 //! interval, and the charts embedded.
 
 use super::compare::{Comparison3, compare};
+use super::table;
 use super::table::{num_ci, secs, secs_ci};
-use super::{RunReport, table};
-use crate::analytic::AnalyticReport;
 use crate::dist::fmt_secs;
+use crate::results::{AnalyticReport, RunReport};
 use std::fmt::Write;
 
 fn fmt_value(metric: &str, v: Option<f64>) -> String {

@@ -1,8 +1,8 @@
 //! Plain-text tables for the terminal: aligned columns, numbers right-aligned, and the
 //! human formatting of figures (durations with units, mean ± CI).
 
-use super::{Latency, RunReport};
 use crate::dist::fmt_secs;
+use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport};
 use crate::stats::MeanCi;
 use std::fmt::Write;
 
@@ -189,6 +189,75 @@ pub fn render_run(r: &RunReport) -> String {
             fmt_secs(tm.arrival_error_mean),
             tm.late_publishes
         );
+    }
+    out
+}
+
+fn num(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn analytic_row(q: &QueueAnalysis) -> Vec<String> {
+    vec![
+        q.name.clone(),
+        q.model.clone().unwrap_or_else(|| "-".into()),
+        if q.exact { "yes" } else { "no" }.into(),
+        num(q.rho, 3),
+        if q.stable { "yes" } else { "NO" }.into(),
+        num(q.throughput, 3),
+        q.loss_probability.map_or_else(|| "-".into(), |l| format!("{l:.4}")),
+        secs(q.wait_s.mean),
+        secs(q.wait_s.p50),
+        secs(q.wait_s.p99),
+        secs(q.sojourn_s.mean),
+        secs(q.sojourn_s.p99),
+        num(q.queue_length.mean, 3),
+    ]
+}
+
+/// The terminal view of an [`AnalyticReport`]: one row per queue (model, exact, ρ, stable,
+/// throughput/s, loss, Wq mean, p50 and p99, W mean and p99, Lq), then every queue's notes,
+/// then end-to-end means.
+pub fn render_analytic(report: &AnalyticReport) -> String {
+    let mut t = Table::new(&[
+        "queue",
+        "model",
+        "exact",
+        "rho",
+        "stable",
+        "throughput/s",
+        "loss",
+        "Wq mean",
+        "Wq p50",
+        "Wq p99",
+        "W mean",
+        "W p99",
+        "Lq",
+    ]);
+    for q in &report.queues {
+        t.row(analytic_row(q));
+    }
+    let mut out = format!("{} — analytic (queueing theory)\n\n{}", report.scenario, t.render());
+    if report.queues.iter().any(|q| !q.notes.is_empty()) {
+        out += "\nnotes:\n";
+        for q in &report.queues {
+            for n in &q.notes {
+                let _ = writeln!(out, "  [{}] {n}", q.name);
+            }
+        }
+    }
+    if !report.end_to_end_s.is_empty() {
+        out += "\nend to end (mean, sum of stage sojourns):\n";
+        for e in &report.end_to_end_s {
+            let _ = writeln!(
+                out,
+                "  {}: {} = {}{}",
+                e.producer,
+                e.path.join(" → "),
+                secs(e.mean),
+                if e.exact { "" } else { " (approximate)" }
+            );
+        }
     }
     out
 }

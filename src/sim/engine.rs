@@ -17,7 +17,7 @@
 
 use super::calendar::Calendar;
 use crate::dist::Dist;
-use crate::report::Counts;
+use crate::results::Counts;
 use crate::scenario::{Ack, Model, Overflow};
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
