@@ -1,4 +1,6 @@
 use super::*;
+use crate::results::Latency;
+use crate::scenario::Overflow;
 
 const HEAD: &str = "[simulation]\nhorizon = \"1h\"\n";
 
