@@ -221,6 +221,23 @@ pub struct SizeReport {
     pub by_prefetch: Vec<PrefetchSizing>,
 }
 
+impl SizeReport {
+    /// The search per prefetch setting: `by_prefetch`, or without `--prefetch` one entry
+    /// made of the headline figures.
+    pub fn settings(&self) -> Vec<PrefetchSizing> {
+        if self.by_prefetch.is_empty() {
+            vec![PrefetchSizing {
+                prefetch: self.candidates.first().map_or(0, |c| c.prefetch),
+                recommended: self.recommended,
+                analytic_guess: self.analytic_guess,
+                candidates: self.candidates.clone(),
+            }]
+        } else {
+            self.by_prefetch.clone()
+        }
+    }
+}
+
 /// Why sizing could not start.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SizeError {

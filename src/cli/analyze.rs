@@ -3,7 +3,7 @@
 use super::output::{Charts, print, write_atomic, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use mqsim::analytic;
-use mqsim::report::{csv, table};
+use mqsim::report::{csv, figures, markdown, table};
 use mqsim::results::AnalyticReport;
 use std::path::PathBuf;
 
@@ -33,17 +33,8 @@ pub fn analyze(a: AnalyzeArgs) -> Result<(), CliError> {
         write_atomic(dir, "report.json", report.to_json().as_bytes())?;
         write_atomic(dir, "results.csv", &csv_bytes())?;
         write_atomic(dir, "summary.txt", table::render_analytic(&report).as_bytes())?;
-        let written =
-            write_figures(dir, &mqsim::report::figures::analytic_figures(&report), Charts::Png)?;
-        let mut md = format!(
-            "# {} — queueing theory\n\n```text\n{}```\n",
-            report.scenario,
-            table::render_analytic(&report)
-        );
-        for (f, cap) in &written {
-            md += &format!("\n{cap}\n\n![{cap}]({f})\n");
-        }
-        write_atomic(dir, "report.md", md.as_bytes())?;
+        let written = write_figures(dir, &figures::analytic_figures(&report), Charts::Png)?;
+        write_atomic(dir, "report.md", markdown::analytic_markdown(&report, &written).as_bytes())?;
     }
     print(a.format, || table::render_analytic(&report), || report.to_json(), csv_bytes);
     Ok(())

@@ -56,6 +56,20 @@ pub fn measure(name: &str, model: &Model, runs: usize) -> SpeedRow {
     }
 }
 
+/// Simulated seconds of the M/M/1 floor comparison that `mqsim bench` quotes: long enough
+/// (800 000 messages) that timer resolution and start-up do not count.
+pub const FLOOR_HORIZON_S: f64 = 100_000.0;
+
+/// Wall-clock speed of one replication of a scenario, named by the scenario and its horizon.
+pub fn measure_scenario(model: &Model, runs: usize) -> SpeedRow {
+    let name = format!(
+        "{} (1 replication, {})",
+        model.name,
+        crate::dist::fmt_secs(model.simulation.horizon)
+    );
+    measure(&name, model, runs)
+}
+
 /// The engine on M/M/1 (ρ = 0.8) against the Lindley recursion, and on M/M/8 and M/M/64
 /// (ρ = 0.8) against a minimal binary-heap event loop, each over `horizon` simulated seconds.
 pub fn floor_comparison(horizon: f64, runs: usize) -> Vec<SpeedRow> {
