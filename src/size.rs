@@ -259,13 +259,9 @@ fn analytic_figure(a: &QueueAnalysis, t: &Target) -> Option<f64> {
         Metric::Utilization => return a.utilization,
         Metric::Loss => return a.loss_probability,
     };
-    match t.stat {
-        Stat::Mean => l.mean,
-        Stat::P50 => l.p50,
-        Stat::P90 => l.p90,
-        Stat::P95 => l.p95,
-        Stat::P99 => l.p99,
-        Stat::P999 => l.p999,
+    match t.stat.quantile() {
+        None => l.mean,
+        Some(q) => l.percentile(q),
     }
 }
 
