@@ -4,9 +4,9 @@
 //! [`Station`] and sent to round-robin (unlimited prefetch, several consumers) or to one
 //! pooled FIFO server group, with or without a finite buffer.
 
+use super::erlang_k_m1;
 use super::figures::{finite_buffer, infinite_buffer, round_robin};
 use super::traffic::Stream;
-use crate::analytic::erlang_k_m1;
 use crate::results::{Latency, MeanCount, QueueAnalysis};
 use crate::routing::QueueId;
 use crate::scenario::{Ack, ConsumerGroup, Model, Overflow};

@@ -5,7 +5,8 @@
 use super::output::print;
 use super::{CliError, Format, load};
 use mqsim::report::{csv, json, table};
-use mqsim::sim::speed::{self, SpeedRow};
+use mqsim::results::SpeedRow;
+use mqsim::sim::speed;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]

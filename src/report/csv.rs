@@ -45,17 +45,8 @@ fn push_latency<'a>(
     l: &Latency,
 ) {
     let (backend, entity, name) = base;
-    for (stat, value) in [
-        ("mean", l.mean),
-        ("ci95", l.ci95),
-        ("p50", l.p50),
-        ("p90", l.p90),
-        ("p95", l.p95),
-        ("p99", l.p99),
-        ("p999", l.p999),
-        ("max", l.max),
-    ] {
-        rows.push(TidyRow { backend, entity, name, metric, stat, value });
+    for stat in ["mean", "ci95", "p50", "p90", "p95", "p99", "p999", "max"] {
+        rows.push(TidyRow { backend, entity, name, metric, stat, value: l.stat(stat) });
     }
 }
 

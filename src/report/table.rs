@@ -4,9 +4,8 @@
 
 use super::compare::Comparison3;
 use crate::dist::fmt_secs;
-use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport};
+use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport, SpeedRow};
 use crate::scenario::{Ack, Model};
-use crate::sim::speed::SpeedRow;
 use crate::size::{Candidate, Metric, PrefetchSizing, SizeReport, Target};
 use crate::stats::MeanCi;
 use crate::sweep::{Cell, SetSpec, value_text};

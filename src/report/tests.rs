@@ -1,3 +1,5 @@
+//! The writers on a real analysis: shapes of the analytic table, CSV and JSON.
+
 use super::{csv, table};
 use crate::analytic::analyze;
 use crate::scenario::Model;

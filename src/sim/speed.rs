@@ -4,21 +4,9 @@
 //! throughput on any model.
 
 use super::{reference, simulate};
+use crate::results::SpeedRow;
 use crate::scenario::Model;
 use std::time::Instant;
-
-/// One measured configuration.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SpeedRow {
-    /// What ran.
-    pub name: String,
-    /// Events processed by the engine per wall-clock second, single thread.
-    pub events_per_s: f64,
-    /// Messages (publishes) simulated per wall-clock second, single thread.
-    pub messages_per_s: f64,
-    /// Engine time ÷ reference-loop time for the same work (`None` without a reference).
-    pub ratio_to_floor: Option<f64>,
-}
 
 /// Best of `runs` timings of `f`, seconds (the minimum is the least noisy estimate of cost).
 pub fn best_of<R>(runs: usize, mut f: impl FnMut() -> R) -> (f64, R) {
