@@ -112,3 +112,35 @@ pub fn serialize_prediction<S: Serializer>(l: &Latency, s: S) -> Result<S::Ok, S
     Prediction { mean: l.mean, p50: l.p50, p90: l.p90, p95: l.p95, p99: l.p99, p999: l.p999 }
         .serialize(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_accessor_reads_the_same_field() {
+        let l = Latency::from_quantile_fn(Some(1.0), |q| Some(q * 10.0));
+        for (q, v) in l.percentiles() {
+            assert_eq!(l.percentile(q), v);
+        }
+        assert_eq!(l.stat("mean"), Some(1.0));
+        assert_eq!(l.stat("p99"), l.p99);
+        assert_eq!(l.stat("p999"), l.percentile(0.999));
+        assert_eq!((l.ci95, l.max, l.stat("ci95"), l.stat("nope")), (None, None, None, None));
+        assert_eq!(l.percentile(0.42), None);
+    }
+
+    /// The two JSON shapes of the output contract from the one type.
+    #[test]
+    fn run_and_prediction_shapes() {
+        let l = Latency::zero();
+        let run = serde_json::to_value(&l).unwrap();
+        assert_eq!(run.as_object().unwrap().len(), 8);
+        let mut buf = Vec::new();
+        serialize_prediction(&l, &mut serde_json::Serializer::new(&mut buf)).unwrap();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            r#"{"mean":0.0,"p50":0.0,"p90":0.0,"p95":0.0,"p99":0.0,"p999":0.0}"#
+        );
+    }
+}
