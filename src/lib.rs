@@ -8,6 +8,7 @@ pub mod dist;
 pub mod loadtest;
 pub mod mq;
 pub mod report;
+pub mod results;
 pub mod routing;
 pub mod scenario;
 pub mod sim;

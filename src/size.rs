@@ -8,7 +8,8 @@
 //! random stream), so neighbouring counts are compared on the same traffic (common random
 //! numbers), which makes their difference much more precise than either figure alone.
 
-use crate::analytic::{self, QueueAnalysis, tutorial};
+use crate::analytic::{self, tutorial};
+use crate::results::QueueAnalysis;
 use crate::scenario::{Model, parse_duration};
 use crate::sim::{self, NoProgress, SimOutcome};
 use rayon::prelude::*;
@@ -220,6 +221,23 @@ pub struct SizeReport {
     pub by_prefetch: Vec<PrefetchSizing>,
 }
 
+impl SizeReport {
+    /// The search per prefetch setting: `by_prefetch`, or without `--prefetch` one entry
+    /// made of the headline figures.
+    pub fn settings(&self) -> Vec<PrefetchSizing> {
+        if self.by_prefetch.is_empty() {
+            vec![PrefetchSizing {
+                prefetch: self.candidates.first().map_or(0, |c| c.prefetch),
+                recommended: self.recommended,
+                analytic_guess: self.analytic_guess,
+                candidates: self.candidates.clone(),
+            }]
+        } else {
+            self.by_prefetch.clone()
+        }
+    }
+}
+
 /// Why sizing could not start.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SizeError {
@@ -241,13 +259,9 @@ fn analytic_figure(a: &QueueAnalysis, t: &Target) -> Option<f64> {
         Metric::Utilization => return a.utilization,
         Metric::Loss => return a.loss_probability,
     };
-    match t.stat {
-        Stat::Mean => l.mean,
-        Stat::P50 => l.p50,
-        Stat::P90 => l.p90,
-        Stat::P95 => l.p95,
-        Stat::P99 => l.p99,
-        Stat::P999 => l.p999,
+    match t.stat.quantile() {
+        None => l.mean,
+        Some(q) => l.percentile(q),
     }
 }
 

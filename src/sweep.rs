@@ -8,8 +8,8 @@
 //! `loadtest`. Values are a comma list (`10,20,40`, `"100ms","200ms"`) or an inclusive
 //! integer range `1..16`, optionally with a step `1..16:3`.
 
-use crate::report::RunReport;
-use crate::scenario::{Model, ScenarioError};
+use crate::results::RunReport;
+use crate::scenario::{Model, ScenarioError, parse_duration};
 use crate::sim::{self, NoProgress};
 use rayon::prelude::*;
 use toml::{Table, Value};
@@ -235,60 +235,15 @@ pub fn run(
         .collect()
 }
 
-/// CSV header of sweep results: `cell`, one column per path, then the per-queue figures.
-pub fn csv_header(specs: &[SetSpec]) -> Vec<String> {
-    let mut h = vec!["cell".to_string()];
-    h.extend(specs.iter().map(|s| s.path.clone()));
-    h.extend(
-        [
-            "queue",
-            "consumers",
-            "offered_rate",
-            "throughput",
-            "loss_probability",
-            "utilization",
-            "queue_length",
-            "wait_mean_s",
-            "wait_p50_s",
-            "wait_p99_s",
-            "sojourn_mean_s",
-            "sojourn_p50_s",
-            "sojourn_p99_s",
-            "sojourn_ci95_s",
-        ]
-        .map(str::to_string),
-    );
-    h
-}
-
-/// One CSV record per queue of a cell.
-pub fn csv_records(cell: &Cell) -> Vec<Vec<String>> {
-    let o = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
-    cell.report
-        .queues
-        .iter()
-        .map(|q| {
-            let mut r = vec![cell.index.to_string()];
-            r.extend(cell.values.iter().map(value_text));
-            r.extend([
-                q.name.clone(),
-                q.consumers.to_string(),
-                q.offered_rate.mean.to_string(),
-                q.throughput.mean.to_string(),
-                q.loss_probability.mean.to_string(),
-                q.utilization.mean.to_string(),
-                q.queue_length.mean.to_string(),
-                o(q.wait_s.mean),
-                o(q.wait_s.p50),
-                o(q.wait_s.p99),
-                o(q.sojourn_s.mean),
-                o(q.sojourn_s.p50),
-                o(q.sojourn_s.p99),
-                o(q.sojourn_s.ci95),
-            ]);
-            r
-        })
-        .collect()
+/// A swept value as a number, for chart axes: integers, floats and durations (`"250ms"`);
+/// `None` for any other value.
+pub fn value_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        Value::String(s) => parse_duration(s).ok(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

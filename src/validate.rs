@@ -109,6 +109,17 @@ fn single(
 }
 
 const MU: f64 = 10.0;
+
+/// The tutorial's system (`mmc-demo`): arrival rate W, msgs/s.
+pub const TUTORIAL_RATE: f64 = 64.0;
+/// The tutorial's system: mean service time D, seconds (exponential, the first of the
+/// matrix's services).
+pub const TUTORIAL_SERVICE_S: f64 = 1.0 / MU;
+/// The tutorial's system: consumers G.
+pub const TUTORIAL_CONSUMERS: u32 = 8;
+/// Offered rate, msgs/s, that drives the tutorial's group into saturation (§4.4's measured
+/// capacity).
+pub const TUTORIAL_SATURATION_RATE: f64 = 160.0;
 const SERVICES: [(&str, &str); 4] = [
     ("M", "{ dist = \"exponential\", mean = 0.1 }"),
     ("D", "{ dist = \"constant\", value = 0.1 }"),
@@ -288,12 +299,21 @@ fn mean_ci(mean: Option<f64>, ci95: Option<f64>) -> Option<MeanCi> {
 /// each beside the correct theory and the simulation of the same system (and, for §4.4, of
 /// the same group driven into saturation, whose throughput is the real capacity).
 fn tutorial_rows(reps: u32, customers: u64) -> Vec<TutorialRow> {
-    let horizon = customers as f64 / 64.0;
-    let base = single("tutorial".into(), 64.0, 8, SERVICES[0].1, "", horizon, reps, 77);
+    let horizon = customers as f64 / TUTORIAL_RATE;
+    let base = single(
+        "tutorial".into(),
+        TUTORIAL_RATE,
+        TUTORIAL_CONSUMERS,
+        SERVICES[0].1,
+        "",
+        horizon,
+        reps,
+        77,
+    );
     let sat = single(
         "tutorial saturated".into(),
-        160.0,
-        8,
+        TUTORIAL_SATURATION_RATE,
+        TUTORIAL_CONSUMERS,
         SERVICES[0].1,
         "max_length = 100\noverflow = \"reject-publish\"",
         horizon,
@@ -305,7 +325,7 @@ fn tutorial_rows(reps: u32, customers: u64) -> Vec<TutorialRow> {
         || sim::run(&sat.model, None, &NoProgress),
     );
     let q = &run.report.queues[0];
-    let per_consumer = q.throughput.mean / (q.utilization.mean * 8.0);
+    let per_consumer = q.throughput.mean / (q.utilization.mean * f64::from(TUTORIAL_CONSUMERS));
     tutorial::tutorial_report(&base.model)
         .into_iter()
         .map(|v| {

@@ -14,7 +14,8 @@
 //! bound, the claimed 1 s latency is shorter than the 2 s it takes to process a single
 //! message, and 2.5 msgs/s per consumer is five times what one consumer can do.
 
-use super::{AnalyticReport, analyze};
+use super::analyze;
+use crate::results::AnalyticReport;
 use crate::scenario::Model;
 use serde::Serialize;
 

@@ -2,8 +2,9 @@
 
 use super::output::{Charts, print, write_atomic, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
-use mqsim::analytic::{self, AnalyticReport};
-use mqsim::report::csv;
+use mqsim::analytic;
+use mqsim::report::{csv, figures, markdown, table};
+use mqsim::results::AnalyticReport;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -27,23 +28,14 @@ pub fn analyze(a: AnalyzeArgs) -> Result<(), CliError> {
         warn_model(&model);
     }
     let report: AnalyticReport = analytic::analyze(&model);
-    let csv_bytes = || csv::to_csv(&analytic::csv_rows(&report));
+    let csv_bytes = || csv::to_csv(&csv::analytic_rows(&report));
     if let Some(dir) = &a.out {
         write_atomic(dir, "report.json", report.to_json().as_bytes())?;
         write_atomic(dir, "results.csv", &csv_bytes())?;
-        write_atomic(dir, "summary.txt", analytic::render_table(&report).as_bytes())?;
-        let written =
-            write_figures(dir, &mqsim::report::figures::analytic_figures(&report), Charts::Png)?;
-        let mut md = format!(
-            "# {} — queueing theory\n\n```text\n{}```\n",
-            report.scenario,
-            analytic::render_table(&report)
-        );
-        for (f, cap) in &written {
-            md += &format!("\n{cap}\n\n![{cap}]({f})\n");
-        }
-        write_atomic(dir, "report.md", md.as_bytes())?;
+        write_atomic(dir, "summary.txt", table::render_analytic(&report).as_bytes())?;
+        let written = write_figures(dir, &figures::analytic_figures(&report), Charts::Png)?;
+        write_atomic(dir, "report.md", markdown::analytic_markdown(&report, &written).as_bytes())?;
     }
-    print(a.format, || analytic::render_table(&report), || report.to_json(), csv_bytes);
+    print(a.format, || table::render_analytic(&report), || report.to_json(), csv_bytes);
     Ok(())
 }

@@ -4,8 +4,9 @@
 
 use super::output::print;
 use super::{CliError, Format, load};
-use mqsim::report::table::Table;
-use mqsim::sim::speed::{self, SpeedRow};
+use mqsim::report::{csv, json, table};
+use mqsim::results::SpeedRow;
+use mqsim::sim::speed;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -36,41 +37,15 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     } else {
         a.files.clone()
     };
-    let mut rows: Vec<SpeedRow> = speed::floor_comparison(100_000.0, a.runs);
+    let mut rows: Vec<SpeedRow> = speed::floor_comparison(speed::FLOOR_HORIZON_S, a.runs);
     for f in &files {
-        let m = load(f)?;
-        rows.push(speed::measure(
-            &format!("{} (1 replication, {})", m.name, mqsim::dist::fmt_secs(m.simulation.horizon)),
-            &m,
-            a.runs,
-        ));
+        rows.push(speed::measure_scenario(&load(f)?, a.runs));
     }
     print(
         a.format,
-        || {
-            let mut t = Table::new(&["case", "events/s", "messages/s", "engine ÷ floor"]);
-            for r in &rows {
-                t.row(vec![
-                    r.name.clone(),
-                    format!("{:.2}M", r.events_per_s / 1e6),
-                    format!("{:.2}M", r.messages_per_s / 1e6),
-                    r.ratio_to_floor.map_or("-".into(), |x| format!("{x:.2}")),
-                ]);
-            }
-            format!(
-                "single thread, best of {} runs; engine ÷ floor = engine time ÷ reference-loop time for the same work\n\n{}",
-                a.runs,
-                t.render()
-            )
-        },
-        || serde_json::to_string_pretty(&rows).expect("rows serialise") + "\n",
-        || {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for r in &rows {
-                w.serialize(r).expect("in-memory CSV");
-            }
-            w.into_inner().expect("in-memory CSV")
-        },
+        || table::render_speed(&rows, a.runs),
+        || json::to_json(&rows),
+        || csv::records(&rows),
     );
     Ok(())
 }

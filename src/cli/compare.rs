@@ -4,7 +4,7 @@ use super::loadtest::{apply_overrides, run_real};
 use super::output::{Charts, print, write_atomic, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use mqsim::report::compare::compare as compare3;
-use mqsim::report::{figures, markdown};
+use mqsim::report::{csv, figures, json, markdown, table};
 use mqsim::sim::{self, NoProgress};
 use std::path::PathBuf;
 
@@ -49,58 +49,14 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     let sim = sim::run(&model, step, &NoProgress);
     let real = if a.no_real { None } else { Some(run_real(&model, a.quiet, a.format)?) };
     let c = compare3(&theory, &sim.report, real.as_ref());
-    let csv_bytes = || {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        // csv cannot serialise flattened structs (they are maps): one flat record per figure.
-        w.write_record([
-            "queue",
-            "metric",
-            "analytic",
-            "sim",
-            "sim_ci95",
-            "real",
-            "sim_vs_analytic",
-            "real_vs_analytic",
-            "real_vs_sim",
-        ])
-        .expect("in-memory CSV");
-        let o = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
-        for q in &c.queues {
-            for f in &q.figures {
-                w.write_record([
-                    q.name.clone(),
-                    f.metric.clone(),
-                    o(f.analytic),
-                    o(f.sim),
-                    o(f.sim_ci95),
-                    o(f.real),
-                    o(f.sim_vs_analytic),
-                    o(f.real_vs_analytic),
-                    o(f.real_vs_sim),
-                ])
-                .expect("in-memory CSV");
-            }
-        }
-        w.into_inner().expect("in-memory CSV")
-    };
-    let json = || serde_json::to_string_pretty(&c).expect("serialises") + "\n";
     if let Some(dir) = &a.out {
-        write_atomic(dir, "compare.json", json().as_bytes())?;
-        write_atomic(dir, "compare.csv", &csv_bytes())?;
+        write_atomic(dir, "compare.json", json::to_json(&c).as_bytes())?;
+        write_atomic(dir, "compare.csv", &csv::comparison(&c))?;
         let figs = figures::latency_figures(&sim, Some(&theory), real.as_ref());
         let written = write_figures(dir, &figs, Charts::Png)?;
-        let mut md = format!(
-            "# {} — theory vs simulation vs real broker\n\n```text\n{}```\n",
-            c.scenario,
-            c.render()
-        );
-        md.push_str(&markdown::run_markdown(&sim.report, Some(&theory), &written).replacen(
-            "# ",
-            "## Simulation: ",
-            1,
-        ));
+        let md = markdown::compare_markdown(&c, &sim.report, &theory, &written);
         write_atomic(dir, "report.md", md.as_bytes())?;
     }
-    print(a.format, || c.render(), json, csv_bytes);
+    print(a.format, || table::render_comparison(&c), || json::to_json(&c), || csv::comparison(&c));
     Ok(())
 }

@@ -5,7 +5,8 @@ use super::output::{
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::{RunReport, markdown};
+use mqsim::report::markdown;
+use mqsim::results::RunReport;
 use mqsim::scenario::{Model, parse_duration};
 use std::path::PathBuf;
 

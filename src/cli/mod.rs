@@ -90,34 +90,10 @@ pub fn load(path: &Path) -> Result<Model, CliError> {
     Ok(Model::from_toml(&text, &path.display().to_string())?)
 }
 
-/// Prints the model's warnings on stderr, and one for every queue that theory says is
-/// unstable (offered load at or above capacity with no `max_length`): its backlog grows
-/// for as long as the run lasts, so its figures describe the horizon, not a steady state.
+/// Prints the model's warnings on stderr ([`mqsim::report::warnings::model_warnings`]).
 pub fn warn_model(model: &Model) {
-    for w in &model.warnings {
+    for w in mqsim::report::warnings::model_warnings(model, rayon::current_num_threads()) {
         eprintln!("warning: {w}");
-    }
-    // A scenario whose size implies hours of simulation deserves a word before it starts.
-    let s = &model.simulation;
-    let publishes: f64 =
-        model.producers.iter().map(|p| s.horizon / p.arrival.mean().max(1e-300)).sum::<f64>()
-            * f64::from(s.replications);
-    if publishes > 2e9 {
-        eprintln!(
-            "warning: about {publishes:.1e} publishes over {} replications: at ~10 million messages/s per core this takes about {}",
-            s.replications,
-            mqsim::dist::fmt_secs(publishes / 1e7 / rayon::current_num_threads().max(1) as f64)
-        );
-    }
-    for q in mqsim::analytic::analyze(model).queues {
-        if !q.stable && q.consumers > 0 {
-            let rho = q.rho.map_or_else(|| "unknown".to_string(), |r| format!("{r:.3}"));
-            eprintln!(
-                "warning: queue \"{}\" is unstable (rho = {rho} >= 1, no max_length): its backlog grows without bound; \
-                 figures depend on the horizon",
-                q.name
-            );
-        }
     }
 }
 

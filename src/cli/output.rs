@@ -81,7 +81,7 @@ pub fn write_figures(
 
 /// The files every `run` or `loadtest` report directory has: `report.json`, `results.csv`
 /// and `summary.txt`.
-pub fn write_run_files(dir: &Path, report: &mqsim::report::RunReport) -> Result<(), CliError> {
+pub fn write_run_files(dir: &Path, report: &mqsim::results::RunReport) -> Result<(), CliError> {
     use mqsim::report::{csv, table};
     write_atomic(dir, "report.json", report.to_json().as_bytes())?;
     write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(report)))?;
@@ -89,7 +89,7 @@ pub fn write_run_files(dir: &Path, report: &mqsim::report::RunReport) -> Result<
 }
 
 /// Prints a `run` or `loadtest` report on stdout in the chosen format.
-pub fn print_run(format: Format, report: &mqsim::report::RunReport) {
+pub fn print_run(format: Format, report: &mqsim::results::RunReport) {
     use mqsim::report::{csv, table};
     print(
         format,

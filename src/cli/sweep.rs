@@ -2,14 +2,11 @@
 //! or written as one self-contained command per cell (`--jobs-file`) for a batch system;
 //! `mqsim merge` combines the per-cell CSVs.
 
-use super::output::{Charts, show_progress, write_atomic, write_figures};
+use super::output::{Charts, print, show_progress, write_atomic, write_figures};
 use super::{CliError, Format, ScenarioArg};
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::charts::{Line, LineChart, XAxis};
-use mqsim::report::figures::{Figure, slug};
-use mqsim::report::table::Table;
-use mqsim::sweep::{self, Cell, SetSpec, value_text};
-use std::io::Write;
+use mqsim::report::{csv, figures, json, markdown, table};
+use mqsim::sweep::{self, SetSpec, value_text};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -45,146 +42,6 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
-}
-
-fn csv_bytes(specs: &[SetSpec], cells: &[Cell]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(sweep::csv_header(specs)).expect("in-memory CSV");
-    for c in cells {
-        for r in sweep::csv_records(c) {
-            w.write_record(r).expect("in-memory CSV");
-        }
-    }
-    w.into_inner().expect("in-memory CSV")
-}
-
-fn table(specs: &[SetSpec], cells: &[Cell]) -> String {
-    let mut head: Vec<String> = vec!["cell".into()];
-    head.extend(specs.iter().map(|s| s.path.clone()));
-    head.extend(
-        ["queue", "util", "loss", "Wq mean", "Wq p99", "W mean", "W p99"].map(String::from),
-    );
-    let mut t = Table::new(&head);
-    let secs = mqsim::report::table::secs;
-    for c in cells {
-        for q in &c.report.queues {
-            let mut row = vec![c.index.to_string()];
-            row.extend(c.values.iter().map(value_text));
-            row.extend([
-                q.name.clone(),
-                format!("{:.3}", q.utilization.mean),
-                format!("{:.4}", q.loss_probability.mean),
-                secs(q.wait_s.mean),
-                secs(q.wait_s.p99),
-                secs(q.sojourn_s.mean),
-                secs(q.sojourn_s.p99),
-            ]);
-            t.row(row);
-        }
-    }
-    t.render()
-}
-
-fn numeric(v: &toml::Value) -> Option<f64> {
-    match v {
-        toml::Value::Integer(i) => Some(*i as f64),
-        toml::Value::Float(f) => Some(*f),
-        toml::Value::String(s) => mqsim::scenario::parse_duration(s).ok(),
-        _ => None,
-    }
-}
-
-/// One chart per swept parameter: p99 sojourn and utilization of every queue against the
-/// parameter, one line per queue and per combination of the other parameters (first 6).
-fn charts(specs: &[SetSpec], cells: &[Cell]) -> Vec<Figure> {
-    let mut figs = Vec::new();
-    for (k, spec) in specs.iter().enumerate() {
-        if spec.values.len() < 2 || spec.values.iter().any(|v| numeric(v).is_none()) {
-            continue;
-        }
-        let others = |c: &Cell| -> String {
-            c.values
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != k)
-                .map(|(i, v)| format!("{}={}", specs[i].path, value_text(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut combos: Vec<String> = cells.iter().map(others).collect();
-        combos.dedup();
-        let mut seen = Vec::new();
-        for c in combos {
-            if !seen.contains(&c) {
-                seen.push(c);
-            }
-        }
-        seen.truncate(6);
-        let queues: Vec<String> = cells
-            .first()
-            .map(|c| c.report.queues.iter().map(|q| q.name.clone()).collect())
-            .unwrap_or_default();
-        let (mut p99, mut util) = (Vec::new(), Vec::new());
-        let mut color = 0;
-        for combo in &seen {
-            for q in &queues {
-                let pts =
-                    |f: &dyn Fn(&mqsim::report::QueueReport) -> Option<f64>| -> Vec<(f64, f64)> {
-                        cells
-                            .iter()
-                            .filter(|c| &others(c) == combo)
-                            .filter_map(|c| {
-                                let qr = c.report.queues.iter().find(|x| &x.name == q)?;
-                                Some((numeric(&c.values[k])?, f(qr)?))
-                            })
-                            .collect()
-                    };
-                let name = if combo.is_empty() { q.clone() } else { format!("{q} ({combo})") };
-                p99.push(Line {
-                    name: name.clone(),
-                    points: pts(&|r| r.sojourn_s.p99),
-                    band: vec![],
-                    dashed: false,
-                    color,
-                });
-                util.push(Line {
-                    name,
-                    points: pts(&|r| Some(r.utilization.mean)),
-                    band: vec![],
-                    dashed: false,
-                    color,
-                });
-                color += 1;
-            }
-        }
-        let integer = spec.values.iter().all(|v| matches!(v, toml::Value::Integer(_)));
-        let panel = |title: String, y: &str, secs: bool, lines: Vec<Line>| LineChart {
-            title,
-            x_label: spec.path.clone(),
-            y_label: y.into(),
-            x_axis: XAxis::Linear,
-            log_y: secs,
-            y_seconds: secs,
-            x_integer: integer,
-            lines,
-            shade_x: None,
-            hline: None,
-        };
-        figs.push(Figure {
-            stem: format!("sweep-{}", slug(&spec.path)),
-            caption: format!("p99 sojourn and utilization against `{}`", spec.path),
-            panels: vec![
-                panel(format!("p99 sojourn against {}", spec.path), "p99 sojourn", true, p99),
-                panel(
-                    format!("utilization against {}", spec.path),
-                    "busy consumers / consumers",
-                    false,
-                    util,
-                ),
-            ],
-        });
-    }
-    figs
 }
 
 pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
@@ -254,47 +111,17 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
     let results = sweep::run(&models, &cells, &|| bar.inc(1));
     bar.finish_and_clear();
     if let Some(dir) = &a.out {
-        write_atomic(dir, "sweep.csv", &csv_bytes(&a.sets, &results))?;
-        let written = write_figures(dir, &charts(&a.sets, &results), Charts::Png)?;
-        let mut md = format!(
-            "# Sweep of {}\n\n{} cells, parameters: {}.\n\n",
-            file.display(),
-            results.len(),
-            a.sets.iter().map(|s| format!("`{}`", s.path)).collect::<Vec<_>>().join(", ")
-        );
-        for (f, cap) in &written {
-            md += &format!("{cap}\n\n![{cap}]({f})\n\n");
-        }
-        md += &format!("```text\n{}```\n", table(&a.sets, &results));
+        write_atomic(dir, "sweep.csv", &csv::sweep(&a.sets, &results))?;
+        let written = write_figures(dir, &figures::sweep_figures(&a.sets, &results), Charts::Png)?;
+        let md = markdown::sweep_markdown(&file.display().to_string(), &a.sets, &results, &written);
         write_atomic(dir, "report.md", md.as_bytes())?;
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = match a.format {
-        Format::Table => stdout.write_all(table(&a.sets, &results).as_bytes()),
-        Format::Csv => stdout.write_all(&csv_bytes(&a.sets, &results)),
-        Format::Json => {
-            let doc: Vec<serde_json::Value> = results
-                .iter()
-                .map(|c| {
-                    let params: serde_json::Map<String, serde_json::Value> = a
-                        .sets
-                        .iter()
-                        .zip(&c.values)
-                        .map(|(s, v)| {
-                            (
-                                s.path.clone(),
-                                serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-                            )
-                        })
-                        .collect();
-                    serde_json::json!({"cell": c.index, "set": params, "report": c.report})
-                })
-                .collect();
-            stdout.write_all(
-                (serde_json::to_string_pretty(&doc).expect("serialises") + "\n").as_bytes(),
-            )
-        }
-    };
+    print(
+        a.format,
+        || table::render_sweep(&a.sets, &results),
+        || json::sweep_json(&a.sets, &results),
+        || csv::sweep(&a.sets, &results),
+    );
     Ok(())
 }
 
@@ -307,10 +134,10 @@ pub struct MergeArgs {
 
 /// Concatenates sweep CSVs that share a header, rows ordered by cell.
 pub fn merge(a: MergeArgs) -> Result<(), CliError> {
-    let mut header: Option<csv::StringRecord> = None;
-    let mut rows: Vec<(usize, csv::StringRecord)> = Vec::new();
+    let mut header: Option<::csv::StringRecord> = None;
+    let mut rows: Vec<(usize, ::csv::StringRecord)> = Vec::new();
     for f in &a.files {
-        let mut r = csv::Reader::from_path(f)
+        let mut r = ::csv::Reader::from_path(f)
             .map_err(|e| CliError::Input(anyhow::anyhow!("cannot read {}: {e}", f.display())))?;
         let h = r
             .headers()
@@ -337,7 +164,7 @@ pub fn merge(a: MergeArgs) -> Result<(), CliError> {
         }
     }
     rows.sort_by_key(|r| r.0);
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    let mut w = ::csv::Writer::from_writer(std::io::stdout().lock());
     if let Some(h) = header {
         w.write_record(&h).map_err(|e| CliError::Other(e.into()))?;
     }

@@ -40,7 +40,7 @@ mod tests;
 
 use crate::broker::{Broker, BrokerError, Consumer, ConsumerOptions, QueueOptions, RecvError};
 use crate::dist::Dist;
-use crate::report::{
+use crate::results::{
     Counts, EndToEnd, Latency, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
 };
 use crate::routing::ExchangeId;

@@ -2,8 +2,7 @@
 //! from each back end, and their relative differences. The back end that is missing a
 //! figure (no model, not measured) shows `null`.
 
-use super::{Latency, RunReport};
-use crate::analytic::{self, AnalyticReport};
+use crate::results::{AnalyticReport, Latency, RunReport};
 use serde::Serialize;
 
 /// One figure from the three back ends.
@@ -61,24 +60,9 @@ fn rel(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-fn lat(l: &Latency, stat: &str) -> (Option<f64>, Option<f64>) {
-    match stat {
-        "mean" => (l.mean, l.ci95),
-        "p50" => (l.p50, None),
-        "p90" => (l.p90, None),
-        "p99" => (l.p99, None),
-        _ => (None, None),
-    }
-}
-
-fn alat(l: &analytic::Latency, stat: &str) -> Option<f64> {
-    match stat {
-        "mean" => l.mean,
-        "p50" => l.p50,
-        "p90" => l.p90,
-        "p99" => l.p99,
-        _ => None,
-    }
+/// A latency figure of a measurement and, for the mean, its 95% half-width.
+fn with_ci(l: &Latency, stat: &str) -> (Option<f64>, Option<f64>) {
+    (l.stat(stat), if stat == "mean" { l.ci95 } else { None })
 }
 
 /// Builds the comparison; `real` is optional (e.g. `--no-real`).
@@ -111,9 +95,9 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
             for stat in ["mean", "p50", "p99"] {
                 push(
                     format!("{name}.{stat}"),
-                    al.filter(|_| stable).and_then(|l| alat(l, stat)),
-                    lat(sl, stat),
-                    rl.and_then(|l| lat(l, stat).0),
+                    al.filter(|_| stable).and_then(|l| l.stat(stat)),
+                    with_ci(sl, stat),
+                    rl.and_then(|l| l.stat(stat)),
                 );
             }
         }
@@ -153,65 +137,5 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
         time_scale: real.and_then(|r| r.time_scale),
         service_error_mean: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_mean)),
         queues,
-    }
-}
-
-impl Comparison3 {
-    /// The terminal table.
-    pub fn render(&self) -> String {
-        use super::table::Table;
-        let v = |m: &str, x: Option<f64>| match x {
-            None => "-".to_string(),
-            Some(x) if m.contains("_s.") => crate::dist::fmt_secs(x),
-            Some(x) => format!("{x:.4}"),
-        };
-        let pct = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0));
-        let mut t = Table::new(&[
-            "queue",
-            "metric",
-            "theory",
-            "simulated",
-            "real",
-            "sim vs theory",
-            "real vs theory",
-            "real vs sim",
-        ]);
-        for q in &self.queues {
-            for f in &q.figures {
-                let sim = match (f.sim, f.sim_ci95) {
-                    (Some(s), Some(c)) => {
-                        format!("{} ±{}", v(&f.metric, Some(s)), v(&f.metric, Some(c)))
-                    }
-                    (s, _) => v(&f.metric, s),
-                };
-                t.row(vec![
-                    q.name.clone(),
-                    f.metric.clone(),
-                    v(&f.metric, f.analytic),
-                    sim,
-                    v(&f.metric, f.real),
-                    pct(f.sim_vs_analytic),
-                    pct(f.real_vs_analytic),
-                    pct(f.real_vs_sim),
-                ]);
-            }
-        }
-        let mut out = format!("{} — theory vs simulation vs real broker\n\n", self.scenario);
-        for q in &self.queues {
-            out += &format!(
-                "  {}: {}\n",
-                q.name,
-                q.model.as_ref().map_or("no analytic model".to_string(), |m| format!(
-                    "{m} ({})",
-                    if q.exact { "exact" } else { "approximate" }
-                ))
-            );
-        }
-        out.push('\n');
-        out += &t.render();
-        if let (Some(ts), Some(e)) = (self.time_scale, self.service_error_mean) {
-            out += &format!("\nreal run: time scale {ts}, service error {:+.2}%\n", e * 100.0);
-        }
-        out
     }
 }

@@ -1,8 +1,14 @@
-//! Tidy CSV: one row per queue (or producer) × metric × statistic, the shape notebooks and
-//! spreadsheets pivot easily.
+//! CSV writers. Reports (`run`, `loadtest`, `analyze`) are tidy: one row per queue (or
+//! producer) × metric × statistic, the shape notebooks and spreadsheets pivot easily. The
+//! other commands write one record per result row: a comparison figure, a sizing
+//! candidate, a sweep cell's queue, a validation cell.
 
-use super::{Latency, RunReport};
+use super::compare::Comparison3;
+use crate::results::{AnalyticReport, Latency, RunReport};
+use crate::size::SizeReport;
 use crate::stats::MeanCi;
+use crate::sweep::{Cell, SetSpec, value_text};
+use serde::Serialize;
 
 /// One tidy row.
 #[derive(Debug, serde::Serialize)]
@@ -39,17 +45,8 @@ fn push_latency<'a>(
     l: &Latency,
 ) {
     let (backend, entity, name) = base;
-    for (stat, value) in [
-        ("mean", l.mean),
-        ("ci95", l.ci95),
-        ("p50", l.p50),
-        ("p90", l.p90),
-        ("p95", l.p95),
-        ("p99", l.p99),
-        ("p999", l.p999),
-        ("max", l.max),
-    ] {
-        rows.push(TidyRow { backend, entity, name, metric, stat, value });
+    for stat in ["mean", "ci95", "p50", "p90", "p95", "p99", "p999", "max"] {
+        rows.push(TidyRow { backend, entity, name, metric, stat, value: l.stat(stat) });
     }
 }
 
@@ -114,6 +111,49 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
     rows
 }
 
+/// The tidy rows of an analytic report, the same shape as `run`'s: latency metrics by
+/// statistic (no `ci95` or `max`: theory has neither), rates and probabilities as `mean`,
+/// model facts as `value` (booleans 1/0); a null figure has an empty value.
+pub fn analytic_rows(report: &AnalyticReport) -> Vec<TidyRow<'_>> {
+    let mut rows = Vec::new();
+    for q in &report.queues {
+        let b = |v: bool| Some(if v { 1.0 } else { 0.0 });
+        let row = |metric: &'static str, stat: &'static str, value: Option<f64>| TidyRow {
+            backend: "analytic",
+            entity: "queue",
+            name: q.name.as_str(),
+            metric,
+            stat,
+            value,
+        };
+        for (metric, stat, value) in [
+            ("exact", "value", b(q.exact)),
+            ("stable", "value", b(q.stable)),
+            ("consumers", "value", Some(f64::from(q.consumers))),
+            ("arrival_scv", "value", q.arrival_scv),
+            ("service_mean_s", "value", q.service_mean_s),
+            ("service_scv", "value", q.service_scv),
+            ("offered_load_erlangs", "value", q.offered_load_erlangs),
+            ("rho", "value", q.rho),
+            ("offered_rate", "mean", q.offered_rate),
+            ("throughput", "mean", q.throughput),
+            ("loss_probability", "mean", q.loss_probability),
+            ("utilization", "mean", q.utilization),
+            ("queue_length", "mean", q.queue_length.mean),
+            ("waiting", "mean", q.waiting.mean),
+            ("in_system", "mean", q.in_system.mean),
+        ] {
+            rows.push(row(metric, stat, value));
+        }
+        for (metric, l) in [("wait_s", &q.wait_s), ("sojourn_s", &q.sojourn_s)] {
+            for stat in ["mean", "p50", "p90", "p95", "p99", "p999"] {
+                rows.push(row(metric, stat, l.stat(stat)));
+            }
+        }
+    }
+    rows
+}
+
 /// Serialises tidy rows as CSV bytes with a header.
 pub fn to_csv(rows: &[TidyRow<'_>]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -121,4 +161,125 @@ pub fn to_csv(rows: &[TidyRow<'_>]) -> Vec<u8> {
         w.serialize(r).expect("in-memory CSV cannot fail");
     }
     w.into_inner().expect("in-memory CSV cannot fail")
+}
+
+/// Any list of flat records (validation rows, tutorial rows, speed rows), one CSV record
+/// each with a header from the field names.
+pub fn records<T: Serialize>(rows: &[T]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).expect("in-memory CSV");
+    }
+    w.into_inner().expect("in-memory CSV")
+}
+
+/// The `compare` CSV: one record per queue × figure.
+pub fn comparison(c: &Comparison3) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // csv cannot serialise flattened structs (they are maps): one flat record per figure.
+    w.write_record([
+        "queue",
+        "metric",
+        "analytic",
+        "sim",
+        "sim_ci95",
+        "real",
+        "sim_vs_analytic",
+        "real_vs_analytic",
+        "real_vs_sim",
+    ])
+    .expect("in-memory CSV");
+    let o = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
+    for q in &c.queues {
+        for f in &q.figures {
+            w.write_record([
+                q.name.clone(),
+                f.metric.clone(),
+                o(f.analytic),
+                o(f.sim),
+                o(f.sim_ci95),
+                o(f.real),
+                o(f.sim_vs_analytic),
+                o(f.real_vs_analytic),
+                o(f.real_vs_sim),
+            ])
+            .expect("in-memory CSV");
+        }
+    }
+    w.into_inner().expect("in-memory CSV")
+}
+
+/// The `size` CSV: one record per candidate count, every prefetch setting in turn.
+pub fn size(r: &SizeReport) -> Vec<u8> {
+    let candidates: Vec<_> = r.settings().into_iter().flat_map(|p| p.candidates).collect();
+    records(&candidates)
+}
+
+/// The `sweep` CSV: `cell`, one column per `--set` path, then one record per queue of each
+/// cell. `mqsim merge` relies on the first column being the cell index.
+pub fn sweep(specs: &[SetSpec], cells: &[Cell]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(sweep_header(specs)).expect("in-memory CSV");
+    for c in cells {
+        for r in sweep_records(c) {
+            w.write_record(r).expect("in-memory CSV");
+        }
+    }
+    w.into_inner().expect("in-memory CSV")
+}
+
+/// CSV header of sweep results: `cell`, one column per path, then the per-queue figures.
+fn sweep_header(specs: &[SetSpec]) -> Vec<String> {
+    let mut h = vec!["cell".to_string()];
+    h.extend(specs.iter().map(|s| s.path.clone()));
+    h.extend(
+        [
+            "queue",
+            "consumers",
+            "offered_rate",
+            "throughput",
+            "loss_probability",
+            "utilization",
+            "queue_length",
+            "wait_mean_s",
+            "wait_p50_s",
+            "wait_p99_s",
+            "sojourn_mean_s",
+            "sojourn_p50_s",
+            "sojourn_p99_s",
+            "sojourn_ci95_s",
+        ]
+        .map(str::to_string),
+    );
+    h
+}
+
+/// One CSV record per queue of a cell.
+fn sweep_records(cell: &Cell) -> Vec<Vec<String>> {
+    let o = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
+    cell.report
+        .queues
+        .iter()
+        .map(|q| {
+            let mut r = vec![cell.index.to_string()];
+            r.extend(cell.values.iter().map(value_text));
+            r.extend([
+                q.name.clone(),
+                q.consumers.to_string(),
+                q.offered_rate.mean.to_string(),
+                q.throughput.mean.to_string(),
+                q.loss_probability.mean.to_string(),
+                q.utilization.mean.to_string(),
+                q.queue_length.mean.to_string(),
+                o(q.wait_s.mean),
+                o(q.wait_s.p50),
+                o(q.wait_s.p99),
+                o(q.sojourn_s.mean),
+                o(q.sojourn_s.p50),
+                o(q.sojourn_s.p99),
+                o(q.sojourn_s.ci95),
+            ]);
+            r
+        })
+        .collect()
 }

@@ -1,12 +1,13 @@
 //! The charts mqsim draws, described as [`LineChart`]s from results: latency percentile
 //! curves (simulated with its 95% band, theory dashed, real where measured), ready and
-//! unacknowledged messages over time, throughput and utilization over time, and sizing
-//! curves. Rendering is [`super::charts::render`]; writing files is the CLI's.
+//! unacknowledged messages over time, throughput and utilization over time, sizing
+//! curves and sweep curves. Rendering is [`super::charts::render`]; writing files is the CLI's.
 
-use super::RunReport;
 use super::charts::{Line, LineChart, XAxis};
-use crate::analytic::{self, AnalyticReport};
-use crate::sim::{PercentileCurve, SimOutcome};
+use crate::results::{AnalyticReport, Latency, PercentileCurve, QueueReport, RunReport};
+use crate::sim::SimOutcome;
+use crate::size::{Candidate, Metric, SizeReport};
+use crate::sweep::{Cell, SetSpec, value_number, value_text};
 
 /// A chart to write: file stem, caption, and the stacked panels.
 #[derive(Debug, Clone)]
@@ -36,34 +37,19 @@ fn sim_lines(name: &str, c: &PercentileCurve, color: usize) -> Line {
     }
 }
 
-/// A percentile line through the given (q, value) points that exist; none with fewer than 2.
-fn quantile_line(
-    name: &str,
-    quantiles: [(f64, Option<f64>); 5],
-    dashed: bool,
-    color: usize,
-) -> Option<Line> {
+/// The percentile line of a latency, through the percentiles it has; none with fewer than 2.
+fn percentile_line(name: &str, l: &Latency, dashed: bool, color: usize) -> Option<Line> {
     let points: Vec<(f64, f64)> =
-        quantiles.into_iter().filter_map(|(q, v)| v.map(|v| (q, v))).collect();
+        l.percentiles().into_iter().filter_map(|(q, v)| v.map(|v| (q, v))).collect();
     (points.len() >= 2).then(|| Line { name: name.into(), points, band: vec![], dashed, color })
 }
 
-fn theory_line(l: &analytic::Latency, color: usize) -> Option<Line> {
-    quantile_line(
-        "theory",
-        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)],
-        true,
-        color,
-    )
+fn theory_line(l: &Latency, color: usize) -> Option<Line> {
+    percentile_line("theory", l, true, color)
 }
 
-fn real_line(l: &super::Latency, color: usize) -> Option<Line> {
-    quantile_line(
-        "real broker",
-        [(0.5, l.p50), (0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p999)],
-        false,
-        color,
-    )
+fn real_line(l: &Latency, color: usize) -> Option<Line> {
+    percentile_line("real broker", l, false, color)
 }
 
 fn percentile_panel(title: String, y: &str, lines: Vec<Line>) -> LineChart {
@@ -282,4 +268,180 @@ pub fn time_figures(sim: &SimOutcome) -> Vec<Figure> {
 /// Keeps a time series to at most ~`points` samples: the step a run should record at.
 pub fn series_step(horizon: f64, points: usize) -> f64 {
     horizon / points.max(10) as f64
+}
+
+/// The sizing chart: the target's latency (p50, p99; theory dashed) and utilization
+/// against the consumer count, one line per prefetch setting, the target drawn across.
+pub fn sizing_figure(r: &SizeReport) -> Figure {
+    let sets: Vec<Vec<Candidate>> = r.settings().into_iter().map(|p| p.candidates).collect();
+    let lat_name = if r.target.metric == Metric::Wait { "wait" } else { "sojourn" };
+    let latency_target = matches!(r.target.metric, Metric::Wait | Metric::Sojourn);
+    let mut lat_lines = Vec::new();
+    let mut util_lines = Vec::new();
+    for (i, cands) in sets.iter().enumerate() {
+        let pf = cands.first().map_or(0, |c| c.prefetch);
+        let suffix = if sets.len() > 1 { format!(", prefetch {pf}") } else { String::new() };
+        let sim: Vec<&Candidate> = cands.iter().filter(|c| c.value.is_some()).collect();
+        for (k, (label, get)) in [
+            ("p50", (|c: &Candidate| c.p50) as fn(&Candidate) -> Option<f64>),
+            ("p99", |c: &Candidate| c.p99),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            lat_lines.push(Line {
+                name: format!("{lat_name} {label}{suffix}"),
+                points: sim
+                    .iter()
+                    .filter_map(|c| get(c).map(|v| (f64::from(c.count), v)))
+                    .collect(),
+                band: vec![],
+                dashed: k == 0,
+                color: i,
+            });
+        }
+        let theory: Vec<(f64, f64)> =
+            cands.iter().filter_map(|c| c.analytic.map(|v| (f64::from(c.count), v))).collect();
+        if latency_target && theory.len() >= 2 {
+            lat_lines.push(Line {
+                name: format!(
+                    "theory: {}{suffix}",
+                    r.target.to_string().split(" <=").next().unwrap_or("")
+                ),
+                points: theory,
+                band: vec![],
+                dashed: true,
+                color: i + 3,
+            });
+        }
+        util_lines.push(Line {
+            name: format!("utilization{suffix}"),
+            points: sim.iter().map(|c| (f64::from(c.count), c.utilization)).collect(),
+            band: vec![],
+            dashed: false,
+            color: i,
+        });
+    }
+    let lat_panel = LineChart {
+        title: format!("{}: {lat_name} against consumers", r.group),
+        x_label: "consumers in the group".into(),
+        y_label: lat_name.into(),
+        x_axis: XAxis::Linear,
+        log_y: true,
+        y_seconds: true,
+        x_integer: true,
+        lines: lat_lines,
+        shade_x: None,
+        hline: latency_target.then(|| (r.target.value, format!("target: {}", r.target))),
+    };
+    let util_panel = LineChart {
+        title: format!("{}: utilization against consumers", r.group),
+        x_label: "consumers in the group".into(),
+        y_label: "busy consumers / consumers".into(),
+        x_axis: XAxis::Linear,
+        log_y: false,
+        y_seconds: false,
+        x_integer: true,
+        lines: util_lines,
+        shade_x: None,
+        hline: (r.target.metric == Metric::Utilization)
+            .then(|| (r.target.value, format!("target: {}", r.target))),
+    };
+    Figure {
+        stem: "sizing".into(),
+        caption: format!("Sizing curve of group `{}` (target {})", r.group, r.target),
+        panels: vec![lat_panel, util_panel],
+    }
+}
+
+/// One chart per swept parameter: p99 sojourn and utilization of every queue against the
+/// parameter, one line per queue and per combination of the other parameters (first 6).
+pub fn sweep_figures(specs: &[SetSpec], cells: &[Cell]) -> Vec<Figure> {
+    let mut figs = Vec::new();
+    for (k, spec) in specs.iter().enumerate() {
+        if spec.values.len() < 2 || spec.values.iter().any(|v| value_number(v).is_none()) {
+            continue;
+        }
+        let others = |c: &Cell| -> String {
+            c.values
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != k)
+                .map(|(i, v)| format!("{}={}", specs[i].path, value_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut combos: Vec<String> = cells.iter().map(others).collect();
+        combos.dedup();
+        let mut seen = Vec::new();
+        for c in combos {
+            if !seen.contains(&c) {
+                seen.push(c);
+            }
+        }
+        seen.truncate(6);
+        let queues: Vec<String> = cells
+            .first()
+            .map(|c| c.report.queues.iter().map(|q| q.name.clone()).collect())
+            .unwrap_or_default();
+        let (mut p99, mut util) = (Vec::new(), Vec::new());
+        let mut color = 0;
+        for combo in &seen {
+            for q in &queues {
+                let pts = |f: &dyn Fn(&QueueReport) -> Option<f64>| -> Vec<(f64, f64)> {
+                    cells
+                        .iter()
+                        .filter(|c| &others(c) == combo)
+                        .filter_map(|c| {
+                            let qr = c.report.queues.iter().find(|x| &x.name == q)?;
+                            Some((value_number(&c.values[k])?, f(qr)?))
+                        })
+                        .collect()
+                };
+                let name = if combo.is_empty() { q.clone() } else { format!("{q} ({combo})") };
+                p99.push(Line {
+                    name: name.clone(),
+                    points: pts(&|r| r.sojourn_s.p99),
+                    band: vec![],
+                    dashed: false,
+                    color,
+                });
+                util.push(Line {
+                    name,
+                    points: pts(&|r| Some(r.utilization.mean)),
+                    band: vec![],
+                    dashed: false,
+                    color,
+                });
+                color += 1;
+            }
+        }
+        let integer = spec.values.iter().all(|v| matches!(v, toml::Value::Integer(_)));
+        let panel = |title: String, y: &str, secs: bool, lines: Vec<Line>| LineChart {
+            title,
+            x_label: spec.path.clone(),
+            y_label: y.into(),
+            x_axis: XAxis::Linear,
+            log_y: secs,
+            y_seconds: secs,
+            x_integer: integer,
+            lines,
+            shade_x: None,
+            hline: None,
+        };
+        figs.push(Figure {
+            stem: format!("sweep-{}", slug(&spec.path)),
+            caption: format!("p99 sojourn and utilization against `{}`", spec.path),
+            panels: vec![
+                panel(format!("p99 sojourn against {}", spec.path), "p99 sojourn", true, p99),
+                panel(
+                    format!("utilization against {}", spec.path),
+                    "busy consumers / consumers",
+                    false,
+                    util,
+                ),
+            ],
+        });
+    }
+    figs
 }

@@ -1,9 +1,17 @@
-//! Plain-text tables for the terminal: aligned columns, numbers right-aligned, and the
-//! human formatting of figures (durations with units, mean ± CI).
+//! Plain-text tables for the terminal — aligned columns, numbers right-aligned, and the
+//! human formatting of figures (durations with units, mean ± CI) — and the terminal view
+//! of every command's result: run, analysis, comparison, sizing, sweep, validation, speed.
 
-use super::{Latency, RunReport};
+use super::compare::Comparison3;
 use crate::dist::fmt_secs;
+use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport, SpeedRow};
+use crate::scenario::{Ack, Model};
+use crate::size::{Candidate, Metric, PrefetchSizing, SizeReport, Target};
 use crate::stats::MeanCi;
+use crate::sweep::{Cell, SetSpec, value_text};
+use crate::validate::{
+    Row, Summary, TUTORIAL_CONSUMERS, TUTORIAL_RATE, TUTORIAL_SERVICE_S, TutorialRow, Validation,
+};
 use std::fmt::Write;
 
 /// A table of text cells; the first column is left-aligned, the others right-aligned.
@@ -188,6 +196,413 @@ pub fn render_run(r: &RunReport) -> String {
             tm.service_error_mean * 100.0,
             fmt_secs(tm.arrival_error_mean),
             tm.late_publishes
+        );
+    }
+    out
+}
+
+fn num(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn analytic_row(q: &QueueAnalysis) -> Vec<String> {
+    vec![
+        q.name.clone(),
+        q.model.clone().unwrap_or_else(|| "-".into()),
+        if q.exact { "yes" } else { "no" }.into(),
+        num(q.rho, 3),
+        if q.stable { "yes" } else { "NO" }.into(),
+        num(q.throughput, 3),
+        q.loss_probability.map_or_else(|| "-".into(), |l| format!("{l:.4}")),
+        secs(q.wait_s.mean),
+        secs(q.wait_s.p50),
+        secs(q.wait_s.p99),
+        secs(q.sojourn_s.mean),
+        secs(q.sojourn_s.p99),
+        num(q.queue_length.mean, 3),
+    ]
+}
+
+/// The terminal view of an [`AnalyticReport`]: one row per queue (model, exact, ρ, stable,
+/// throughput/s, loss, Wq mean, p50 and p99, W mean and p99, Lq), then every queue's notes,
+/// then end-to-end means.
+pub fn render_analytic(report: &AnalyticReport) -> String {
+    let mut t = Table::new(&[
+        "queue",
+        "model",
+        "exact",
+        "rho",
+        "stable",
+        "throughput/s",
+        "loss",
+        "Wq mean",
+        "Wq p50",
+        "Wq p99",
+        "W mean",
+        "W p99",
+        "Lq",
+    ]);
+    for q in &report.queues {
+        t.row(analytic_row(q));
+    }
+    let mut out = format!("{} — analytic (queueing theory)\n\n{}", report.scenario, t.render());
+    if report.queues.iter().any(|q| !q.notes.is_empty()) {
+        out += "\nnotes:\n";
+        for q in &report.queues {
+            for n in &q.notes {
+                let _ = writeln!(out, "  [{}] {n}", q.name);
+            }
+        }
+    }
+    if !report.end_to_end_s.is_empty() {
+        out += "\nend to end (mean, sum of stage sojourns):\n";
+        for e in &report.end_to_end_s {
+            let _ = writeln!(
+                out,
+                "  {}: {} = {}{}",
+                e.producer,
+                e.path.join(" → "),
+                secs(e.mean),
+                if e.exact { "" } else { " (approximate)" }
+            );
+        }
+    }
+    out
+}
+
+/// The terminal view of a `compare`: each queue's model, then one row per queue × figure
+/// with the relative differences.
+pub fn render_comparison(c: &Comparison3) -> String {
+    let v = |m: &str, x: Option<f64>| match x {
+        None => "-".to_string(),
+        Some(x) if m.contains("_s.") => fmt_secs(x),
+        Some(x) => format!("{x:.4}"),
+    };
+    let pct = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0));
+    let mut t = Table::new(&[
+        "queue",
+        "metric",
+        "theory",
+        "simulated",
+        "real",
+        "sim vs theory",
+        "real vs theory",
+        "real vs sim",
+    ]);
+    for q in &c.queues {
+        for f in &q.figures {
+            let sim = match (f.sim, f.sim_ci95) {
+                (Some(s), Some(c)) => {
+                    format!("{} ±{}", v(&f.metric, Some(s)), v(&f.metric, Some(c)))
+                }
+                (s, _) => v(&f.metric, s),
+            };
+            t.row(vec![
+                q.name.clone(),
+                f.metric.clone(),
+                v(&f.metric, f.analytic),
+                sim,
+                v(&f.metric, f.real),
+                pct(f.sim_vs_analytic),
+                pct(f.real_vs_analytic),
+                pct(f.real_vs_sim),
+            ]);
+        }
+    }
+    let mut out = format!("{} — theory vs simulation vs real broker\n\n", c.scenario);
+    for q in &c.queues {
+        out += &format!(
+            "  {}: {}\n",
+            q.name,
+            q.model.as_ref().map_or("no analytic model".to_string(), |m| format!(
+                "{m} ({})",
+                if q.exact { "exact" } else { "approximate" }
+            ))
+        );
+    }
+    out.push('\n');
+    out += &t.render();
+    if let (Some(ts), Some(e)) = (c.time_scale, c.service_error_mean) {
+        out += &format!("\nreal run: time scale {ts}, service error {:+.2}%\n", e * 100.0);
+    }
+    out
+}
+
+fn size_value(t: &Target, v: Option<f64>) -> String {
+    match t.metric {
+        Metric::Wait | Metric::Sojourn => secs(v),
+        _ => v.map_or("-".into(), |x| format!("{x:.4}")),
+    }
+}
+
+fn candidates_table(t: &Target, cands: &[Candidate]) -> String {
+    let mut tab = Table::new(&[
+        "consumers",
+        "prefetch",
+        "meets",
+        "simulated",
+        "95% upper",
+        "theory",
+        "utilization",
+        "p50",
+        "p95",
+        "p99",
+        "loss",
+    ]);
+    for c in cands {
+        tab.row(vec![
+            c.count.to_string(),
+            c.prefetch.to_string(),
+            if c.meets { "yes".into() } else { "no".into() },
+            size_value(t, c.value),
+            size_value(t, c.ci95_upper),
+            size_value(t, c.analytic),
+            format!("{:.3}", c.utilization),
+            secs(c.p50),
+            secs(c.p95),
+            secs(c.p99),
+            c.loss.map_or("-".into(), |l| format!("{l:.4}")),
+        ]);
+    }
+    tab.render()
+}
+
+/// The terminal view of a sizing: per prefetch setting the candidates and the
+/// recommendation, then the tutorial's rule beside it.
+pub fn render_size(r: &SizeReport) -> String {
+    let mut out = format!("{} — sizing group \"{}\" for {}\n\n", r.scenario, r.group, r.target);
+    for PrefetchSizing { prefetch, recommended: rec, analytic_guess: guess, candidates } in
+        r.settings()
+    {
+        let _ = writeln!(out, "prefetch {prefetch}:");
+        out.push_str(&candidates_table(&r.target, &candidates));
+        let _ = writeln!(
+            out,
+            "→ recommended: {}   (theory's first guess: {})\n",
+            rec.map_or("none within the search limit".into(), |c| format!("{c} consumers")),
+            guess.map_or("no model".into(), |g| g.to_string()),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "The tutorial's rule P_c = G·P ≥ arrival rate would give {} consumers{}.",
+        r.tutorial_guess,
+        match r.recommended {
+            Some(rec) if rec > r.tutorial_guess =>
+                format!(", {} short of meeting the target", rec - r.tutorial_guess),
+            _ => String::new(),
+        }
+    );
+    out.push_str("Recommended = smallest count whose simulated figure, at the upper end of its 95% interval, meets the target.\n");
+    out
+}
+
+/// The terminal view of a sweep: one row per cell × queue.
+pub fn render_sweep(specs: &[SetSpec], cells: &[Cell]) -> String {
+    let mut head: Vec<String> = vec!["cell".into()];
+    head.extend(specs.iter().map(|s| s.path.clone()));
+    head.extend(
+        ["queue", "util", "loss", "Wq mean", "Wq p99", "W mean", "W p99"].map(String::from),
+    );
+    let mut t = Table::new(&head);
+    for c in cells {
+        for q in &c.report.queues {
+            let mut row = vec![c.index.to_string()];
+            row.extend(c.values.iter().map(value_text));
+            row.extend([
+                q.name.clone(),
+                format!("{:.3}", q.utilization.mean),
+                format!("{:.4}", q.loss_probability.mean),
+                secs(q.wait_s.mean),
+                secs(q.wait_s.p99),
+                secs(q.sojourn_s.mean),
+                secs(q.sojourn_s.p99),
+            ]);
+            t.row(row);
+        }
+    }
+    t.render()
+}
+
+/// A validation figure: a duration for latency metrics, four decimals otherwise.
+pub(super) fn validation_value(metric: &str, v: f64) -> String {
+    if metric.contains("_s.") { fmt_secs(v) } else { format!("{v:.4}") }
+}
+
+/// A relative error in percent; `∞` when theory is zero.
+pub(super) fn validation_rel(e: f64) -> String {
+    if e.is_finite() { format!("{:+.2}%", e * 100.0) } else { "∞".into() }
+}
+
+/// `pass`, `FAIL`, or `approx` for an approximation (no verdict).
+pub(super) fn validation_verdict(r: &Row) -> &'static str {
+    match r.pass {
+        Some(true) => "pass",
+        Some(false) => "FAIL",
+        None => "approx",
+    }
+}
+
+fn matrix_table(v: &Validation) -> String {
+    let mut t = Table::new(&[
+        "cell",
+        "model",
+        "metric",
+        "theory",
+        "simulated ±95%",
+        "rel. error",
+        "in 95% CI",
+        "verdict",
+    ]);
+    for r in &v.rows {
+        t.row(vec![
+            r.cell.clone(),
+            r.model.clone(),
+            r.metric.clone(),
+            validation_value(&r.metric, r.theory),
+            format!(
+                "{} ±{}",
+                validation_value(&r.metric, r.simulated),
+                validation_value(&r.metric, r.ci95)
+            ),
+            validation_rel(r.rel_error),
+            if r.in_ci95 { "yes" } else { "no" }.into(),
+            validation_verdict(r).into(),
+        ]);
+    }
+    t.render()
+}
+
+/// The validation's pass counts and approximation errors, one line per approximate model.
+pub fn validation_summary(v: &Validation, s: &Summary) -> String {
+    let mut out = format!(
+        "{} replications per cell, ~{} customers each. Exact models: {}/{} comparisons pass (theory inside the 99.9% interval)",
+        v.replications, v.customers, s.exact_passed, s.exact_total
+    );
+    if let Some((e, at)) = &s.exact_worst {
+        let _ = write!(out, "; worst relative error {:.2}% ({at})", e * 100.0);
+    }
+    out.push_str(".\nApproximations (|relative error|):\n");
+    for (m, n, worst, median) in &s.approximations {
+        let _ = writeln!(
+            out,
+            "  {m}: {n} comparisons, median {:.1}%, worst {:.1}%",
+            median * 100.0,
+            worst * 100.0
+        );
+    }
+    out
+}
+
+fn tutorial_table(rows: &[TutorialRow]) -> String {
+    let mut t = Table::new(&[
+        "§",
+        "formula",
+        "value",
+        "unit",
+        "claimed",
+        "correct quantity",
+        "theory",
+        "simulated",
+    ]);
+    for r in rows {
+        t.row(vec![
+            r.section.clone(),
+            r.formula.clone(),
+            format!("{:.4}", r.value),
+            r.unit.clone(),
+            r.claimed.clone(),
+            r.correct_quantity.clone(),
+            r.theory.map_or("-".into(), |x| format!("{x:.4}")),
+            format!("{:.4}", r.simulated),
+        ]);
+    }
+    let mut out = t.render();
+    out.push('\n');
+    for r in rows {
+        let _ = writeln!(out, "{} {}: {}", r.section, r.formula, r.verdict);
+    }
+    out
+}
+
+/// The terminal view of a validation: the matrix, its summary, the tutorial's formulas.
+pub fn render_validation(v: &Validation, s: &Summary) -> String {
+    format!(
+        "{}\n{}\nThe tutorial's formulas on mmc-demo (W = {}/s, D = {} ms, G = {}):\n\n{}",
+        matrix_table(v),
+        validation_summary(v, s),
+        TUTORIAL_RATE,
+        TUTORIAL_SERVICE_S * 1e3,
+        TUTORIAL_CONSUMERS,
+        tutorial_table(&v.tutorial)
+    )
+}
+
+/// The terminal view of `bench`: events and messages per second and the ratio to the
+/// reference loop, best of `runs`.
+pub fn render_speed(rows: &[SpeedRow], runs: usize) -> String {
+    let mut t = Table::new(&["case", "events/s", "messages/s", "engine ÷ floor"]);
+    for r in rows {
+        t.row(vec![
+            r.name.clone(),
+            format!("{:.2}M", r.events_per_s / 1e6),
+            format!("{:.2}M", r.messages_per_s / 1e6),
+            r.ratio_to_floor.map_or("-".into(), |x| format!("{x:.2}")),
+        ]);
+    }
+    format!(
+        "single thread, best of {runs} runs; engine ÷ floor = engine time ÷ reference-loop time for the same work\n\n{}",
+        t.render()
+    )
+}
+
+/// What `mqsim check` shows of the scenario file `file` once resolved: simulation
+/// settings, each producer's rate and routes, each queue's bound, each group.
+pub fn render_check(file: &str, m: &Model) -> String {
+    let mut out = String::new();
+    let s = &m.simulation;
+    let _ = writeln!(out, "{}: ok — scenario \"{}\"", file, m.name);
+    let _ = writeln!(
+        out,
+        "  simulation: horizon {}, warm-up {}, {} replications, seed {}",
+        fmt_secs(s.horizon),
+        fmt_secs(s.warmup),
+        s.replications,
+        s.seed
+    );
+    for p in &m.producers {
+        let to: Vec<&str> = p.routes.iter().map(|&q| m.queues[q].name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  producer {}: {:.3} msg/s ({}) → exchange \"{}\" key \"{}\" → {}",
+            p.name,
+            1.0 / p.arrival.mean(),
+            p.arrival.label(),
+            m.router.exchange_name(p.exchange),
+            p.routing_key,
+            if to.is_empty() { "(unroutable)".to_string() } else { to.join(", ") }
+        );
+    }
+    for q in &m.queues {
+        let bound = q
+            .max_length
+            .map_or("unbounded".to_string(), |l| format!("max_length {l}, {:?}", q.overflow));
+        let _ = writeln!(out, "  queue {}: {bound}", q.name);
+    }
+    for g in &m.groups {
+        let then = g.then.as_ref().map_or(String::new(), |t| {
+            let to: Vec<&str> = t.routes.iter().map(|&q| m.queues[q].name.as_str()).collect();
+            format!(" then → {}", to.join(", "))
+        });
+        let _ = writeln!(
+            out,
+            "  consumers {}: {} × {} on {}, prefetch {}, ack {}{then}",
+            g.name,
+            g.count,
+            g.service.label(),
+            m.queues[g.queue].name,
+            if g.prefetch == 0 { "unlimited".to_string() } else { g.prefetch.to_string() },
+            if g.ack == Ack::Manual { "manual" } else { "auto" },
         );
     }
     out

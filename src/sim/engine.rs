@@ -16,7 +16,7 @@
 use super::calendar::Calendar;
 use crate::dist::Dist;
 use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, QueueConfig};
-use crate::report::Counts;
+use crate::results::Counts;
 use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;

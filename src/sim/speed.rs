@@ -4,21 +4,9 @@
 //! throughput on any model.
 
 use super::{reference, simulate};
+use crate::results::SpeedRow;
 use crate::scenario::Model;
 use std::time::Instant;
-
-/// One measured configuration.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SpeedRow {
-    /// What ran.
-    pub name: String,
-    /// Events processed by the engine per wall-clock second, single thread.
-    pub events_per_s: f64,
-    /// Messages (publishes) simulated per wall-clock second, single thread.
-    pub messages_per_s: f64,
-    /// Engine time ÷ reference-loop time for the same work (`None` without a reference).
-    pub ratio_to_floor: Option<f64>,
-}
 
 /// Best of `runs` timings of `f`, seconds (the minimum is the least noisy estimate of cost).
 pub fn best_of<R>(runs: usize, mut f: impl FnMut() -> R) -> (f64, R) {
@@ -54,6 +42,20 @@ pub fn measure(name: &str, model: &Model, runs: usize) -> SpeedRow {
         messages_per_s: published as f64 / secs,
         ratio_to_floor: None,
     }
+}
+
+/// Simulated seconds of the M/M/1 floor comparison that `mqsim bench` quotes: long enough
+/// (800 000 messages) that timer resolution and start-up do not count.
+pub const FLOOR_HORIZON_S: f64 = 100_000.0;
+
+/// Wall-clock speed of one replication of a scenario, named by the scenario and its horizon.
+pub fn measure_scenario(model: &Model, runs: usize) -> SpeedRow {
+    let name = format!(
+        "{} (1 replication, {})",
+        model.name,
+        crate::dist::fmt_secs(model.simulation.horizon)
+    );
+    measure(&name, model, runs)
 }
 
 /// The engine on M/M/1 (ρ = 0.8) against the Lindley recursion, and on M/M/8 and M/M/64

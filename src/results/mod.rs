@@ -1,0 +1,20 @@
+//! The bottom layer of data: what every back end produces and `report` only reads. The
+//! simulator and the load test fill a [`RunReport`], the analytic back end an
+//! [`AnalyticReport`]; both use the one [`Latency`] type. Percentile curves
+//! ([`PercentileCurve`]) are the simulator's extra material for charts, [`SpeedRow`] its
+//! measured speed.
+//!
+//! Plain data and serde only: this module depends on `stats` and nothing else in the crate,
+//! so any back end and any writer can use it without a cycle.
+
+mod curves;
+mod latency;
+mod prediction;
+mod run;
+mod speed;
+
+pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
+pub use latency::{Latency, serialize_prediction};
+pub use prediction::{AnalyticReport, EndToEndPath, MeanCount, QueueAnalysis};
+pub use run::{Counts, EndToEnd, ProducerReport, QueueLength, QueueReport, RunReport, Timing};
+pub use speed::SpeedRow;

@@ -1,0 +1,149 @@
+//! The results of a run (`sim`) or a load test (`real`): [`RunReport`], serialised exactly
+//! as the output contract's JSON.
+
+use super::Latency;
+use crate::stats::MeanCi;
+use serde::{Deserialize, Serialize};
+
+/// Time-averaged ready-queue length (Lq).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueLength {
+    /// Mean over replications.
+    pub mean: f64,
+    /// 95% half-width.
+    pub ci95: Option<f64>,
+    /// Largest ready count seen after the warm-up.
+    pub max: u64,
+}
+
+/// Message counts over all replications, warm-up included. For every queue
+/// `offered = acked + dropped + in_flight_at_end` holds exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Messages routed to the queue (accepted or not).
+    pub offered: u64,
+    /// Messages handed to a consumer.
+    pub delivered: u64,
+    /// Messages acknowledged (manual: at service end; auto: on delivery).
+    pub acked: u64,
+    /// Messages dropped by the overflow policy (drop-head or reject-publish).
+    pub dropped: u64,
+    /// Messages still ready or unacknowledged when the run stopped.
+    pub in_flight_at_end: u64,
+    /// Messages whose service ended (an extension: with auto ack, delivered ≠ served).
+    pub completed: u64,
+}
+
+impl Counts {
+    /// Does `offered = acked + dropped + in_flight_at_end` hold?
+    pub fn balanced(&self) -> bool {
+        self.offered == self.acked + self.dropped + self.in_flight_at_end
+    }
+
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &Counts) {
+        self.offered += o.offered;
+        self.delivered += o.delivered;
+        self.acked += o.acked;
+        self.dropped += o.dropped;
+        self.in_flight_at_end += o.in_flight_at_end;
+        self.completed += o.completed;
+    }
+}
+
+/// One queue's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueReport {
+    /// Queue name.
+    pub name: String,
+    /// Consumers reading the queue (all groups).
+    pub consumers: u32,
+    /// Messages routed to the queue per second.
+    pub offered_rate: MeanCi,
+    /// Messages whose service ended per second.
+    pub throughput: MeanCi,
+    /// Dropped ÷ offered.
+    pub loss_probability: MeanCi,
+    /// Entering the queue → start of service (Wq).
+    pub wait_s: Latency,
+    /// Entering the queue → end of service (W).
+    pub sojourn_s: Latency,
+    /// Ready messages, time-averaged (Lq).
+    pub queue_length: QueueLength,
+    /// Busy consumers ÷ consumers, time-averaged.
+    pub utilization: MeanCi,
+    /// Totals over all replications.
+    pub counts: Counts,
+}
+
+/// One producer's totals over all replications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProducerReport {
+    /// Producer name.
+    pub name: String,
+    /// Publishes made.
+    pub published: u64,
+    /// Publishes that matched no queue.
+    pub unroutable: u64,
+}
+
+/// End-to-end latency of one producer's messages: publish → end of the last stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndToEnd {
+    /// Producer name.
+    pub producer: String,
+    /// Mean (with its 95% half-width), percentiles and max, as for a queue.
+    #[serde(flatten)]
+    pub latency: Latency,
+    /// Post-warm-up messages (copies, after fan-out) that completed every stage.
+    pub completed: u64,
+}
+
+/// How faithfully a real-clock run followed the scenario (loadtest only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Real seconds per scenario second.
+    pub time_scale: f64,
+    /// Mean of actual ÷ intended service time − 1.
+    pub service_error_mean: f64,
+    /// Mean lateness of publishes relative to their schedule, scenario seconds.
+    pub arrival_error_mean: f64,
+    /// Publishes that left later than their scheduled time by more than the tolerance.
+    pub late_publishes: u64,
+}
+
+/// Results of `run` (`backend: "sim"`) or `loadtest` (`backend: "real"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// `"sim"` or `"real"`.
+    pub backend: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Independent replications.
+    pub replications: u32,
+    /// Scenario time per replication.
+    pub horizon_s: f64,
+    /// Discarded scenario time per replication.
+    pub warmup_s: f64,
+    /// Real seconds per scenario second (loadtest only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
+    /// Per queue, in file order.
+    pub queues: Vec<QueueReport>,
+    /// Per producer, in file order.
+    pub producers: Vec<ProducerReport>,
+    /// Per producer whose messages complete at least one stage.
+    pub end_to_end_s: Vec<EndToEnd>,
+    /// Real-clock fidelity (loadtest only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+impl RunReport {
+    /// The JSON document of the output contract.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serialises") + "\n"
+    }
+}
