@@ -256,21 +256,15 @@ pub fn analyze(model: &Model) -> AnalyticReport {
         }
     }
     let mut results: Vec<Option<QueueAnalysis>> = vec![None; nq];
-    for q in topological_order(model) {
+    for q in model.topological_order() {
         let input = Stream::merge(&inflow[q]);
         let (mut qa, out) = analyze_queue(model, q, input);
         qa.notes.splice(0..0, merge_notes(&inflow[q], input));
         let total: u64 =
             model.queues[q].groups.iter().map(|&g| u64::from(model.groups[g].count)).sum();
-        for &g in &model.queues[q].groups {
-            if let Some(t) = &model.groups[g].then {
-                let share =
-                    if total > 0 { model.groups[g].count as f64 / total as f64 } else { 0.0 };
-                let s = out.share(share);
-                for &nq2 in &t.routes {
-                    inflow[nq2].push(s);
-                }
-            }
+        for (g, nq2) in model.onward_edges(q) {
+            let share = if total > 0 { model.groups[g].count as f64 / total as f64 } else { 0.0 };
+            inflow[nq2].push(out.share(share));
         }
         results[q] = Some(qa);
     }
@@ -306,37 +300,6 @@ pub fn analyze_queue_with_count(model: &Model, group: usize, count: u32) -> Opti
     let mut m = model.clone();
     m.groups[group].count = count;
     analyze(&m).queues.into_iter().nth(q)
-}
-
-/// Kahn's algorithm over the queue graph (q → every queue a group of q publishes to with
-/// `then`). The scenario loader refuses cycles; queues on a cycle anyway are left out.
-fn topological_order(model: &Model) -> Vec<QueueId> {
-    let nq = model.queues.len();
-    let mut indeg = vec![0usize; nq];
-    let succ = |q: QueueId| {
-        model.queues[q]
-            .groups
-            .iter()
-            .filter_map(|&g| model.groups[g].then.as_ref())
-            .flat_map(|t| t.routes.iter().copied())
-    };
-    for q in 0..nq {
-        for n in succ(q) {
-            indeg[n] += 1;
-        }
-    }
-    let mut ready: Vec<QueueId> = (0..nq).rev().filter(|&q| indeg[q] == 0).collect();
-    let mut order = Vec::with_capacity(nq);
-    while let Some(q) = ready.pop() {
-        order.push(q);
-        for n in succ(q) {
-            indeg[n] -= 1;
-            if indeg[n] == 0 {
-                ready.push(n);
-            }
-        }
-    }
-    order
 }
 
 fn merge_notes(parts: &[Stream], merged: Stream) -> Vec<String> {
@@ -886,14 +849,8 @@ fn end_to_end(model: &Model, queues: &[QueueAnalysis]) -> Vec<EndToEndPath> {
                 break;
             }
             let q = *path.last().unwrap_or(&0);
-            let mut next: Vec<QueueId> = Vec::new();
-            let mut ends_here = model.queues[q].groups.is_empty();
-            for &g in &model.queues[q].groups {
-                match &model.groups[g].then {
-                    Some(t) if !t.routes.is_empty() => next.extend(t.routes.iter().copied()),
-                    _ => ends_here = true,
-                }
-            }
+            let mut next: Vec<QueueId> = model.successors(q).collect();
+            let ends_here = model.path_can_end_at(q);
             next.sort_unstable();
             next.dedup();
             // A path longer than the number of queues would mean a cycle: stop there.

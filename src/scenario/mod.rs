@@ -8,6 +8,7 @@
 //! Nothing here reads files: the caller passes the text and the name to report it under.
 
 mod duration;
+mod graph;
 mod locate;
 mod raw;
 
@@ -550,33 +551,6 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         return None;
     }
 
-    // --- pipelines must end: a `then` chain that returns to a queue it left never drains.
-    for (gi, g) in groups.iter().enumerate() {
-        let mut seen = HashSet::new();
-        let mut stack = vec![g.queue];
-        while let Some(q) = stack.pop() {
-            if !seen.insert(q) {
-                continue;
-            }
-            for &next_g in &queues[q].groups {
-                if let Some(t) = &groups[next_g].then {
-                    for &nq in &t.routes {
-                        if nq == g.queue {
-                            c.err(
-                                format!("consumers[{next_g}].then"),
-                                format!(
-                                    "publishes back to queue \"{}\" (read by consumers[{gi}] \"{}\"): every message would cycle forever",
-                                    queues[nq].name, g.name
-                                ),
-                            );
-                            return None;
-                        }
-                        stack.push(nq);
-                    }
-                }
-            }
-        }
-    }
     for q in &queues {
         if q.groups.is_empty() {
             warnings.push(format!(
@@ -591,7 +565,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
             .file_stem()
             .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
     });
-    Some(Model {
+    let model = Model {
         name,
         description: raw.description.clone(),
         simulation,
@@ -602,7 +576,37 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         queues,
         groups,
         warnings,
-    })
+    };
+    check_then_cycles(c, &model).then_some(model)
+}
+
+/// Pipelines must end: refuses a `then` chain that returns to a queue it left (every
+/// message on it would cycle forever). Reports the first such publish only, searching
+/// depth first from each group's queue in group order. Returns whether there is none.
+fn check_then_cycles(c: &mut Checker, model: &Model) -> bool {
+    for (gi, g) in model.groups.iter().enumerate() {
+        let mut seen = HashSet::new();
+        let mut stack = vec![g.queue];
+        while let Some(q) = stack.pop() {
+            if !seen.insert(q) {
+                continue;
+            }
+            for (next_g, nq) in model.onward_edges(q) {
+                if nq == g.queue {
+                    c.err(
+                        format!("consumers[{next_g}].then"),
+                        format!(
+                            "publishes back to queue \"{}\" (read by consumers[{gi}] \"{}\"): every message would cycle forever",
+                            model.queues[nq].name, g.name
+                        ),
+                    );
+                    return false;
+                }
+                stack.push(nq);
+            }
+        }
+    }
+    true
 }
 
 impl Model {
