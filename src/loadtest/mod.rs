@@ -30,9 +30,15 @@
 //!   closed, and what is left ready or unacknowledged is `in_flight_at_end`, so
 //!   `offered = acked + dropped + in_flight_at_end` holds exactly for every queue.
 //!
-//! Seeds: every producer and every consumer thread has its own `Xoshiro256PlusPlus` stream,
-//! derived from `simulation.seed` (see [`stream_seed`]), so the random numbers — though not
-//! the real-clock interleaving — are the same run after run.
+//! Seeds: the load test draws from the simulator's random streams of replication 0 (see
+//! [`stream_rng`]): a publisher publishes at the instants replication 0 has its producer's
+//! arrivals ([`ArrivalSchedule`]), and a consumer group's threads share the group's service
+//! stream, one sample per service start, so the k-th service started in the group lasts
+//! the k-th service time of the simulated group. The random numbers — though not the
+//! real-clock interleaving, which decides which message gets which service time when a
+//! group has several consumers — are the same run after run, and the same as the
+//! simulator's: `mqsim compare` pairs two runs of one sample path, so their difference is
+//! the broker's own effect, not sampling noise.
 
 mod pacer;
 #[cfg(test)]
@@ -52,7 +58,7 @@ use pacer::Pacer;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -94,38 +100,82 @@ pub enum LoadtestError {
     Panicked(&'static str),
 }
 
-/// The random-number stream a load test gives one of its threads.
+/// A random stream of the load test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
-    /// The publisher of producer `i`.
+    /// The inter-arrival gaps of producer `i`.
     Producer(usize),
-    /// Consumer `index` of consumer group `group`.
-    Consumer {
-        /// Group index in the model.
-        group: usize,
-        /// Consumer within the group.
-        index: u32,
-    },
+    /// The service times of consumer group `i`, shared by all its consumers.
+    Group(usize),
 }
 
-/// The seed of one thread's stream: SplitMix64 over the master seed and the stream's
-/// identity, so streams are distinct and independent of thread count and start order.
-pub fn stream_seed(seed: u64, stream: Stream) -> u64 {
-    let id = match stream {
-        Stream::Producer(i) => (1u64 << 62) | i as u64,
-        Stream::Consumer { group, index } => {
-            (2u64 << 62) | ((group as u64) << 32) | u64::from(index)
-        }
-    };
-    let mut z = seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+/// The kinds of source in [`crate::sim::stream_seed`], as the simulator's engine numbers
+/// them when it seeds a replication: producers' arrivals 0, groups' services 1.
+const ARRIVAL_STREAMS: u64 = 0;
+const SERVICE_STREAMS: u64 = 1;
 
-/// The random-number generator of one stream.
+/// The generator of one stream: the simulator's stream of the same source in replication 0
+/// (`sim::stream_seed(seed, 0, kind, index)`), so the load test and that replication draw
+/// the same numbers. A test checks this against the engine itself.
 pub fn stream_rng(seed: u64, stream: Stream) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(stream_seed(seed, stream))
+    let (kind, index) = match stream {
+        Stream::Producer(i) => (ARRIVAL_STREAMS, i),
+        Stream::Group(i) => (SERVICE_STREAMS, i),
+    };
+    Xoshiro256PlusPlus::seed_from_u64(crate::sim::stream_seed(seed, 0, kind, index))
+}
+
+/// The scenario instants (seconds from time zero) at which a producer publishes: its gaps
+/// drawn from its [`Stream::Producer`] stream one after the other and summed in `f64`,
+/// exactly as the simulator's engine schedules each next arrival at `now + gap`. So the
+/// load test publishes at replication 0's arrival instants (scaled to real time). Endless.
+#[derive(Debug, Clone)]
+pub struct ArrivalSchedule {
+    arrival: Dist,
+    rng: Xoshiro256PlusPlus,
+    now: f64,
+}
+
+impl ArrivalSchedule {
+    /// The schedule of producer `producer` of `model`. Panics if there is no such producer.
+    pub fn new(model: &Model, producer: usize) -> Self {
+        ArrivalSchedule {
+            arrival: model.producers[producer].arrival.clone(),
+            rng: stream_rng(model.simulation.seed, Stream::Producer(producer)),
+            now: 0.0,
+        }
+    }
+}
+
+impl Iterator for ArrivalSchedule {
+    type Item = f64;
+
+    fn next(&mut self) -> Option<f64> {
+        self.now += self.arrival.sample(&mut self.rng);
+        Some(self.now)
+    }
+}
+
+/// One consumer group's service times, shared by its consumer threads: each service start
+/// takes the next sample, so the k-th service started in the group gets the k-th sample of
+/// the group's [`Stream::Group`] stream, as in the simulator. A mutex is enough: it is taken
+/// once per service, for one sample.
+#[derive(Debug, Clone)]
+struct ServiceTimes(Arc<Mutex<(Dist, Xoshiro256PlusPlus)>>);
+
+impl ServiceTimes {
+    fn new(model: &Model, group: usize) -> Self {
+        let rng = stream_rng(model.simulation.seed, Stream::Group(group));
+        ServiceTimes(Arc::new(Mutex::new((model.groups[group].service.clone(), rng))))
+    }
+
+    /// The next service time, scenario seconds.
+    fn next(&self) -> f64 {
+        // Sampling cannot panic, so a poisoned lock still holds a consistent stream.
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (service, rng) = &mut *guard;
+        service.sample(rng)
+    }
 }
 
 /// What travels through the broker.
@@ -197,22 +247,20 @@ struct PublisherJob {
     index: usize,
     exchange: ExchangeId,
     routing_key: String,
-    arrival: Dist,
-    rng: Xoshiro256PlusPlus,
+    schedule: ArrivalSchedule,
     start: Start,
     stop: Arc<AtomicBool>,
 }
 
 fn run_publisher(job: PublisherJob) -> PublisherResult {
-    let PublisherJob { broker, index, exchange, routing_key, arrival, mut rng, start, stop } = job;
+    let PublisherJob { broker, index, exchange, routing_key, schedule, start, stop } = job;
     let mut r = PublisherResult::default();
     let Some(frame) = await_start(&start, &stop) else { return r };
     let mut pacer = Pacer::new();
-    let mut scheduled = frame.t0;
-    loop {
-        let gap = arrival.sample(&mut rng);
-        let Some(next) = frame.real(gap).and_then(|d| scheduled.checked_add(d)) else { break };
-        scheduled = next;
+    for t in schedule {
+        // From time zero, not from the previous publish: no rounding drift between the
+        // real schedule and the scenario instants.
+        let Some(scheduled) = frame.real(t).and_then(|d| frame.t0.checked_add(d)) else { break };
         if scheduled >= frame.end || !pacer.wait_until(scheduled, &stop) {
             break;
         }
@@ -248,17 +296,15 @@ struct ConsumerJob {
     broker: Broker<Msg>,
     consumer: Consumer<Msg>,
     queue: usize,
-    service: Dist,
+    service: ServiceTimes,
     then: Option<(ExchangeId, String)>,
     producers: usize,
-    rng: Xoshiro256PlusPlus,
     start: Start,
     stop: Arc<AtomicBool>,
 }
 
 fn run_consumer(job: ConsumerJob) -> ConsumerResult {
-    let ConsumerJob { broker, consumer, queue, service, then, producers, mut rng, start, stop } =
-        job;
+    let ConsumerJob { broker, consumer, queue, service, then, producers, start, stop } = job;
     let mut r = ConsumerResult {
         queue,
         wait: LatencyHistogram::new(),
@@ -279,7 +325,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerResult {
             Err(RecvError::Closed) => break,
         };
         let start = Instant::now();
-        let intended = frame.real(service.sample(&mut rng));
+        let intended = frame.real(service.next());
         // A service too long to represent ends only with the run.
         let target = intended
             .and_then(|i| start.checked_add(i))
@@ -421,8 +467,8 @@ fn broker_for(model: &Model) -> Result<Broker<Msg>, LoadtestError> {
 
 /// Subscribes and starts `count` consumer threads per group, in group order.
 fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> {
-    let seed = model.simulation.seed;
     for (gi, g) in model.groups.iter().enumerate() {
+        let service = ServiceTimes::new(model, gi);
         for index in 0..g.count {
             let options = ConsumerOptions { prefetch: g.prefetch, ack: g.ack };
             let consumer = crew.broker.consume_id(g.queue, options)?;
@@ -430,10 +476,9 @@ fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> 
                 broker: crew.broker.clone(),
                 consumer,
                 queue: g.queue,
-                service: g.service.clone(),
+                service: service.clone(),
                 then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
                 producers: model.producers.len(),
-                rng: stream_rng(seed, Stream::Consumer { group: gi, index }),
                 start: Arc::clone(&crew.start),
                 stop: Arc::clone(&crew.stop),
             };
@@ -451,15 +496,13 @@ fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> 
 
 /// Starts one publisher thread per producer.
 fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> {
-    let seed = model.simulation.seed;
     for (pi, p) in model.producers.iter().enumerate() {
         let job = PublisherJob {
             broker: crew.broker.clone(),
             index: pi,
             exchange: p.exchange,
             routing_key: p.routing_key.clone(),
-            arrival: p.arrival.clone(),
-            rng: stream_rng(seed, Stream::Producer(pi)),
+            schedule: ArrivalSchedule::new(model, pi),
             start: Arc::clone(&crew.start),
             stop: Arc::clone(&crew.stop),
         };
