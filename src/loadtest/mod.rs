@@ -13,8 +13,8 @@
 //!   omission); how late publishes left is reported in [`Timing`].
 //! - **Service emulation.** Each consumer group is `count` threads subscribed with the
 //!   group's prefetch and ack mode. A consumer serves its deliveries one at a time: it
-//!   samples the service time, scales it, and waits precisely (sleep, then yield-spin the
-//!   last stretch; see `pacer`). The ratio actual ÷ intended − 1 is averaged into
+//!   takes the next service time from its group's shared stream, scales it, and waits
+//!   precisely (sleep, then yield-spin the last stretch; see `pacer`). The ratio actual ÷ intended − 1 is averaged into
 //!   `timing.service_error_mean`. With `then`, the message is published onward when its
 //!   service ends and acknowledged after that (at least once: a crash between the two would
 //!   redeliver, never lose).

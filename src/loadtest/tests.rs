@@ -438,3 +438,26 @@ service = { dist = "exponential", mean = "100ms" }
     );
     assert!(err.abs() < 0.05, "service error {err}");
 }
+
+/// However the consumer threads of a group interleave, together they take the group's
+/// stream in order, each sample once: the k-th service started gets the k-th sample.
+#[test]
+fn a_groups_consumers_share_one_service_stream() {
+    let m = model(MM1);
+    let times = ServiceTimes::new(&m, 0);
+    let (threads, each) = (4, 500);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let times = times.clone();
+            thread::spawn(move || (0..each).map(|_| times.next()).collect::<Vec<f64>>())
+        })
+        .collect();
+    let mut taken: Vec<f64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut rng = stream_rng(m.simulation.seed, Stream::Group(0));
+    let mut expected: Vec<f64> =
+        (0..threads * each).map(|_| m.groups[0].service.sample(&mut rng)).collect();
+    taken.sort_by(f64::total_cmp);
+    expected.sort_by(f64::total_cmp);
+    assert_eq!(taken, expected);
+    assert_eq!(times.next(), m.groups[0].service.sample(&mut rng), "the next one is next");
+}
