@@ -19,14 +19,8 @@ pub(super) fn end_to_end(model: &Model, queues: &[QueueAnalysis]) -> Vec<EndToEn
                 break;
             }
             let q = *path.last().unwrap_or(&0);
-            let mut next: Vec<QueueId> = Vec::new();
-            let mut ends_here = model.queues[q].groups.is_empty();
-            for &g in &model.queues[q].groups {
-                match &model.groups[g].then {
-                    Some(t) if !t.routes.is_empty() => next.extend(t.routes.iter().copied()),
-                    _ => ends_here = true,
-                }
-            }
+            let mut next: Vec<QueueId> = model.successors(q).collect();
+            let ends_here = model.path_can_end_at(q);
             next.sort_unstable();
             next.dedup();
             // A path longer than the number of queues would mean a cycle: stop there.

@@ -5,7 +5,6 @@
 
 use super::choose;
 use crate::results::QueueAnalysis;
-use crate::routing::QueueId;
 use crate::scenario::Model;
 
 /// An arrival stream described by two moments (Whitt's QNA, 1983).
@@ -69,21 +68,15 @@ pub(super) fn solve(model: &Model) -> Vec<QueueAnalysis> {
         }
     }
     let mut results: Vec<Option<QueueAnalysis>> = vec![None; nq];
-    for q in topological_order(model) {
+    for q in model.topological_order() {
         let input = Stream::merge(&inflow[q]);
         let (mut qa, out) = choose::analyze_queue(model, q, input);
         qa.notes.splice(0..0, merge_notes(&inflow[q], input));
         let total: u64 =
             model.queues[q].groups.iter().map(|&g| u64::from(model.groups[g].count)).sum();
-        for &g in &model.queues[q].groups {
-            if let Some(t) = &model.groups[g].then {
-                let share =
-                    if total > 0 { model.groups[g].count as f64 / total as f64 } else { 0.0 };
-                let s = out.share(share);
-                for &nq2 in &t.routes {
-                    inflow[nq2].push(s);
-                }
-            }
+        for (g, nq2) in model.onward_edges(q) {
+            let share = if total > 0 { model.groups[g].count as f64 / total as f64 } else { 0.0 };
+            inflow[nq2].push(out.share(share));
         }
         results[q] = Some(qa);
     }
@@ -102,37 +95,6 @@ pub(super) fn solve(model: &Model) -> Vec<QueueAnalysis> {
             })
         })
         .collect()
-}
-
-/// Kahn's algorithm over the queue graph (q → every queue a group of q publishes to with
-/// `then`). The scenario loader refuses cycles; queues on a cycle anyway are left out.
-fn topological_order(model: &Model) -> Vec<QueueId> {
-    let nq = model.queues.len();
-    let mut indeg = vec![0usize; nq];
-    let succ = |q: QueueId| {
-        model.queues[q]
-            .groups
-            .iter()
-            .filter_map(|&g| model.groups[g].then.as_ref())
-            .flat_map(|t| t.routes.iter().copied())
-    };
-    for q in 0..nq {
-        for n in succ(q) {
-            indeg[n] += 1;
-        }
-    }
-    let mut ready: Vec<QueueId> = (0..nq).rev().filter(|&q| indeg[q] == 0).collect();
-    let mut order = Vec::with_capacity(nq);
-    while let Some(q) = ready.pop() {
-        order.push(q);
-        for n in succ(q) {
-            indeg[n] -= 1;
-            if indeg[n] == 0 {
-                ready.push(n);
-            }
-        }
-    }
-    order
 }
 
 fn merge_notes(parts: &[Stream], merged: Stream) -> Vec<String> {

@@ -13,8 +13,8 @@
 //!   omission); how late publishes left is reported in [`Timing`].
 //! - **Service emulation.** Each consumer group is `count` threads subscribed with the
 //!   group's prefetch and ack mode. A consumer serves its deliveries one at a time: it
-//!   samples the service time, scales it, and waits precisely (sleep, then yield-spin the
-//!   last stretch; see `pacer`). The ratio actual ÷ intended − 1 is averaged into
+//!   takes the next service time from its group's shared stream, scales it, and waits
+//!   precisely (sleep, then yield-spin the last stretch; see `pacer`). The ratio actual ÷ intended − 1 is averaged into
 //!   `timing.service_error_mean`. With `then`, the message is published onward when its
 //!   service ends and acknowledged after that (at least once: a crash between the two would
 //!   redeliver, never lose).
@@ -30,27 +30,35 @@
 //!   closed, and what is left ready or unacknowledged is `in_flight_at_end`, so
 //!   `offered = acked + dropped + in_flight_at_end` holds exactly for every queue.
 //!
-//! Seeds: every producer and every consumer thread has its own `Xoshiro256PlusPlus` stream,
-//! derived from `simulation.seed` (see [`stream_seed`]), so the random numbers — though not
-//! the real-clock interleaving — are the same run after run.
+//! Seeds: the load test draws from the simulator's random streams of replication 0 (see
+//! [`stream_rng`]): a publisher publishes at the instants replication 0 has its producer's
+//! arrivals ([`ArrivalSchedule`]), and a consumer group's threads share the group's service
+//! stream, one sample per service start, so the k-th service started in the group lasts
+//! the k-th service time of the simulated group. The random numbers — though not the
+//! real-clock interleaving, which decides which message gets which service time when a
+//! group has several consumers — are the same run after run, and the same as the
+//! simulator's: `mqsim compare` pairs two runs of one sample path, so their difference is
+//! the broker's own effect, not sampling noise.
 
 mod pacer;
 #[cfg(test)]
 mod tests;
 
-use crate::broker::{Broker, BrokerError, Consumer, ConsumerOptions, QueueOptions, RecvError};
+use crate::broker::{
+    Broker, BrokerError, Consumer, ConsumerOptions, QueueOptions, QueueStats, RecvError,
+};
 use crate::dist::Dist;
 use crate::results::{
     Counts, EndToEnd, Latency, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
 };
 use crate::routing::ExchangeId;
-use crate::scenario::Model;
+use crate::scenario::{Loadtest, Model};
 use crate::stats::{LatencyHistogram, MeanCi};
 use pacer::Pacer;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -92,38 +100,82 @@ pub enum LoadtestError {
     Panicked(&'static str),
 }
 
-/// The random-number stream a load test gives one of its threads.
+/// A random stream of the load test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
-    /// The publisher of producer `i`.
+    /// The inter-arrival gaps of producer `i`.
     Producer(usize),
-    /// Consumer `index` of consumer group `group`.
-    Consumer {
-        /// Group index in the model.
-        group: usize,
-        /// Consumer within the group.
-        index: u32,
-    },
+    /// The service times of consumer group `i`, shared by all its consumers.
+    Group(usize),
 }
 
-/// The seed of one thread's stream: SplitMix64 over the master seed and the stream's
-/// identity, so streams are distinct and independent of thread count and start order.
-pub fn stream_seed(seed: u64, stream: Stream) -> u64 {
-    let id = match stream {
-        Stream::Producer(i) => (1u64 << 62) | i as u64,
-        Stream::Consumer { group, index } => {
-            (2u64 << 62) | ((group as u64) << 32) | u64::from(index)
-        }
-    };
-    let mut z = seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+/// The kinds of source in [`crate::sim::stream_seed`], as the simulator's engine numbers
+/// them when it seeds a replication: producers' arrivals 0, groups' services 1.
+const ARRIVAL_STREAMS: u64 = 0;
+const SERVICE_STREAMS: u64 = 1;
 
-/// The random-number generator of one stream.
+/// The generator of one stream: the simulator's stream of the same source in replication 0
+/// (`sim::stream_seed(seed, 0, kind, index)`), so the load test and that replication draw
+/// the same numbers. A test checks this against the engine itself.
 pub fn stream_rng(seed: u64, stream: Stream) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(stream_seed(seed, stream))
+    let (kind, index) = match stream {
+        Stream::Producer(i) => (ARRIVAL_STREAMS, i),
+        Stream::Group(i) => (SERVICE_STREAMS, i),
+    };
+    Xoshiro256PlusPlus::seed_from_u64(crate::sim::stream_seed(seed, 0, kind, index))
+}
+
+/// The scenario instants (seconds from time zero) at which a producer publishes: its gaps
+/// drawn from its [`Stream::Producer`] stream one after the other and summed in `f64`,
+/// exactly as the simulator's engine schedules each next arrival at `now + gap`. So the
+/// load test publishes at replication 0's arrival instants (scaled to real time). Endless.
+#[derive(Debug, Clone)]
+pub struct ArrivalSchedule {
+    arrival: Dist,
+    rng: Xoshiro256PlusPlus,
+    now: f64,
+}
+
+impl ArrivalSchedule {
+    /// The schedule of producer `producer` of `model`. Panics if there is no such producer.
+    pub fn new(model: &Model, producer: usize) -> Self {
+        ArrivalSchedule {
+            arrival: model.producers[producer].arrival.clone(),
+            rng: stream_rng(model.simulation.seed, Stream::Producer(producer)),
+            now: 0.0,
+        }
+    }
+}
+
+impl Iterator for ArrivalSchedule {
+    type Item = f64;
+
+    fn next(&mut self) -> Option<f64> {
+        self.now += self.arrival.sample(&mut self.rng);
+        Some(self.now)
+    }
+}
+
+/// One consumer group's service times, shared by its consumer threads: each service start
+/// takes the next sample, so the k-th service started in the group gets the k-th sample of
+/// the group's [`Stream::Group`] stream, as in the simulator. A mutex is enough: it is taken
+/// once per service, for one sample.
+#[derive(Debug, Clone)]
+struct ServiceTimes(Arc<Mutex<(Dist, Xoshiro256PlusPlus)>>);
+
+impl ServiceTimes {
+    fn new(model: &Model, group: usize) -> Self {
+        let rng = stream_rng(model.simulation.seed, Stream::Group(group));
+        ServiceTimes(Arc::new(Mutex::new((model.groups[group].service.clone(), rng))))
+    }
+
+    /// The next service time, scenario seconds.
+    fn next(&self) -> f64 {
+        // Sampling cannot panic, so a poisoned lock still holds a consistent stream.
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (service, rng) = &mut *guard;
+        service.sample(rng)
+    }
 }
 
 /// What travels through the broker.
@@ -195,22 +247,20 @@ struct PublisherJob {
     index: usize,
     exchange: ExchangeId,
     routing_key: String,
-    arrival: Dist,
-    rng: Xoshiro256PlusPlus,
+    schedule: ArrivalSchedule,
     start: Start,
     stop: Arc<AtomicBool>,
 }
 
 fn run_publisher(job: PublisherJob) -> PublisherResult {
-    let PublisherJob { broker, index, exchange, routing_key, arrival, mut rng, start, stop } = job;
+    let PublisherJob { broker, index, exchange, routing_key, schedule, start, stop } = job;
     let mut r = PublisherResult::default();
     let Some(frame) = await_start(&start, &stop) else { return r };
     let mut pacer = Pacer::new();
-    let mut scheduled = frame.t0;
-    loop {
-        let gap = arrival.sample(&mut rng);
-        let Some(next) = frame.real(gap).and_then(|d| scheduled.checked_add(d)) else { break };
-        scheduled = next;
+    for t in schedule {
+        // From time zero, not from the previous publish: no rounding drift between the
+        // real schedule and the scenario instants.
+        let Some(scheduled) = frame.real(t).and_then(|d| frame.t0.checked_add(d)) else { break };
         if scheduled >= frame.end || !pacer.wait_until(scheduled, &stop) {
             break;
         }
@@ -246,17 +296,15 @@ struct ConsumerJob {
     broker: Broker<Msg>,
     consumer: Consumer<Msg>,
     queue: usize,
-    service: Dist,
+    service: ServiceTimes,
     then: Option<(ExchangeId, String)>,
     producers: usize,
-    rng: Xoshiro256PlusPlus,
     start: Start,
     stop: Arc<AtomicBool>,
 }
 
 fn run_consumer(job: ConsumerJob) -> ConsumerResult {
-    let ConsumerJob { broker, consumer, queue, service, then, producers, mut rng, start, stop } =
-        job;
+    let ConsumerJob { broker, consumer, queue, service, then, producers, start, stop } = job;
     let mut r = ConsumerResult {
         queue,
         wait: LatencyHistogram::new(),
@@ -277,7 +325,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerResult {
             Err(RecvError::Closed) => break,
         };
         let start = Instant::now();
-        let intended = frame.real(service.sample(&mut rng));
+        let intended = frame.real(service.next());
         // A service too long to represent ends only with the run.
         let target = intended
             .and_then(|i| start.checked_add(i))
@@ -338,14 +386,27 @@ fn wait_reporting(until: Instant, frame: &Frame, horizon: Duration, progress: &d
     }
 }
 
-/// The threads started so far. However `run_loadtest` leaves — an error, or a panic in the
-/// caller's progress callback — dropping the crew stops, wakes and joins every thread still
-/// in it, so no thread outlives the call.
+/// The threads started so far and what they share. However `run_loadtest` leaves — an
+/// error, or a panic in the caller's progress callback — dropping the crew stops, wakes and
+/// joins every thread still in it, so no thread outlives the call.
 struct Crew {
-    stop: Arc<AtomicBool>,
     broker: Broker<Msg>,
+    start: Start,
+    stop: Arc<AtomicBool>,
     publishers: Vec<JoinHandle<PublisherResult>>,
     consumers: Vec<JoinHandle<ConsumerResult>>,
+}
+
+impl Crew {
+    fn new(broker: Broker<Msg>) -> Self {
+        Crew {
+            broker,
+            start: Arc::new(OnceLock::new()),
+            stop: Arc::new(AtomicBool::new(false)),
+            publishers: Vec::new(),
+            consumers: Vec::new(),
+        }
+    }
 }
 
 impl Drop for Crew {
@@ -367,54 +428,59 @@ impl Drop for Crew {
 /// the threads; calls `progress` with the fraction done (0 to 1) about every 100 ms from
 /// the calling thread. Starts one thread per producer and one per consumer.
 pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, LoadtestError> {
-    let lt = &model.loadtest;
+    let (horizon, warmup) = real_window(&model.loadtest)?;
+    let mut crew = Crew::new(broker_for(model)?);
+    // Consumers first, so all are subscribed before the first publish.
+    spawn_consumers(&mut crew, model)?;
+    spawn_publishers(&mut crew, model)?;
+    let measured = measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress)?;
+    Ok(assemble_report(model, &measured))
+}
+
+/// The run's real horizon and warm-up, checked (a `Model` built by hand may hold anything).
+fn real_window(lt: &Loadtest) -> Result<(Duration, Duration), LoadtestError> {
     if !(lt.time_scale.is_finite() && lt.time_scale > 0.0) {
         return Err(LoadtestError::Settings(format!(
             "time_scale must be > 0, got {}",
             lt.time_scale
         )));
     }
-    let (horizon, warmup) =
-        match (Duration::try_from_secs_f64(lt.horizon), Duration::try_from_secs_f64(lt.warmup)) {
-            (Ok(h), Ok(w)) if w < h => (h, w),
-            _ => {
-                return Err(LoadtestError::Settings(format!(
-                    "need 0 <= warmup < horizon (real seconds), got warmup {} and horizon {}",
-                    lt.warmup, lt.horizon
-                )));
-            }
-        };
-    let seed = model.simulation.seed;
+    match (Duration::try_from_secs_f64(lt.horizon), Duration::try_from_secs_f64(lt.warmup)) {
+        (Ok(h), Ok(w)) if w < h => Ok((h, w)),
+        _ => Err(LoadtestError::Settings(format!(
+            "need 0 <= warmup < horizon (real seconds), got warmup {} and horizon {}",
+            lt.warmup, lt.horizon
+        ))),
+    }
+}
+
+/// A broker with the model's topology: its router (exchanges and bindings) and its queues
+/// with their length limits.
+fn broker_for(model: &Model) -> Result<Broker<Msg>, LoadtestError> {
     let queues = model
         .queues
         .iter()
         .map(|q| (q.name.clone(), QueueOptions { max_length: q.max_length, overflow: q.overflow }))
         .collect();
-    let broker: Broker<Msg> = Broker::from_router(model.router.clone(), queues)?;
-    let start: Start = Arc::new(OnceLock::new());
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut crew = Crew {
-        stop: Arc::clone(&stop),
-        broker: broker.clone(),
-        publishers: Vec::new(),
-        consumers: Vec::new(),
-    };
+    Ok(Broker::from_router(model.router.clone(), queues)?)
+}
 
-    // Consumers first, so all are subscribed before the first publish.
+/// Subscribes and starts `count` consumer threads per group, in group order.
+fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> {
     for (gi, g) in model.groups.iter().enumerate() {
+        let service = ServiceTimes::new(model, gi);
         for index in 0..g.count {
-            let consumer =
-                broker.consume_id(g.queue, ConsumerOptions { prefetch: g.prefetch, ack: g.ack })?;
+            let options = ConsumerOptions { prefetch: g.prefetch, ack: g.ack };
+            let consumer = crew.broker.consume_id(g.queue, options)?;
             let job = ConsumerJob {
-                broker: broker.clone(),
+                broker: crew.broker.clone(),
                 consumer,
                 queue: g.queue,
-                service: g.service.clone(),
+                service: service.clone(),
                 then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
                 producers: model.producers.len(),
-                rng: stream_rng(seed, Stream::Consumer { group: gi, index }),
-                start: Arc::clone(&start),
-                stop: Arc::clone(&stop),
+                start: Arc::clone(&crew.start),
+                stop: Arc::clone(&crew.stop),
             };
             match thread::Builder::new()
                 .name(format!("{}-{index}", g.name))
@@ -425,16 +491,20 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
             }
         }
     }
+    Ok(())
+}
+
+/// Starts one publisher thread per producer.
+fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> {
     for (pi, p) in model.producers.iter().enumerate() {
         let job = PublisherJob {
-            broker: broker.clone(),
+            broker: crew.broker.clone(),
             index: pi,
             exchange: p.exchange,
             routing_key: p.routing_key.clone(),
-            arrival: p.arrival.clone(),
-            rng: stream_rng(seed, Stream::Producer(pi)),
-            start: Arc::clone(&start),
-            stop: Arc::clone(&stop),
+            schedule: ArrivalSchedule::new(model, pi),
+            start: Arc::clone(&crew.start),
+            stop: Arc::clone(&crew.stop),
         };
         match thread::Builder::new()
             .name(format!("publish-{}", p.name))
@@ -444,33 +514,61 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
             Err(source) => return Err(LoadtestError::Spawn { role: "publisher", source }),
         }
     }
+    Ok(())
+}
 
+/// What the measurement window produced: broker snapshots at its two ends and after the
+/// consumers left, and every thread's figures.
+struct Measured {
+    time_scale: f64,
+    horizon: Duration,
+    warmup: Duration,
+    at_warm: Vec<QueueStats>,
+    at_end: Vec<QueueStats>,
+    finals: Vec<QueueStats>,
+    /// Real seconds between the two window snapshots (the ready-length integral's span).
+    snapshot_span: f64,
+    publishers: Vec<PublisherResult>,
+    consumers: Vec<ConsumerResult>,
+}
+
+/// Fixes time zero (releasing every waiting thread), snapshots the broker at the warm-up
+/// and at the horizon, then stops the threads and collects their figures: publishers first
+/// (they stop at the horizon by themselves), then consumers (stopped, so whatever they hold
+/// goes back to the ready lists before the final snapshot).
+fn measure(
+    crew: &mut Crew,
+    time_scale: f64,
+    horizon: Duration,
+    warmup: Duration,
+    progress: &dyn Fn(f64),
+) -> Result<Measured, LoadtestError> {
     let t0 = Instant::now() + START_DELAY;
-    let frame = Frame { scale: lt.time_scale, t0, warm: t0 + warmup, end: t0 + horizon };
-    start.set(frame).expect("set once, here");
+    let frame = Frame { scale: time_scale, t0, warm: t0 + warmup, end: t0 + horizon };
+    crew.start.set(frame).expect("set once, here");
     progress(0.0);
     wait_reporting(frame.warm, &frame, horizon, progress);
-    let at_warm = broker.stats();
+    let at_warm = crew.broker.stats();
     let warm_taken = Instant::now();
-    broker.reset_ready_peaks();
+    crew.broker.reset_ready_peaks();
     wait_reporting(frame.end, &frame, horizon, progress);
 
-    let mut pub_results = Vec::new();
+    let mut publishers = Vec::new();
     let mut panicked = None;
     for h in std::mem::take(&mut crew.publishers) {
         match h.join() {
-            Ok(r) => pub_results.push(r),
+            Ok(r) => publishers.push(r),
             Err(_) => panicked = Some("publisher"),
         }
     }
-    let at_end = broker.stats();
+    let at_end = crew.broker.stats();
     let end_taken = Instant::now();
-    stop.store(true, Ordering::SeqCst);
-    broker.close();
-    let mut con_results = Vec::new();
+    crew.stop.store(true, Ordering::SeqCst);
+    crew.broker.close();
+    let mut consumers = Vec::new();
     for h in std::mem::take(&mut crew.consumers) {
         match h.join() {
-            Ok(r) => con_results.push(r),
+            Ok(r) => consumers.push(r),
             Err(_) => panicked = Some("consumer"),
         }
     }
@@ -478,19 +576,52 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
         return Err(LoadtestError::Panicked(role));
     }
     // Every consumer is gone: what it held is back in the ready list.
-    let finals = broker.stats();
+    let finals = crew.broker.stats();
     progress(1.0);
+    Ok(Measured {
+        time_scale,
+        horizon,
+        warmup,
+        at_warm,
+        at_end,
+        finals,
+        snapshot_span: end_taken.saturating_duration_since(warm_taken).as_secs_f64(),
+        publishers,
+        consumers,
+    })
+}
 
-    let window_real = (horizon - warmup).as_secs_f64();
-    let window_scn = window_real / lt.time_scale;
-    let snapshot_span = end_taken.saturating_duration_since(warm_taken).as_secs_f64();
+/// The run's report, in scenario time.
+fn assemble_report(model: &Model, m: &Measured) -> RunReport {
+    let lt = &model.loadtest;
+    RunReport {
+        scenario: model.name.clone(),
+        backend: "real".to_string(),
+        seed: model.simulation.seed,
+        replications: 1,
+        horizon_s: lt.horizon / lt.time_scale,
+        warmup_s: lt.warmup / lt.time_scale,
+        time_scale: Some(lt.time_scale),
+        queues: queue_reports(model, m),
+        producers: producer_reports(model, m),
+        end_to_end_s: end_to_end_reports(model, m),
+        timing: Some(timing(m)),
+    }
+}
+
+/// Per queue: rates and utilisation over the window, latencies of the messages whose
+/// service ended in it, the ready length between the window snapshots, and the whole run's
+/// counts (which balance exactly).
+fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
+    let window_real = (m.horizon - m.warmup).as_secs_f64();
+    let window_scn = window_real / m.time_scale;
     let mut queues = Vec::new();
     for (qi, q) in model.queues.iter().enumerate() {
-        let (w, e, f) = (&at_warm[qi], &at_end[qi], &finals[qi]);
+        let (w, e, f) = (&m.at_warm[qi], &m.at_end[qi], &m.finals[qi]);
         let mut wait = LatencyHistogram::new();
         let mut sojourn = LatencyHistogram::new();
         let (mut completed, mut completed_in_window, mut busy) = (0, 0, 0.0);
-        for r in con_results.iter().filter(|r| r.queue == qi) {
+        for r in m.consumers.iter().filter(|r| r.queue == qi) {
             wait.merge(&r.wait);
             sojourn.merge(&r.sojourn);
             completed += r.completed;
@@ -509,8 +640,8 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
             wait_s: latency(&wait),
             sojourn_s: latency(&sojourn),
             queue_length: QueueLength {
-                mean: if snapshot_span > 0.0 {
-                    (e.ready_integral_s - w.ready_integral_s) / snapshot_span
+                mean: if m.snapshot_span > 0.0 {
+                    (e.ready_integral_s - w.ready_integral_s) / m.snapshot_span
                 } else {
                     0.0
                 },
@@ -532,58 +663,56 @@ pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, 
             },
         });
     }
+    queues
+}
 
-    let producers = model
+fn producer_reports(model: &Model, m: &Measured) -> Vec<ProducerReport> {
+    model
         .producers
         .iter()
-        .zip(&pub_results)
+        .zip(&m.publishers)
         .map(|(p, r)| ProducerReport {
             name: p.name.clone(),
             published: r.published,
             unroutable: r.unroutable,
         })
-        .collect();
+        .collect()
+}
+
+/// End-to-end latency per producer whose publishes reach a consumed queue, pooled over
+/// every path's last stage.
+fn end_to_end_reports(model: &Model, m: &Measured) -> Vec<EndToEnd> {
     let mut end_to_end = Vec::new();
     for (pi, p) in model.producers.iter().enumerate() {
         if !p.routes.iter().any(|&q| model.consumers_on(q) > 0) {
             continue;
         }
         let mut h = LatencyHistogram::new();
-        for r in &con_results {
+        for r in &m.consumers {
             h.merge(&r.end_to_end[pi]);
         }
         let l = latency(&h);
         end_to_end.push(EndToEnd { producer: p.name.clone(), latency: l, completed: h.count() });
     }
+    end_to_end
+}
 
-    let services: u64 = con_results.iter().map(|r| r.services).sum();
-    let published: u64 = pub_results.iter().map(|r| r.published).sum();
-    let timing = Timing {
-        time_scale: lt.time_scale,
+/// How faithfully the threads kept to the scenario's clock.
+fn timing(m: &Measured) -> Timing {
+    let services: u64 = m.consumers.iter().map(|r| r.services).sum();
+    let published: u64 = m.publishers.iter().map(|r| r.published).sum();
+    Timing {
+        time_scale: m.time_scale,
         service_error_mean: if services > 0 {
-            con_results.iter().map(|r| r.service_error_sum).sum::<f64>() / services as f64
+            m.consumers.iter().map(|r| r.service_error_sum).sum::<f64>() / services as f64
         } else {
             0.0
         },
         arrival_error_mean: if published > 0 {
-            pub_results.iter().map(|r| r.lateness_s).sum::<f64>() / published as f64 / lt.time_scale
+            m.publishers.iter().map(|r| r.lateness_s).sum::<f64>() / published as f64 / m.time_scale
         } else {
             0.0
         },
-        late_publishes: pub_results.iter().map(|r| r.late).sum(),
-    };
-
-    Ok(RunReport {
-        scenario: model.name.clone(),
-        backend: "real".to_string(),
-        seed,
-        replications: 1,
-        horizon_s: lt.horizon / lt.time_scale,
-        warmup_s: lt.warmup / lt.time_scale,
-        time_scale: Some(lt.time_scale),
-        queues,
-        producers,
-        end_to_end_s: end_to_end,
-        timing: Some(timing),
-    })
+        late_publishes: m.publishers.iter().map(|r| r.late).sum(),
+    }
 }

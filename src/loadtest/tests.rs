@@ -31,27 +31,61 @@ prefetch = 1
 service = { dist = "exponential", mean = "100ms" }
 "#;
 
-/// The same random numbers through Lindley's recursion: the sojourn times an ideal
-/// single-server FIFO queue gives on this exact sample path, for messages completing in
-/// the window `[warmup, horizon]` (scenario seconds). Returns (published, sojourns).
+/// The load test's random numbers through Lindley's recursion: (arrival, departure) of
+/// every message an ideal single-server FIFO queue fed by producer 0 and served by group 0
+/// gives on this exact sample path, for arrivals before `end` (scenario seconds).
+fn lindley_path(m: &Model, end: f64) -> Vec<(f64, f64)> {
+    let mut services = stream_rng(m.simulation.seed, Stream::Group(0));
+    let mut d = 0.0_f64;
+    ArrivalSchedule::new(m, 0)
+        .take_while(|&a| a < end)
+        .map(|a| {
+            d = d.max(a) + m.groups[0].service.sample(&mut services);
+            (a, d)
+        })
+        .collect()
+}
+
+/// [`lindley_path`] over the load test's horizon: the sojourn times of the messages
+/// completing in the window `[warmup, horizon]` (scenario seconds). Returns (published,
+/// sojourns).
 fn lindley_replay(m: &Model) -> (u64, Vec<f64>) {
-    let seed = m.simulation.seed;
     let (scale, lt) = (m.loadtest.time_scale, &m.loadtest);
     let (warm, end) = (lt.warmup / scale, lt.horizon / scale);
-    let mut arrivals = stream_rng(seed, Stream::Producer(0));
-    let mut services = stream_rng(seed, Stream::Consumer { group: 0, index: 0 });
-    let (mut a, mut d, mut published, mut out) = (0.0, 0.0_f64, 0, Vec::new());
-    loop {
-        a += m.producers[0].arrival.sample(&mut arrivals);
-        if a >= end {
-            return (published, out);
-        }
-        published += 1;
-        d = d.max(a) + m.groups[0].service.sample(&mut services);
-        if (warm..=end).contains(&d) {
-            out.push(d - a);
-        }
-    }
+    let path = lindley_path(m, end);
+    let sojourns = path.iter().filter(|(_, d)| (warm..=end).contains(d)).map(|(a, d)| d - a);
+    (path.len() as u64, sojourns.collect())
+}
+
+/// `compare` pairs the load test with replication 0 message for message: the load test's
+/// publish schedule must be replication 0's arrival instants, and its service stream the
+/// simulated group's. Checked against the engine itself on M/M/1 (one consumer, FIFO, so
+/// the k-th service started is the k-th message's): the simulator's arrivals within its
+/// horizon, and every sojourn it records, are those of the load test's sample path.
+#[test]
+fn loadtest_streams_are_the_simulators_replication_0() {
+    let m = model(MM1);
+    let horizon = m.simulation.horizon;
+    let sim = crate::sim::simulate(&m, 0, None);
+    let published = ArrivalSchedule::new(&m, 0).take_while(|&t| t <= horizon).count();
+    assert!(published > 10_000);
+    assert_eq!(published as u64, sim.producers[0].published, "arrival streams diverge");
+
+    // Lindley's recursion does the engine's arithmetic (start = max(arrival, previous
+    // end), end = start + service), so the sojourns agree to the bit.
+    let path = lindley_path(&m, horizon);
+    let sojourns: Vec<f64> =
+        path.iter().filter(|(_, d)| *d <= horizon).map(|(a, d)| d - a).collect();
+    let recorded = &sim.queues[0].sojourn;
+    assert_eq!(recorded.count(), sojourns.len() as u64);
+    let max = sojourns.iter().copied().fold(0.0, f64::max);
+    let mean = sojourns.iter().sum::<f64>() / sojourns.len() as f64;
+    assert_eq!(recorded.max(), Some(max), "service streams diverge");
+    assert!((recorded.mean().unwrap() - mean).abs() <= 1e-12 * mean);
+
+    // The check has teeth: another replication is another sample path.
+    let other = crate::sim::simulate(&m, 1, None);
+    assert_ne!(other.queues[0].sojourn.max(), Some(max));
 }
 
 #[test]
@@ -217,9 +251,8 @@ fn streams_are_distinct_and_reproducible() {
     let others = [
         stream_rng(2, Stream::Producer(0)).next_u64(),
         stream_rng(1, Stream::Producer(1)).next_u64(),
-        stream_rng(1, Stream::Consumer { group: 0, index: 0 }).next_u64(),
-        stream_rng(1, Stream::Consumer { group: 0, index: 1 }).next_u64(),
-        stream_rng(1, Stream::Consumer { group: 1, index: 0 }).next_u64(),
+        stream_rng(1, Stream::Group(0)).next_u64(),
+        stream_rng(1, Stream::Group(1)).next_u64(),
     ];
     assert!(others.iter().all(|&o| o != a));
 }
@@ -404,4 +437,27 @@ service = { dist = "exponential", mean = "100ms" }
         q.utilization.mean
     );
     assert!(err.abs() < 0.05, "service error {err}");
+}
+
+/// However the consumer threads of a group interleave, together they take the group's
+/// stream in order, each sample once: the k-th service started gets the k-th sample.
+#[test]
+fn a_groups_consumers_share_one_service_stream() {
+    let m = model(MM1);
+    let times = ServiceTimes::new(&m, 0);
+    let (threads, each) = (4, 500);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let times = times.clone();
+            thread::spawn(move || (0..each).map(|_| times.next()).collect::<Vec<f64>>())
+        })
+        .collect();
+    let mut taken: Vec<f64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut rng = stream_rng(m.simulation.seed, Stream::Group(0));
+    let mut expected: Vec<f64> =
+        (0..threads * each).map(|_| m.groups[0].service.sample(&mut rng)).collect();
+    taken.sort_by(f64::total_cmp);
+    expected.sort_by(f64::total_cmp);
+    assert_eq!(taken, expected);
+    assert_eq!(times.next(), m.groups[0].service.sample(&mut rng), "the next one is next");
 }

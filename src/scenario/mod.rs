@@ -8,6 +8,7 @@
 //! Nothing here reads files: the caller passes the text and the name to report it under.
 
 mod duration;
+mod graph;
 mod locate;
 mod raw;
 
@@ -344,10 +345,51 @@ fn parse_raw(text: &str, loc: &Locator) -> Result<RawScenario, Problem> {
     })
 }
 
+/// Checks `raw` and resolves it into a [`Model`], reporting every problem into `c`. Returns
+/// `None` when something could not be resolved; `c` then holds at least one problem. The
+/// parts run in file-contract order and each reports what it finds, so one pass lists
+/// every problem (the cycle check alone needs a complete model, so it runs last).
 fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let mut warnings = Vec::new();
-    // --- simulation
-    let s = &raw.simulation;
+    let simulation = resolve_simulation(c, &raw.simulation);
+    let loadtest = resolve_loadtest(c, raw.loadtest.as_ref());
+    check_unique_names(c, &raw);
+
+    let queue_names: Vec<&str> = raw.queues.iter().map(|q| q.name.as_str()).collect();
+    let (exchanges, mut router) = resolve_exchanges(&raw.exchanges, &queue_names);
+    let mut queues = resolve_queues(c, &raw, &mut router, &mut warnings);
+    let publish = PublishResolver { router: &router, exchanges: &raw.exchanges };
+    let producers = resolve_producers(c, &raw.producers, &publish, &mut warnings);
+    let groups =
+        resolve_groups(c, &raw.consumers, &queue_names, &publish, &mut queues, &mut warnings);
+    if !c.problems.is_empty() {
+        return None;
+    }
+    warn_unconsumed_queues(&queues, &mut warnings);
+
+    let name = raw.name.clone().unwrap_or_else(|| {
+        std::path::Path::new(origin)
+            .file_stem()
+            .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
+    });
+    let model = Model {
+        name,
+        description: raw.description.clone(),
+        simulation,
+        loadtest,
+        producers,
+        exchanges,
+        router,
+        queues,
+        groups,
+        warnings,
+    };
+    check_then_cycles(c, &model).then_some(model)
+}
+
+/// `[simulation]`: horizon, warm-up (fixed, or `auto` for the simulator to choose),
+/// replications and seed.
+fn resolve_simulation(c: &mut Checker, s: &RawSimulation) -> Simulation {
     let horizon = c.positive_secs("simulation.horizon", s.horizon.0);
     let warmup = match s.warmup {
         None => 0.0,
@@ -371,52 +413,66 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
             format!("must be between 1 and 1000000, got {replications}"),
         );
     }
-    let simulation = Simulation {
+    Simulation {
         horizon,
         warmup,
         warmup_auto: matches!(s.warmup, Some(RawWarmup::Auto)),
         replications: replications.clamp(1, 1_000_000) as u32,
         seed: s.seed.unwrap_or(1),
-    };
+    }
+}
 
-    // --- loadtest
-    let loadtest = {
-        let l = raw.loadtest.as_ref();
-        let time_scale = l.and_then(|l| l.time_scale).unwrap_or(1.0);
-        if !(time_scale.is_finite() && time_scale > 0.0) {
-            c.err(
-                "loadtest.time_scale",
-                format!("must be > 0 (real seconds per simulated second), got {time_scale}"),
-            );
-        }
-        let lh = l.and_then(|l| l.horizon).map_or(30.0, |h| h.0);
-        c.positive_secs("loadtest.horizon", lh);
-        let lw = l.and_then(|l| l.warmup).map_or(lh / 10.0, |w| w.0);
-        if !(lw.is_finite() && lw >= 0.0 && lw < lh) {
-            c.err(
-                "loadtest.warmup",
-                format!("must be >= 0 and shorter than loadtest.horizon ({lh} s), got {lw} s"),
-            );
-        }
-        Loadtest { time_scale, horizon: lh, warmup: lw }
-    };
+/// `[loadtest]` (optional): time scale, real horizon and warm-up, with their defaults.
+fn resolve_loadtest(c: &mut Checker, l: Option<&RawLoadtest>) -> Loadtest {
+    let time_scale = l.and_then(|l| l.time_scale).unwrap_or(1.0);
+    if !(time_scale.is_finite() && time_scale > 0.0) {
+        c.err(
+            "loadtest.time_scale",
+            format!("must be > 0 (real seconds per simulated second), got {time_scale}"),
+        );
+    }
+    let lh = l.and_then(|l| l.horizon).map_or(30.0, |h| h.0);
+    c.positive_secs("loadtest.horizon", lh);
+    let lw = l.and_then(|l| l.warmup).map_or(lh / 10.0, |w| w.0);
+    if !(lw.is_finite() && lw >= 0.0 && lw < lh) {
+        c.err(
+            "loadtest.warmup",
+            format!("must be >= 0 and shorter than loadtest.horizon ({lh} s), got {lw} s"),
+        );
+    }
+    Loadtest { time_scale, horizon: lh, warmup: lw }
+}
 
-    // --- names
+/// Names are how the file refers to things: each kind's names must be non-empty and unique.
+fn check_unique_names(c: &mut Checker, raw: &RawScenario) {
     c.unique("producers", raw.producers.iter().map(|p| p.name.as_str()));
     c.unique("exchanges", raw.exchanges.iter().map(|e| e.name.as_str()));
     c.unique("queues", raw.queues.iter().map(|q| q.name.as_str()));
     c.unique("consumers", raw.consumers.iter().map(|g| g.name.as_str()));
+}
 
-    // --- exchanges and queues
-    let queue_names: Vec<&str> = raw.queues.iter().map(|q| q.name.as_str()).collect();
-    let mut router = Router::new(&queue_names);
+/// Declares every exchange in a fresh router over the queues (a duplicate or empty name is
+/// declared once: [`check_unique_names`] reports it). The declarations are kept as written.
+fn resolve_exchanges(raw: &[RawExchange], queue_names: &[&str]) -> (Vec<ExchangeDecl>, Router) {
+    let mut router = Router::new(queue_names);
     let mut exchanges = Vec::new();
-    for e in &raw.exchanges {
+    for e in raw {
         if !e.name.is_empty() && router.exchange_id(&e.name).is_none() {
             router.declare(&e.name, e.kind);
         }
         exchanges.push(ExchangeDecl { name: e.name.clone(), kind: e.kind });
     }
+    (exchanges, router)
+}
+
+/// Queues with their bindings (bound into `router`), length limit and overflow policy; their
+/// consumer groups are filled in by [`resolve_groups`].
+fn resolve_queues(
+    c: &mut Checker,
+    raw: &RawScenario,
+    router: &mut Router,
+    warnings: &mut Vec<String>,
+) -> Vec<Queue> {
     let exchange_names = || raw.exchanges.iter().map(|e| e.name.as_str());
     let mut queues = Vec::new();
     for (qi, q) in raw.queues.iter().enumerate() {
@@ -453,30 +509,53 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         }
         queues.push(Queue { name: q.name.clone(), max_length, overflow, groups: Vec::new() });
     }
+    queues
+}
 
-    let resolve_publish = |c: &mut Checker,
-                           path: &str,
-                           exchange: &str,
-                           key: &str|
-     -> Option<(ExchangeId, Vec<QueueId>)> {
-        match router.exchange_id(exchange) {
-            Some(ex) => Some((ex, router.route(ex, key))),
+/// Resolves a publish point (a producer, or a group's `then`) through the finished router:
+/// its keys are fixed, so its routes are computed once here and never per message.
+struct PublishResolver<'a> {
+    router: &'a Router,
+    exchanges: &'a [RawExchange],
+}
+
+impl PublishResolver<'_> {
+    /// The exchange id and the queues `key` reaches on `exchange`; `None` (reported at
+    /// `{path}.exchange`) when no such exchange is declared.
+    fn resolve(
+        &self,
+        c: &mut Checker,
+        path: &str,
+        exchange: &str,
+        key: &str,
+    ) -> Option<(ExchangeId, Vec<QueueId>)> {
+        match self.router.exchange_id(exchange) {
+            Some(ex) => Some((ex, self.router.route(ex, key))),
             None => {
+                let declared = suggest(self.exchanges.iter().map(|e| e.name.as_str()));
                 c.err(
                     format!("{path}.exchange"),
-                    format!("no exchange named \"{exchange}\"{}", suggest(exchange_names())),
+                    format!("no exchange named \"{exchange}\"{declared}"),
                 );
                 None
             }
         }
-    };
+    }
+}
 
-    // --- producers
+/// Producers: arrival process and routes. A producer with a problem is left out (the
+/// problem is reported, so no model is built).
+fn resolve_producers(
+    c: &mut Checker,
+    raw: &[RawProducer],
+    publish: &PublishResolver,
+    warnings: &mut Vec<String>,
+) -> Vec<Producer> {
     let mut producers = Vec::new();
-    for (pi, p) in raw.producers.iter().enumerate() {
+    for (pi, p) in raw.iter().enumerate() {
         let path = format!("producers[{pi}]");
         let arrival = c.dist(&format!("{path}.arrival"), &p.arrival);
-        let publish = resolve_publish(c, &path, &p.exchange, &p.routing_key);
+        let publish = publish.resolve(c, &path, &p.exchange, &p.routing_key);
         if let (Some(arrival), Some((exchange, routes))) = (arrival, publish) {
             if routes.is_empty() {
                 warnings.push(format!(
@@ -493,10 +572,22 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
             });
         }
     }
+    producers
+}
 
-    // --- consumer groups
+/// Consumer groups: queue, count, prefetch, ack mode, service and onward publish; each
+/// group is listed in its queue's `groups`. A group with a problem is left out (the
+/// problem is reported, so no model is built).
+fn resolve_groups(
+    c: &mut Checker,
+    raw: &[RawConsumer],
+    queue_names: &[&str],
+    publish: &PublishResolver,
+    queues: &mut [Queue],
+    warnings: &mut Vec<String>,
+) -> Vec<ConsumerGroup> {
     let mut groups = Vec::new();
-    for (gi, g) in raw.consumers.iter().enumerate() {
+    for (gi, g) in raw.iter().enumerate() {
         let path = format!("consumers[{gi}]");
         let queue = queue_names.iter().position(|&q| q == g.queue);
         if queue.is_none() {
@@ -517,7 +608,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         let service = c.dist(&format!("{path}.service"), &g.service);
         let then = match &g.then {
             None => Some(None),
-            Some(t) => resolve_publish(c, &format!("{path}.then"), &t.exchange, &t.routing_key).map(|(exchange, routes)| {
+            Some(t) => publish.resolve(c, &format!("{path}.then"), &t.exchange, &t.routing_key).map(|(exchange, routes)| {
                 if routes.is_empty() {
                     warnings.push(format!(
                         "{path}.then: routing key \"{}\" on exchange \"{}\" matches no queue; onward publishes will be unroutable",
@@ -546,38 +637,12 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
             });
         }
     }
-    if !c.problems.is_empty() {
-        return None;
-    }
+    groups
+}
 
-    // --- pipelines must end: a `then` chain that returns to a queue it left never drains.
-    for (gi, g) in groups.iter().enumerate() {
-        let mut seen = HashSet::new();
-        let mut stack = vec![g.queue];
-        while let Some(q) = stack.pop() {
-            if !seen.insert(q) {
-                continue;
-            }
-            for &next_g in &queues[q].groups {
-                if let Some(t) = &groups[next_g].then {
-                    for &nq in &t.routes {
-                        if nq == g.queue {
-                            c.err(
-                                format!("consumers[{next_g}].then"),
-                                format!(
-                                    "publishes back to queue \"{}\" (read by consumers[{gi}] \"{}\"): every message would cycle forever",
-                                    queues[nq].name, g.name
-                                ),
-                            );
-                            return None;
-                        }
-                        stack.push(nq);
-                    }
-                }
-            }
-        }
-    }
-    for q in &queues {
+/// Legal but probably not meant: a queue nobody consumes only grows.
+fn warn_unconsumed_queues(queues: &[Queue], warnings: &mut Vec<String>) {
+    for q in queues {
         if q.groups.is_empty() {
             warnings.push(format!(
                 "queue \"{}\" has no consumers: its messages will only accumulate",
@@ -585,24 +650,35 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
             ));
         }
     }
+}
 
-    let name = raw.name.clone().unwrap_or_else(|| {
-        std::path::Path::new(origin)
-            .file_stem()
-            .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
-    });
-    Some(Model {
-        name,
-        description: raw.description.clone(),
-        simulation,
-        loadtest,
-        producers,
-        exchanges,
-        router,
-        queues,
-        groups,
-        warnings,
-    })
+/// Pipelines must end: refuses a `then` chain that returns to a queue it left (every
+/// message on it would cycle forever). Reports the first such publish only, searching
+/// depth first from each group's queue in group order. Returns whether there is none.
+fn check_then_cycles(c: &mut Checker, model: &Model) -> bool {
+    for (gi, g) in model.groups.iter().enumerate() {
+        let mut seen = HashSet::new();
+        let mut stack = vec![g.queue];
+        while let Some(q) = stack.pop() {
+            if !seen.insert(q) {
+                continue;
+            }
+            for (next_g, nq) in model.onward_edges(q) {
+                if nq == g.queue {
+                    c.err(
+                        format!("consumers[{next_g}].then"),
+                        format!(
+                            "publishes back to queue \"{}\" (read by consumers[{gi}] \"{}\"): every message would cycle forever",
+                            model.queues[nq].name, g.name
+                        ),
+                    );
+                    return false;
+                }
+                stack.push(nq);
+            }
+        }
+    }
+    true
 }
 
 impl Model {

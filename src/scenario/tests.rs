@@ -253,3 +253,90 @@ fn heavy_tailed_distributions_parse_and_check_their_parameters() {
     let p = problems(&svc("{ dist = \"hyperexponential\", mean = \"1s\", cv = 0.5 }"));
     assert_eq!(p[0].path, "consumers[0].service.cv");
 }
+
+/// A diamond with a side exit: a → {b, c} (two groups on a, one also fanning out to c),
+/// b → d, c → d; d has a group without `then` and one whose `then` matches nothing; e is
+/// read by nobody.
+const DIAMOND: &str = r#"
+[simulation]
+horizon = "1h"
+[[producers]]
+name = "p"
+routing_key = "a"
+arrival = { dist = "exponential", rate = 1.0 }
+[[exchanges]]
+name = "fan"
+type = "fanout"
+[[queues]]
+name = "d"
+[[queues]]
+name = "c"
+bindings = [{ exchange = "fan", key = "" }]
+[[queues]]
+name = "b"
+bindings = [{ exchange = "fan", key = "" }]
+[[queues]]
+name = "a"
+[[queues]]
+name = "e"
+[[consumers]]
+name = "a1"
+queue = "a"
+count = 1
+service = { dist = "exponential", mean = "10ms" }
+then = { routing_key = "b" }
+[[consumers]]
+name = "a2"
+queue = "a"
+count = 1
+service = { dist = "exponential", mean = "10ms" }
+then = { exchange = "fan", routing_key = "" }
+[[consumers]]
+name = "b1"
+queue = "b"
+count = 1
+service = { dist = "exponential", mean = "10ms" }
+then = { routing_key = "d" }
+[[consumers]]
+name = "c1"
+queue = "c"
+count = 1
+service = { dist = "exponential", mean = "10ms" }
+then = { routing_key = "d" }
+[[consumers]]
+name = "d1"
+queue = "d"
+count = 1
+service = { dist = "exponential", mean = "10ms" }
+[[consumers]]
+name = "d2"
+queue = "d"
+count = 1
+service = { dist = "exponential", mean = "10ms" }
+then = { routing_key = "nowhere" }
+"#;
+
+#[test]
+fn the_queue_graph_follows_then_routes() {
+    let m = Model::from_toml(DIAMOND, "diamond.toml").unwrap();
+    let (d, c, b, a, e) = (0, 1, 2, 3, 4);
+    let edges: Vec<(usize, QueueId)> = m.onward_edges(a).collect();
+    // Group a1 (index 0) reaches b; a2 (index 1) fans out to c and b (queue order).
+    assert_eq!(edges, vec![(0, b), (1, c), (1, b)]);
+    assert_eq!(m.successors(a).collect::<Vec<_>>(), vec![b, c, b]);
+    assert_eq!(m.successors(b).collect::<Vec<_>>(), vec![d]);
+    assert_eq!(m.successors(d).count(), 0, "no then, and a then that matches nothing");
+    assert_eq!(m.successors(e).count(), 0);
+    assert!(!m.path_can_end_at(a) && !m.path_can_end_at(b) && !m.path_can_end_at(c));
+    assert!(m.path_can_end_at(d), "d1 publishes nothing onward");
+    assert!(m.path_can_end_at(e), "nobody reads e");
+
+    let order = m.topological_order();
+    assert_eq!(order.len(), 5);
+    let at = |q: QueueId| order.iter().position(|&x| x == q).unwrap();
+    for q in 0..5 {
+        for n in m.successors(q) {
+            assert!(at(q) < at(n), "{q} before {n} in {order:?}");
+        }
+    }
+}

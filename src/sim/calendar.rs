@@ -10,6 +10,25 @@
 //! usually due soon, so it sinks only a level or two) and the others rise from the bottom
 //! (usually late, so they barely rise). Only when nothing was scheduled does the root go the
 //! usual way. The set of pending events after each `pop`, and so every result, is the same.
+//!
+//! Cancellation (a crashed consumer's service end, a delivered message's expiry timer) is
+//! lazy: [`Calendar::schedule`] returns an [`EventId`], [`Calendar::cancel`] puts its `seq`
+//! in a tombstone set, and `pop` drops tombstoned events when they reach the root. The
+//! heap is never searched and never re-ordered for a cancel, so:
+//! - `cancel` is O(1) expected (one hash-set insert), and needs no index of heap positions
+//!   that every sift would have to keep up to date;
+//! - `pop` costs what it did, plus one `is_empty` test while nothing is cancelled; a
+//!   cancelled event costs one more O(log n) root removal when its time comes;
+//! - a cancelled event keeps its heap slot until its time comes (memory: pending plus
+//!   cancelled-but-not-yet-due events).
+//!
+//! Whether a handle is still pending is known without a search because events leave in
+//! increasing `(time, seq)` order: a handle at or before the last returned `(time, seq)`
+//! has left (and when `pop` finds the calendar empty, every handle issued so far has). That
+//! holds because nothing is scheduled before the last popped time (a simulation
+//! does not schedule into its past; `schedule` checks it in debug builds).
+
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry<E> {
@@ -38,8 +57,13 @@ impl<E> Entry<E> {
     /// 128-bit comparison.
     #[inline]
     fn before(&self, other: &Self) -> bool {
-        let k = |e: &Self| (u128::from(e.key) << 64) | u128::from(e.seq);
-        k(self) < k(other)
+        self.order() < other.order()
+    }
+
+    /// The calendar order as one number: time key, then `seq`.
+    #[inline]
+    fn order(&self) -> u128 {
+        (u128::from(self.key) << 64) | u128::from(self.seq)
     }
 
     fn time(&self) -> f64 {
@@ -47,7 +71,26 @@ impl<E> Entry<E> {
     }
 }
 
-/// A future-event list. Push and pop are O(log n).
+/// A handle on a scheduled event, for [`Calendar::cancel`]. It carries the event's place in
+/// the calendar order, so the calendar can tell a pending event from one that has left
+/// without searching the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventId {
+    /// The time as [`time_key`].
+    key: u64,
+    /// The scheduling sequence number (from 1; unique within one calendar).
+    seq: u64,
+}
+
+impl EventId {
+    #[inline]
+    fn order(self) -> u128 {
+        (u128::from(self.key) << 64) | u128::from(self.seq)
+    }
+}
+
+/// A future-event list. Push and pop are O(log n), cancel O(1) expected (see the module
+/// docs for what a cancelled event costs later).
 #[derive(Debug, Clone)]
 pub struct Calendar<E> {
     /// `entries[..heap_len]` is a binary min-heap (`entries[i]` is not after its children
@@ -57,48 +100,110 @@ pub struct Calendar<E> {
     seq: u64,
     /// The root was handed out by the last `pop` and is no longer pending.
     stale_root: bool,
+    /// The order ([`Entry::order`]) of the last event `pop` returned; 0 before the first.
+    /// Every event at or before it has left (cancelled ones dropped on the way included).
+    last_popped: u128,
+    /// Every `seq` up to this one has left: set when `pop` finds the calendar empty, which
+    /// covers cancelled events it dropped after the last one it returned.
+    drained_seq: u64,
+    /// `seq`s of pending events that were cancelled: still in the heap, skipped by `pop`.
+    /// Only pending events are ever in it, so `len` can subtract its size.
+    cancelled: HashSet<u64>,
 }
 
 impl<E> Default for Calendar<E> {
     fn default() -> Self {
-        Calendar { entries: Vec::new(), heap_len: 0, seq: 0, stale_root: false }
+        Calendar::with_capacity(0)
+    }
+}
+
+impl<E> Calendar<E> {
+    /// An empty calendar with room for `n` events.
+    pub fn with_capacity(n: usize) -> Self {
+        Calendar {
+            entries: Vec::with_capacity(n),
+            heap_len: 0,
+            seq: 0,
+            stale_root: false,
+            last_popped: 0,
+            drained_seq: 0,
+            cancelled: HashSet::new(),
+        }
     }
 }
 
 impl<E: Copy> Calendar<E> {
-    /// An empty calendar with room for `n` events.
-    pub fn with_capacity(n: usize) -> Self {
-        Calendar { entries: Vec::with_capacity(n), heap_len: 0, seq: 0, stale_root: false }
-    }
-
-    /// Schedules `event` at `time`.
+    /// Schedules `event` at `time` and returns its handle for [`Calendar::cancel`] (which
+    /// callers that never cancel simply drop).
+    ///
+    /// `time` must not be before the time of the last popped event (a simulation never
+    /// schedules into its past); `cancel` relies on it, and debug builds check it.
     #[inline]
-    pub fn schedule(&mut self, time: f64, event: E) {
+    pub fn schedule(&mut self, time: f64, event: E) -> EventId {
         self.seq += 1;
-        self.entries.push(Entry { key: time_key(time), seq: self.seq, event });
+        let key = time_key(time);
+        debug_assert!(
+            u128::from(key) >= self.last_popped >> 64,
+            "scheduled at {time}, before the last popped event"
+        );
+        self.entries.push(Entry { key, seq: self.seq, event });
+        EventId { key, seq: self.seq }
     }
 
-    /// Removes and returns the earliest event (FIFO among equal times).
+    /// Cancels a pending event: it will never be popped. Returns whether it was pending;
+    /// cancelling an event that has already been popped, was already cancelled, or was
+    /// never scheduled here is a no-op that returns `false`.
+    ///
+    /// Time: O(1) expected. The event keeps its heap slot until its time comes, when `pop`
+    /// drops it (O(log n)).
+    pub fn cancel(&mut self, id: EventId) -> bool {
+        let unknown = id.seq == 0 || id.seq > self.seq;
+        // Events leave in increasing order, so one at or before the last popped has left.
+        let left = id.order() <= self.last_popped || id.seq <= self.drained_seq;
+        !unknown && !left && self.cancelled.insert(id.seq)
+    }
+
+    /// Removes and returns the earliest pending event (FIFO among equal times), dropping
+    /// cancelled events on the way.
     #[inline]
     pub fn pop(&mut self) -> Option<(f64, E)> {
-        self.settle();
-        let root = self.entries.first()?;
-        self.stale_root = true;
-        Some((root.time(), root.event))
+        loop {
+            self.settle();
+            let Some(&root) = self.entries.first() else {
+                self.drained_seq = self.seq;
+                return None;
+            };
+            self.stale_root = true;
+            // The emptiness test keeps the hash lookup off the path of runs that never cancel.
+            if self.cancelled.is_empty() || !self.cancelled.remove(&root.seq) {
+                self.last_popped = root.order();
+                return Some((root.time(), root.event));
+            }
+        }
     }
 
-    /// Time of the earliest event.
+    /// Time of the earliest pending event.
+    ///
+    /// Time: O(1) while nothing cancelled is pending, else O(n) (a scan past tombstones).
     pub fn peek_time(&self) -> Option<f64> {
-        // With a stale root, the earliest heap event is the earlier of its two children.
+        fn earliest<'a, E: 'a>(entries: impl Iterator<Item = &'a Entry<E>>) -> Option<f64> {
+            entries.reduce(|a, b| if b.before(a) { b } else { a }).map(Entry::time)
+        }
         let stale = usize::from(self.stale_root);
-        let heap_next = self.entries[..self.heap_len].iter().skip(stale).take(stale + 1);
-        let next = heap_next.chain(&self.entries[self.heap_len..]);
-        next.reduce(|a, b| if b.before(a) { b } else { a }).map(Entry::time)
+        if self.cancelled.is_empty() {
+            // With a stale root, the earliest heap event is the earlier of its two children.
+            let heap_next = self.entries[..self.heap_len].iter().skip(stale).take(stale + 1);
+            earliest(heap_next.chain(&self.entries[self.heap_len..]))
+        } else {
+            // A tombstoned event may sit anywhere above the earliest pending one.
+            let pending = |e: &&Entry<E>| !self.cancelled.contains(&e.seq);
+            earliest(self.entries.iter().skip(stale).filter(pending))
+        }
     }
 
-    /// Pending events.
+    /// Pending events (scheduled, not yet popped, not cancelled).
     pub fn len(&self) -> usize {
-        self.entries.len() - usize::from(self.stale_root)
+        self.entries.len() - usize::from(self.stale_root) - self.cancelled.len()
     }
 
     /// No pending events.
@@ -280,6 +385,125 @@ mod tests {
             }
             assert_eq!(c.len(), reference.len());
             assert_eq!(c.peek_time(), reference.last().map(|e| e.0));
+        }
+    }
+
+    #[test]
+    fn cancelled_events_never_pop() {
+        let mut c = Calendar::default();
+        let ids: Vec<EventId> = (0..10).map(|i| c.schedule(f64::from(i), i)).collect();
+        assert!(c.cancel(ids[0]), "the root");
+        assert!(c.cancel(ids[5]));
+        assert!(c.cancel(ids[9]), "the last one");
+        assert_eq!(c.len(), 7);
+        assert_eq!(c.peek_time(), Some(1.0));
+        let order: Vec<i32> = std::iter::from_fn(|| c.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec![1, 2, 3, 4, 6, 7, 8]);
+        assert!(c.is_empty());
+        assert_eq!(c.peek_time(), None);
+    }
+
+    #[test]
+    fn fifo_among_equal_times_survives_cancels() {
+        let mut c = Calendar::default();
+        let ids: Vec<EventId> = (0..20).map(|i| c.schedule(1.0, i)).collect();
+        for id in ids.iter().step_by(3) {
+            assert!(c.cancel(*id));
+        }
+        let order: Vec<i32> = std::iter::from_fn(|| c.pop().map(|(_, e)| e)).collect();
+        let expected: Vec<i32> = (0..20).filter(|i| i % 3 != 0).collect();
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn cancelling_a_popped_cancelled_or_unknown_event_is_a_no_op() {
+        let mut c = Calendar::default();
+        let a = c.schedule(1.0, 'a');
+        let b = c.schedule(2.0, 'b');
+        assert_eq!(c.pop(), Some((1.0, 'a')));
+        assert!(!c.cancel(a), "already popped (and still the stale root)");
+        c.schedule(1.5, 'c');
+        assert_eq!(c.pop(), Some((1.5, 'c')));
+        assert!(!c.cancel(a), "already popped, gone from the heap");
+        assert!(c.cancel(b));
+        assert!(!c.cancel(b), "already cancelled");
+        let mut other = Calendar::default();
+        for i in 0..5 {
+            other.schedule(0.0, i);
+        }
+        let unknown = other.schedule(9.0, 5);
+        assert!(!c.cancel(unknown), "a seq this calendar never issued");
+        assert_eq!(c.len(), 0);
+        assert_eq!(c.pop(), None);
+        assert!(!c.cancel(b), "cancelled, then dropped by pop");
+    }
+
+    /// One step of a random calendar workload.
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Schedule at `now + quarters / 4` (coarse, so equal times are frequent).
+        Schedule(u8),
+        /// Cancel the handle with this index among all handles issued so far (modulo), or an
+        /// unknown handle when none was issued.
+        Cancel(usize),
+        Pop,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (0u8..8).prop_map(Op::Schedule),
+            2 => any::<usize>().prop_map(Op::Cancel),
+            3 => Just(Op::Pop),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Random schedule / cancel / pop sequences against a plain reference: a Vec of the
+        /// pending (time, seq) pairs, cancel = remove if present, pop = remove the least.
+        #[test]
+        fn cancel_matches_a_reference(ops in proptest::collection::vec(op(), 0..400)) {
+            let mut c = Calendar::default();
+            let mut reference: Vec<(f64, u64)> = Vec::new();
+            let mut handles: Vec<(EventId, u64)> = Vec::new();
+            let (mut now, mut seq) = (0.0f64, 0u64);
+            for op in ops {
+                match op {
+                    Op::Schedule(quarters) => {
+                        let t = now + f64::from(quarters) * 0.25;
+                        seq += 1;
+                        handles.push((c.schedule(t, seq), seq));
+                        reference.push((t, seq));
+                    }
+                    Op::Cancel(i) => {
+                        let (id, s) = if handles.is_empty() {
+                            (EventId { key: time_key(0.0), seq: 1 }, 0)
+                        } else {
+                            handles[i % handles.len()]
+                        };
+                        let pos = reference.iter().position(|e| e.1 == s);
+                        if let Some(pos) = pos {
+                            reference.remove(pos);
+                        }
+                        proptest::prop_assert_eq!(c.cancel(id), pos.is_some());
+                    }
+                    Op::Pop => {
+                        let least = (0..reference.len()).min_by(|&a, &b| {
+                            let (x, y) = (reference[a], reference[b]);
+                            x.0.total_cmp(&y.0).then(x.1.cmp(&y.1))
+                        });
+                        let expected = least.map(|i| reference.remove(i));
+                        let got = c.pop();
+                        proptest::prop_assert_eq!(got, expected);
+                        if let Some((t, _)) = got {
+                            now = t;
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(c.len(), reference.len());
+                let earliest = reference.iter().map(|e| e.0).reduce(f64::min);
+                proptest::prop_assert_eq!(c.peek_time(), earliest);
+            }
         }
     }
 }

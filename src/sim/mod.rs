@@ -10,7 +10,7 @@ mod engine;
 pub mod reference;
 pub mod speed;
 
-pub use calendar::Calendar;
+pub use calendar::{Calendar, EventId};
 pub use engine::{ReplicationResult, Series, simulate, stream_seed};
 
 use crate::results::{
