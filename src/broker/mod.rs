@@ -61,8 +61,8 @@ mod queue;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use crate::mq::{Ack, Overflow};
 pub use crate::routing::{ExchangeId, ExchangeKind, QueueId};
-pub use crate::scenario::{Ack, Overflow};
 pub use consumer::{Consumer, Delivery, RecvError, SettleError};
 
 use crate::routing::{Router, RoutingError};

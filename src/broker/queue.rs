@@ -6,8 +6,7 @@
 //! counters happen under the one lock, the balance law holds at every lock release.
 
 use super::{QueueOptions, QueueStats};
-use crate::mq::{self, ConsumerId, Held, Observer, QueueConfig, Tag};
-use crate::scenario::Ack;
+use crate::mq::{self, Ack, ConsumerId, Held, Observer, QueueConfig, Tag};
 use crate::stats::TimeAverage;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};

@@ -20,5 +20,6 @@
 mod queue;
 
 pub use queue::{
-    Admission, ConsumerId, Counters, Entry, Held, NoObserver, Observer, Queue, QueueConfig, Tag,
+    Ack, Admission, ConsumerId, Counters, Entry, Held, NoObserver, Observer, Overflow, Queue,
+    QueueConfig, Tag,
 };

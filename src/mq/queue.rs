@@ -2,8 +2,28 @@
 //! and overflow, settlement, requeue, and the counters whose balance law holds after every
 //! operation.
 
-use crate::scenario::{Ack, Overflow};
 use std::collections::VecDeque;
+
+/// What a full queue does with one more message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Overflow {
+    /// Drop the oldest ready message (RabbitMQ's default).
+    DropHead,
+    /// Refuse the new message.
+    RejectPublish,
+}
+
+/// When a consumer acknowledges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ack {
+    /// After its handling (the simulator: at the end of service); unacknowledged messages
+    /// count against prefetch.
+    Manual,
+    /// RabbitMQ settles the message on delivery; prefetch does not limit the consumer.
+    Auto,
+}
 
 /// A consumer's index within its queue (slots of removed consumers are reused).
 pub type ConsumerId = usize;
@@ -89,7 +109,8 @@ pub trait Observer<M> {
     /// The ready length is now `ready` (called after each change that a time average must
     /// see; also after a drop-head replacement, which leaves the length as it was).
     fn ready_changed(&mut self, _now: f64, _ready: usize) {}
-    /// `held` was just delivered to `consumer` (it is the last of the consumer's held ones).
+    /// `held` is being delivered to `consumer`: it becomes the newest of the consumer's
+    /// held messages right after this call.
     fn delivered(&mut self, _now: f64, _consumer: ConsumerId, _held: &Held<M>) {}
     /// `entry` was dropped by the overflow policy.
     fn dropped(&mut self, _now: f64, _entry: Entry<M>) {}
@@ -468,14 +489,15 @@ impl<M> Queue<M> {
         self.counts.delivered += 1;
         self.counts.redelivered += u64::from(entry.redelivered);
         self.held += 1;
+        let held = Held { tag, entry };
+        obs.delivered(now, c, &held);
         let slot = self.slots[c].as_mut().expect("the line holds live consumers");
-        slot.held.push_back(Held { tag, entry });
+        slot.held.push_back(held);
         if slot.has_room() {
             self.line.push_back(c);
         } else {
             slot.in_line = false;
         }
-        obs.delivered(now, c, slot.held.back().expect("just pushed"));
         c
     }
 }

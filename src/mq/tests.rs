@@ -3,7 +3,6 @@
 //! step; and the RabbitMQ rules the reference encodes, one named test each.
 
 use super::*;
-use crate::scenario::{Ack, Overflow};
 use proptest::prelude::*;
 
 /// Records what the core tells an observer.

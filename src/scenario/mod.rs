@@ -105,25 +105,8 @@ pub struct Producer {
     pub routes: Vec<QueueId>,
 }
 
-/// What a full queue does with one more message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Overflow {
-    /// Drop the oldest ready message (RabbitMQ's default).
-    DropHead,
-    /// Refuse the new message.
-    RejectPublish,
-}
-
-/// When a consumer acknowledges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ack {
-    /// After service; unacknowledged messages count against prefetch.
-    Manual,
-    /// On delivery; prefetch does not limit the consumer.
-    Auto,
-}
+// The queue semantics' own vocabulary lives with the messaging core; the model uses it.
+pub use crate::mq::{Ack, Overflow};
 
 /// A queue.
 #[derive(Debug, Clone)]
