@@ -26,9 +26,10 @@
 //!   (first scheduled publish → end of service). Ready length is integrated exactly by the
 //!   broker; consumer busy time is clipped to the window.
 //! - **Shutdown and counts.** Publishers stop at the horizon; then consumers stop (one in
-//!   the middle of a service abandons it, and its message is requeued), the broker is
-//!   closed, and what is left ready or unacknowledged is `in_flight_at_end`, so
-//!   `offered = acked + dropped + in_flight_at_end` holds exactly for every queue.
+//!   the middle of a service abandons it), the broker is closed, and the final counts are
+//!   read while the consumers are still subscribed: what is ready, in a consumer's buffer
+//!   or half served is `in_flight_at_end`, whatever the ack mode (as the simulator counts
+//!   it), so `offered = acked + dropped + in_flight_at_end` holds exactly for every queue.
 //!
 //! Seeds: the load test draws from the simulator's random streams of replication 0 (see
 //! [`stream_rng`]): a publisher publishes at the instants replication 0 has its producer's
@@ -45,7 +46,7 @@ mod pacer;
 mod tests;
 
 use crate::broker::{
-    Broker, BrokerError, Consumer, ConsumerOptions, QueueOptions, QueueStats, RecvError,
+    Broker, BrokerError, Consumer, ConsumerOptions, Delivery, QueueOptions, QueueStats, RecvError,
 };
 use crate::dist::Dist;
 use crate::results::{
@@ -303,7 +304,13 @@ struct ConsumerJob {
     stop: Arc<AtomicBool>,
 }
 
-fn run_consumer(job: ConsumerJob) -> ConsumerResult {
+/// What a consumer thread hands back when it stops: its figures, and its subscription with
+/// the delivery it was serving, kept alive until the final counts are read so that what it
+/// still held is counted in flight (dropping them would requeue manual-ack messages and
+/// settle auto-ack ones).
+type ConsumerExit = (ConsumerResult, Consumer<Msg>, Option<Delivery<Msg>>);
+
+fn run_consumer(job: ConsumerJob) -> ConsumerExit {
     let ConsumerJob { broker, consumer, queue, service, then, producers, start, stop } = job;
     let mut r = ConsumerResult {
         queue,
@@ -316,7 +323,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerResult {
         service_error_sum: 0.0,
         services: 0,
     };
-    let Some(frame) = await_start(&start, &stop) else { return r };
+    let Some(frame) = await_start(&start, &stop) else { return (r, consumer, None) };
     let mut pacer = Pacer::new();
     while !stop.load(Ordering::Relaxed) {
         let d = match consumer.recv_timeout(RECV_POLL) {
@@ -331,7 +338,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerResult {
             .and_then(|i| start.checked_add(i))
             .unwrap_or(frame.end + Duration::from_secs(3600));
         if !pacer.wait_until(target, &stop) {
-            break; // stopped mid-service: dropping the delivery requeues it
+            return (r, consumer, Some(d)); // stopped mid-service: still in flight
         }
         let done = Instant::now();
         let intended = intended.unwrap_or_default().as_secs_f64();
@@ -358,11 +365,11 @@ fn run_consumer(job: ConsumerJob) -> ConsumerResult {
             r.end_to_end[m.producer as usize]
                 .record(frame.scn(done.saturating_duration_since(m.first_scheduled)));
         }
-        // Manual: done now. Auto: settled on delivery, a no-op. Either way it cannot fail
-        // while this consumer is alive.
+        // Manual: the ack. Auto: RabbitMQ settled it on delivery; the broker counts it done
+        // now. Either way it cannot fail while this consumer is alive.
         let _ = d.ack();
     }
-    r
+    (r, consumer, None)
 }
 
 fn latency(h: &LatencyHistogram) -> Latency {
@@ -394,7 +401,7 @@ struct Crew {
     start: Start,
     stop: Arc<AtomicBool>,
     publishers: Vec<JoinHandle<PublisherResult>>,
-    consumers: Vec<JoinHandle<ConsumerResult>>,
+    consumers: Vec<JoinHandle<ConsumerExit>>,
 }
 
 impl Crew {
@@ -566,17 +573,23 @@ fn measure(
     crew.stop.store(true, Ordering::SeqCst);
     crew.broker.close();
     let mut consumers = Vec::new();
+    let mut subscriptions = Vec::new();
     for h in std::mem::take(&mut crew.consumers) {
         match h.join() {
-            Ok(r) => consumers.push(r),
+            Ok((r, consumer, unfinished)) => {
+                consumers.push(r);
+                subscriptions.push((consumer, unfinished));
+            }
             Err(_) => panicked = Some("consumer"),
         }
     }
     if let Some(role) = panicked {
         return Err(LoadtestError::Panicked(role));
     }
-    // Every consumer is gone: what it held is back in the ready list.
+    // Every consumer has stopped but is still subscribed: what it holds (in its buffer or
+    // half served) is unacked, in flight, whatever its ack mode — as the simulator counts it.
     let finals = crew.broker.stats();
+    drop(subscriptions);
     progress(1.0);
     Ok(Measured {
         time_scale,

@@ -227,10 +227,11 @@ service = { dist = "exponential", mean = "40ms" }
     assert!(audit.counts.dropped > 0 && audit.loss_probability.mean > 0.0);
     assert!(audit.counts.acked <= audit.counts.completed);
     // Loggers as much, but auto ack takes every message on delivery, prefetch or not: the
-    // queue never fills, nothing is dropped, and acked runs ahead of completed.
-    assert_eq!((log.counts.dropped, log.counts.in_flight_at_end), (0, 0));
-    assert_eq!(log.counts.acked, log.counts.offered);
-    assert!(log.counts.acked > log.counts.completed + 5);
+    // queue never fills and nothing is dropped; the backlog sits in the consumer's buffer,
+    // in flight until served (acked = completed, as in the simulator).
+    assert_eq!((log.counts.dropped, log.counts.delivered), (0, log.counts.offered));
+    assert_eq!(log.counts.acked, log.counts.completed);
+    assert!(log.counts.in_flight_at_end > 5, "{:?}", log.counts);
     // Payments (ρ = 1.6 too) are fed only by completed orders, and drop from the head.
     assert!(payments.counts.offered <= orders.counts.completed);
     assert!(payments.counts.offered + 3 >= orders.counts.completed);
