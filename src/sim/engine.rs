@@ -197,8 +197,8 @@ pub fn stream_seed(seed: u64, replication: u32, kind: u64, index: usize) -> u64 
 
 /// Per-queue figures, kept together: the hot path touches one of these per step.
 struct QueueState {
-    /// Its consumers' global indices, by their id in the queue's core.
-    members: Vec<u32>,
+    /// Global index of its first consumer: the others follow, by their id in the core.
+    first: u32,
     /// Consumers in service.
     busy: u32,
     wait: LatencyRecorder,
@@ -276,7 +276,7 @@ impl Observer<Msg> for SimObserver<'_, '_> {
 
     #[inline]
     fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<Msg>) {
-        let c = self.side.queues[self.q].members[consumer] as usize;
+        let c = self.side.queues[self.q].first as usize + consumer;
         if !self.side.consumers[c].busy {
             self.side.start_service(now, c, held.entry.msg.enq_t);
         }
@@ -313,7 +313,7 @@ impl<'m> Engine<'m> {
             .queues
             .iter()
             .map(|_| QueueState {
-                members: Vec::new(),
+                first: 0,
                 busy: 0,
                 wait: LatencyRecorder::new(),
                 sojourn: LatencyRecorder::new(),
@@ -325,19 +325,24 @@ impl<'m> Engine<'m> {
                 completed: 0,
             })
             .collect();
+        // Numbered queue by queue, so a queue's consumers are contiguous and the core's id of
+        // one is its offset from the queue's first; within a queue, in group order, which is
+        // the order they join its line.
         let mut consumers = Vec::new();
-        for (gi, g) in model.groups.iter().enumerate() {
-            for _ in 0..g.count {
-                let local = cores[g.queue].add_consumer(0.0, g.prefetch, g.ack, &mut NoObserver);
-                let st = &mut queues[g.queue];
-                debug_assert_eq!(local, st.members.len());
-                st.members.push(consumers.len() as u32);
-                consumers.push(Consumer {
-                    queue: g.queue as u32,
-                    local: local as u32,
-                    group: gi as u32,
-                    busy: false,
-                });
+        for (q, (core, st)) in cores.iter_mut().zip(&mut queues).enumerate() {
+            st.first = consumers.len() as u32;
+            for &gi in &model.queues[q].groups {
+                let g = &model.groups[gi];
+                for _ in 0..g.count {
+                    let local = core.add_consumer(0.0, g.prefetch, g.ack, &mut NoObserver);
+                    debug_assert_eq!(st.first as usize + local, consumers.len());
+                    consumers.push(Consumer {
+                        queue: q as u32,
+                        local: local as u32,
+                        group: gi as u32,
+                        busy: false,
+                    });
+                }
             }
         }
         let producers = model
