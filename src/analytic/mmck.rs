@@ -295,7 +295,8 @@ impl MmckResult {
         // Rows j > k are still empty after k jumps (j grows by at most one per jump).
         let mut rows = 1;
         while remaining > tol {
-            work += (off(rows.min(q)) + 1) as u64;
+            // One update per active state, plus one pass to sum the remaining mass.
+            work += 2 * (off((rows + 1).min(q)) + 1) as u64;
             if work > budget {
                 return None;
             }
@@ -329,7 +330,8 @@ impl MmckResult {
             sojourn_cdf.push(done);
             std::mem::swap(&mut cur, &mut next);
             rows += 1;
-            remaining = cur.iter().sum::<f64>() + in_service;
+            // Only the active rows hold mass: summing them keeps a jump O(active states).
+            remaining = cur[..off(rows.min(q))].iter().sum::<f64>() + in_service;
         }
         Some(DropHeadDistribution { summary: d, mu, rate: big, wait_cdf, sojourn_cdf })
     }
