@@ -1,6 +1,7 @@
 //! The validation matrix behind `mqsim validate`: the simulator and the analytic back end on
 //! a grid of textbook queues — ρ ∈ {0.1 … 0.95}, c ∈ {1, 2, 8, 64}, service exponential,
-//! constant, Erlang-4 and log-normal (CV 2), finite buffers (M/M/c/K) and a Jackson tandem —
+//! constant, Erlang-4 and log-normal (CV 2), finite buffers (M/M/c/K under reject-publish and
+//! drop-head, one consumer with prefetch > 1 among them) and a Jackson tandem —
 //! and, beside them, the tutorial's four formulas against theory and simulation.
 //!
 //! A cell **passes** when theory lies inside the simulation's 99.9% Student-t interval over
@@ -94,12 +95,13 @@ fn single(
     horizon: f64,
     reps: u32,
     seed: u64,
+    prefetch: u32,
 ) -> Cell {
     let text = format!(
         "[simulation]\nhorizon = {horizon}\nwarmup = {}\nreplications = {reps}\nseed = {seed}\n\
          [[producers]]\nname = \"p\"\nrouting_key = \"q\"\narrival = {{ dist = \"exponential\", rate = {lambda} }}\n\
          [[queues]]\nname = \"q\"\n{extra}\n\
-         [[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = {c}\nprefetch = 1\nservice = {service}\n",
+         [[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = {c}\nprefetch = {prefetch}\nservice = {service}\n",
         horizon / 10.0
     );
     Cell {
@@ -151,27 +153,45 @@ fn cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
                     horizon,
                     reps,
                     seed,
+                    1,
                 ));
             }
         }
     }
-    let buffers: &[(u32, u32, f64)] = if quick {
-        &[(4, 10, 1.2)]
+    // (consumers, max_length, ρ, prefetch, overflow). Prefetch > 1 only with one consumer,
+    // where the model is exact: max_length counts ready messages, so K = max_length +
+    // prefetch, and drop-head never drops the messages the consumer holds.
+    let buffers: &[(u32, u32, f64, u32, &str)] = if quick {
+        &[(4, 10, 1.2, 1, "reject-publish"), (1, 3, 0.9, 5, "drop-head")]
     } else {
-        &[(1, 5, 0.8), (1, 5, 1.2), (4, 10, 0.8), (4, 10, 1.2), (4, 40, 1.0)]
+        &[
+            (1, 5, 0.8, 1, "reject-publish"),
+            (1, 5, 1.2, 1, "reject-publish"),
+            (4, 10, 0.8, 1, "reject-publish"),
+            (4, 10, 1.2, 1, "reject-publish"),
+            (4, 40, 1.0, 1, "reject-publish"),
+            (4, 10, 1.2, 1, "drop-head"),
+            (1, 3, 0.9, 5, "reject-publish"),
+            (1, 3, 0.9, 5, "drop-head"),
+            (1, 1, 1.2, 2, "drop-head"),
+            (1, 5, 0.9, 10, "drop-head"),
+        ]
     };
-    for &(c, max, rho) in buffers {
+    for &(c, max, rho, prefetch, overflow) in buffers {
         let lambda = rho * f64::from(c) * MU;
         seed += 1;
+        let pf = if prefetch > 1 { format!(" prefetch={prefetch}") } else { String::new() };
+        let of = if overflow == "drop-head" { " drop-head" } else { "" };
         out.push(single(
-            format!("M/M/{c}/K max_length={max} rho={rho}"),
+            format!("M/M/{c}/K max_length={max}{pf}{of} rho={rho}"),
             lambda,
             c,
             SERVICES[0].1,
-            &format!("max_length = {max}\noverflow = \"reject-publish\""),
+            &format!("max_length = {max}\noverflow = \"{overflow}\""),
             customers as f64 / lambda,
             reps,
             seed,
+            prefetch,
         ));
     }
     let horizon = customers as f64 / 6.0;
@@ -309,6 +329,7 @@ fn tutorial_rows(reps: u32, customers: u64) -> Vec<TutorialRow> {
         horizon,
         reps,
         77,
+        1,
     );
     let sat = single(
         "tutorial saturated".into(),
@@ -319,6 +340,7 @@ fn tutorial_rows(reps: u32, customers: u64) -> Vec<TutorialRow> {
         horizon,
         reps,
         78,
+        1,
     );
     let (run, sat_run) = rayon::join(
         || sim::run(&base.model, None, &NoProgress),

@@ -200,6 +200,18 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
         qa.notes.push("zero service time: every message is served the instant it arrives; no queueing model is needed (figures are exact)".into());
         return (qa, input);
     }
+    if st.max_length == Some(0) && st.overflow == Overflow::RejectPublish {
+        // RabbitMQ checks reject-publish's limit before delivering, so with max_length 0
+        // every publish is refused, even with an idle consumer: no queueing at all.
+        qa.throughput = Some(0.0);
+        qa.loss_probability = Some(1.0);
+        qa.utilization = Some(0.0);
+        qa.queue_length.mean = Some(0.0);
+        qa.waiting.mean = Some(0.0);
+        qa.in_system.mean = Some(0.0);
+        qa.notes.push("max_length = 0 with reject-publish: every message is refused, even when a consumer is idle (the limit is checked before delivery); loss probability 1 (exact, no model needed), and no message is ever served, so there are no latency figures".into());
+        return (qa, Stream::NONE);
+    }
     let a = lambda * st.s_mean;
     let rho = a / f64::from(st.c);
     qa.offered_load_erlangs = Some(a);
@@ -236,9 +248,17 @@ fn pooled(st: &Station, mut qa: QueueAnalysis) -> (QueueAnalysis, Stream) {
         && p > 1
         && c > 1
     {
-        qa.notes.push(format!(
-            "prefetch = {p} > 1 with {c} consumers: a message may wait in a busy consumer's buffer while another consumer idles; the pooled model below ignores this, so its waits are a LOWER BOUND (for exponential service a work-conserving pooled FIFO minimises the number waiting)"
-        ));
+        if st.max_length.is_none() {
+            qa.notes.push(format!(
+                "prefetch = {p} > 1 with {c} consumers: a message may wait in a busy consumer's buffer while another consumer idles; the pooled model below ignores this, so its waits are a LOWER BOUND (for exponential service a work-conserving pooled FIFO minimises the number waiting)"
+            ));
+        } else {
+            // With a finite buffer the pooled idealisation changes the loss too, and less
+            // admitted traffic can mean shorter waits: no direction is proven.
+            qa.notes.push(format!(
+                "prefetch = {p} > 1 with {c} consumers: a message may wait in a busy consumer's buffer while another consumer idles; the pooled model below ignores this. With max_length it changes the loss as well as the wait, so its figures are an approximation, not a proven bound"
+            ));
+        }
         if let Some(rr) =
             erlang_k_m1(st.lambda, c, st.mu()).filter(|_| st.poisson && st.exp_service)
         {

@@ -179,10 +179,26 @@ pub(super) fn finite_buffer(
     let ready: f64 = r.p.iter().enumerate().skip(held).map(|(n, x)| (n - held) as f64 * x).sum();
     qa.queue_length.mean = Some(ready);
     qa.in_system.mean = Some(r.l);
-    qa.notes.push(format!(
-        "max_length = {m}: at most K = max_length + {} = {k} messages in the system ({m} ready + {per} unacknowledged per consumer); M/M/c/K (Gross & Harris §2.5), loss = p_K, the same for drop-head and reject-publish",
-        u64::from(c) * u64::from(per)
-    ));
+    if c == 1 {
+        // One consumer: one FIFO server whatever its prefetch (its buffer is a FIFO in front
+        // of it, filled only while nothing is ready), so N = held + ready is exactly the
+        // M/M/1/K birth–death chain with K = max_length + prefetch.
+        let holds = if per > 1 {
+            format!(
+                "up to {per} (one in service, the rest in its prefetch buffer, whose time counts as wait)"
+            )
+        } else {
+            "one (in service)".to_string()
+        };
+        qa.notes.push(format!(
+            "max_length = {m} counts ready messages only: one consumer holding {holds}, so at most K = {m} + {per} = {k} messages in the system; exact M/M/1/K (Gross & Harris §2.5 with c = 1), loss = p_K, the same for drop-head and reject-publish"
+        ));
+    } else {
+        qa.notes.push(format!(
+            "max_length = {m}: at most K = max_length + {} = {k} messages in the system ({m} ready + {per} unacknowledged per consumer); M/M/c/K (Gross & Harris §2.5), loss = p_K, the same for drop-head and reject-publish",
+            u64::from(c) * u64::from(per)
+        ));
+    }
     if !exact_regime {
         qa.notes.push(
             "with prefetch > 1 the M/M/c/K figures idealise the buffers as pooled: approximate"
@@ -198,21 +214,7 @@ pub(super) fn finite_buffer(
         }
         Overflow::DropHead => {
             qa.waiting.mean = Some(r.lq);
-            match r.drop_head() {
-                Some(d) => {
-                    qa.wait_s.mean = Some(d.wq_served);
-                    qa.sojourn_s.mean = Some(d.wq_served + st.s_mean);
-                    qa.notes.push(format!(
-                        "drop-head: loss and queue length as reject-publish, but served messages wait less (the oldest are dropped): mean wait of served messages by first-step analysis of the tagged message's position; reject-publish would give {:.6} s; wait quantiles under drop-head not computed",
-                        r.wq
-                    ));
-                }
-                None => qa.notes.push(format!(
-                    "drop-head: the served-message wait needs a chain of (K−c)²/2 states; max_length {m} exceeds {} so it is not computed (reject-publish would give {:.6} s)",
-                    mmck::MAX_DROP_HEAD_READY,
-                    r.wq
-                )),
-            }
+            drop_head(st, &mut qa, &r, u64::from(c) * u64::from(per), exact_regime);
         }
     }
     let out = Stream {
@@ -221,6 +223,65 @@ pub(super) fn finite_buffer(
         poisson: false,
     };
     (qa, out)
+}
+
+/// Work allowed for the drop-head wait distribution (state updates of its uniformized
+/// chain, 10–20 ns each): about 0.3 s at most (measured: max_length 1000 hits it), so a
+/// `size` search stays usable; beyond it the quantiles are left out rather than computed
+/// slowly.
+const DROP_HEAD_DISTRIBUTION_BUDGET: u64 = 20_000_000;
+
+/// Drop-head figures of served messages. `held` = messages the consumers hold (c·p): with
+/// one consumer (or prefetch 1) they are exactly the ones drop-head cannot touch, so the
+/// tagged-message chain is exact; with c > 1 and prefetch > 1 the pooled model is an
+/// idealisation anyway and keeps its prefetch-1 chain (buffers treated as ready places).
+fn drop_head(
+    st: &Station,
+    qa: &mut QueueAnalysis,
+    r: &mmck::MmckResult,
+    held: u64,
+    exact_regime: bool,
+) {
+    let protected = if exact_regime { held } else { u64::from(st.c) };
+    let Some(d) = r.drop_head_holding(protected) else {
+        qa.notes.push(format!(
+            "drop-head: the served-message wait needs a chain of (K−c)²/2 states; K − c = {} exceeds {} so it is not computed (reject-publish would give {:.6} s)",
+            r.k - u64::from(st.c),
+            mmck::MAX_DROP_HEAD_READY,
+            r.wq
+        ));
+        return;
+    };
+    qa.wait_s.mean = Some(d.wq_served);
+    qa.sojourn_s.mean = Some(d.wq_served + st.s_mean);
+    let whom = if held > u64::from(st.c) && exact_regime {
+        format!(
+            "the oldest READY message is dropped, never one of the {held} the consumer holds (in service or in its prefetch buffer), so a message waits safely once delivered"
+        )
+    } else {
+        "the oldest ready message is dropped".to_string()
+    };
+    qa.notes.push(format!(
+        "drop-head: loss and queue length as reject-publish (the number in system is the same birth–death chain), but {whom}; served messages wait less. Mean wait of served messages by first-step analysis of an absorbing Markov chain of a tagged message (its position, the number behind it); reject-publish would give {:.6} s",
+        r.wq
+    ));
+    if !exact_regime {
+        qa.notes.push("drop-head with prefetch > 1 and several consumers: the chain treats the consumers' buffers as pooled ready places that drop-head may empty; an approximation".into());
+        return;
+    }
+    match r.drop_head_distribution(protected, DROP_HEAD_DISTRIBUTION_BUDGET) {
+        Some(dist) => {
+            qa.wait_s = Latency::from_quantile_fn(Some(d.wq_served), |p| dist.wait_quantile(p));
+            qa.sojourn_s = Latency::from_quantile_fn(Some(d.wq_served + st.s_mean), |p| {
+                dist.sojourn_quantile(p)
+            });
+            qa.notes.push("drop-head wait and sojourn quantiles of served messages: exact, by uniformization of the same tagged-message chain (a phase-type distribution; the sojourn adds the message's own exponential service)".into());
+        }
+        None => qa.notes.push(format!(
+            "drop-head wait quantiles not computed: uniformizing the tagged-message chain (K − c = {}) would exceed the work budget",
+            r.k - u64::from(st.c)
+        )),
+    }
 }
 
 /// prefetch 0 / auto ack with c > 1: each consumer its own FIFO queue, fed round-robin.

@@ -25,7 +25,12 @@
 //!   With `max_length = m` the system holds at most `K = m + c` (m ready + one unacked per
 //!   consumer): M/M/c/K.
 //! - One consumer (`c = 1`), any prefetch: still one FIFO server; time in its prefetch
-//!   buffer counts as wait. With `max_length = m` and prefetch p, `K = m + p`.
+//!   buffer counts as wait. With `max_length = m` and prefetch p, `K = m + p` (m ready + up
+//!   to p held: one in service, p − 1 in its buffer), exactly M/M/1/K for both overflow
+//!   policies. Reject-publish: FIFO without push-out, so the accepted messages' wait is the
+//!   textbook M/M/1/K one. Drop-head: the oldest **ready** message is dropped, never one the
+//!   consumer holds, so the served messages' wait comes from a tagged-message absorbing
+//!   chain that protects the p held places (`mmck::MmckResult::drop_head_holding`); exact.
 //! - `prefetch = 0` (unlimited) or `ack = "auto"`, `c > 1`: the broker pushes each message
 //!   to the next consumer round-robin at once, so each consumer is its own FIFO queue fed
 //!   every c-th arrival. For Poisson arrivals that is exactly E_c/M/1 per consumer (Erlang-c
@@ -34,7 +39,9 @@
 //! - `prefetch = p > 1`, manual ack, `c > 1`: between the two. Messages may wait in a busy
 //!   consumer's buffer while another idles, which pooled M/M/c ignores: its figures are a
 //!   **lower bound** (for exponential service, a pooled work-conserving FIFO pool minimises
-//!   the number waiting), reported with `exact: false`. The p → ∞ limit is the round-robin
+//!   the number waiting), reported with `exact: false`. With `max_length` the pooled
+//!   M/M/c/K (`K = m + c·p`) is an approximation without a proven direction, also
+//!   `exact: false`. The p → ∞ limit is the round-robin
 //!   model above, given in the notes for reference.
 //! - Several groups on one queue with the same service distribution and dispatch regime
 //!   are one pool of `Σ count` consumers; each group's onward (`then`) traffic is its share
