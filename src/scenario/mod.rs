@@ -14,7 +14,7 @@ mod raw;
 
 pub use duration::parse_duration;
 
-use crate::dist::{Dist, DistKind};
+use crate::dist::{Dist, DistKind, MIN_MEAN_SECONDS};
 use crate::routing::{ExchangeId, ExchangeKind, QueueId, Router};
 use locate::Locator;
 use raw::*;
@@ -230,6 +230,16 @@ impl Checker<'_> {
                         self.err(
                             format!("{path}.rate"),
                             format!("must be a rate > 0 per second, got {r}"),
+                        );
+                        return None;
+                    }
+                    // The mean is 1 / rate: refuse here a rate whose mean is out of range,
+                    // so the message names the field the user wrote.
+                    let (lo, hi) = (1.0 / crate::dist::MAX_SECONDS, 1.0 / MIN_MEAN_SECONDS);
+                    if !(lo..=hi).contains(&r) {
+                        self.err(
+                            format!("{path}.rate"),
+                            format!("{r} per second is out of range: allowed from {lo:e} to {hi:e} per second"),
                         );
                         return None;
                     }
