@@ -119,6 +119,17 @@ pub const MIN_MEAN_SECONDS: f64 = 1e-12;
 /// no longer be the declared one.
 pub const MAX_SCV: f64 = 1e6;
 
+/// A number for a message: as written for ordinary magnitudes (`-1`, `0.5`), in scientific
+/// notation at the extremes, so `1e300` does not print as 301 digits.
+pub fn fmt_num(v: impl std::borrow::Borrow<f64>) -> String {
+    let v = *v.borrow();
+    if v.is_finite() && v != 0.0 && !(1e-5..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 fn err(param: &'static str, message: String) -> DistError {
     DistError { param, message }
 }
@@ -131,23 +142,27 @@ fn positive(param: &'static str, v: f64) -> Result<f64, DistError> {
         Err(err(
             param,
             format!(
-                "{v} s is out of range: allowed from {MIN_MEAN_SECONDS} s (1ps) to {MAX_SECONDS:e} s"
+                "{v_} s is out of range: allowed from {MIN_MEAN_SECONDS} s (1ps) to {MAX_SECONDS:e} s",
+                v_ = fmt_num(v)
             ),
         ))
     } else {
-        Err(err(param, format!("must be a finite number > 0, got {v}")))
+        Err(err(param, format!("must be a finite number > 0, got {v_}", v_ = fmt_num(v))))
     }
 }
 
 /// A duration that may be 0 (a constant's value, a uniform's bounds): finite, in
 /// `[0, MAX_SECONDS]`.
 fn non_negative(param: &'static str, v: f64) -> Result<f64, DistError> {
-    if v.is_finite() && v >= 0.0 && v <= MAX_SECONDS {
+    if v.is_finite() && (0.0..=MAX_SECONDS).contains(&v) {
         Ok(v)
     } else if v.is_finite() && v > MAX_SECONDS {
-        Err(err(param, format!("{v} s is out of range: allowed up to {MAX_SECONDS:e} s")))
+        Err(err(
+            param,
+            format!("{v_} s is out of range: allowed up to {MAX_SECONDS:e} s", v_ = fmt_num(v)),
+        ))
     } else {
-        Err(err(param, format!("must be a finite number >= 0, got {v}")))
+        Err(err(param, format!("must be a finite number >= 0, got {v_}", v_ = fmt_num(v))))
     }
 }
 
@@ -156,7 +171,7 @@ fn finite_positive(param: &'static str, v: f64) -> Result<f64, DistError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(err(param, format!("must be a finite number > 0, got {v}")))
+        Err(err(param, format!("must be a finite number > 0, got {v_}", v_ = fmt_num(v))))
     }
 }
 
@@ -196,7 +211,14 @@ impl Dist {
             DistKind::Uniform { min, max } => {
                 let min = non_negative("min", *min)?;
                 if !(max.is_finite() && *max > min) {
-                    return Err(err("max", format!("must be greater than min ({min}), got {max}")));
+                    return Err(err(
+                        "max",
+                        format!(
+                            "must be greater than min ({min_}), got {max_}",
+                            max_ = fmt_num(max),
+                            min_ = fmt_num(min)
+                        ),
+                    ));
                 }
                 let max = non_negative("max", *max)?;
                 Sampler::Uniform(built("max", "uniform", Uniform::new(min, max))?)
@@ -216,8 +238,9 @@ impl Dist {
                     return Err(err(
                         "shape",
                         format!(
-                            "{shape} is too small: the squared coefficient of variation 1/shape must be <= {MAX_SCV:e}, so shape >= {:e}",
-                            1.0 / MAX_SCV
+                            "{shape_} is too small: the squared coefficient of variation 1/shape must be <= {MAX_SCV:e}, so shape >= {min:e}",
+                            shape_ = fmt_num(shape),
+                            min = 1.0 / MAX_SCV
                         ),
                     ));
                 }
@@ -225,7 +248,11 @@ impl Dist {
                 if !(scale.is_normal()) {
                     return Err(err(
                         "shape",
-                        format!("{shape} is too large for mean {mean} s: mean / shape underflows"),
+                        format!(
+                            "{shape_} is too large for mean {mean_} s: mean / shape underflows",
+                            mean_ = fmt_num(mean),
+                            shape_ = fmt_num(shape)
+                        ),
                     ));
                 }
                 Sampler::Gamma(built("shape", "gamma", Gamma::new(shape, scale))?)
@@ -236,7 +263,11 @@ impl Dist {
                 if cv * cv > MAX_SCV {
                     return Err(err(
                         "cv",
-                        format!("{cv} is too large: allowed up to {}", MAX_SCV.sqrt()),
+                        format!(
+                            "{cv_} is too large: allowed up to {lim}",
+                            cv_ = fmt_num(cv),
+                            lim = MAX_SCV.sqrt()
+                        ),
                     ));
                 }
                 // Moments of the log-normal: E = exp(mu + s²/2), CV² = exp(s²) − 1.
@@ -250,7 +281,10 @@ impl Dist {
                 // E = λ Γ(1 + 1/k).
                 let scale = mean / gamma(1.0 + 1.0 / shape);
                 if !scale.is_normal() {
-                    return Err(err("shape", format!("{shape} is too small to sample")));
+                    return Err(err(
+                        "shape",
+                        format!("{shape_} is too small to sample", shape_ = fmt_num(shape)),
+                    ));
                 }
                 Sampler::Weibull(built("shape", "Weibull", Weibull::new(scale, shape))?)
             }
@@ -260,7 +294,8 @@ impl Dist {
                     return Err(err(
                         "shape",
                         format!(
-                            "must be > 2 (a finite variance, which queueing formulas need), got {shape}"
+                            "must be > 2 (a finite variance, which queueing formulas need), got {shape_}",
+                            shape_ = fmt_num(shape)
                         ),
                     ));
                 }
@@ -273,13 +308,20 @@ impl Dist {
                 if !(cv.is_finite() && *cv >= 1.0) {
                     return Err(err(
                         "cv",
-                        format!("must be >= 1 for a hyperexponential, got {cv}"),
+                        format!(
+                            "must be >= 1 for a hyperexponential, got {cv_}",
+                            cv_ = fmt_num(cv)
+                        ),
                     ));
                 }
                 if cv * cv > MAX_SCV {
                     return Err(err(
                         "cv",
-                        format!("{cv} is too large: allowed from 1 to {}", MAX_SCV.sqrt()),
+                        format!(
+                            "{cv_} is too large: allowed from 1 to {lim}",
+                            cv_ = fmt_num(cv),
+                            lim = MAX_SCV.sqrt()
+                        ),
                     ));
                 }
                 // Balanced means (Whitt 1982): p/r1 = (1 − p)/r2 = mean/2.
@@ -355,6 +397,17 @@ impl Dist {
         }
     }
 
+    /// The `p` quantile where it has a closed form (exponential, constant, uniform), else
+    /// `None`: a lower bound on a sojourn percentile, which no consumer count can beat.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        match self.kind {
+            DistKind::Exponential { mean } => Some(-mean * (1.0 - p).ln()),
+            DistKind::Constant { value } => Some(value),
+            DistKind::Uniform { min, max } => Some(min + p * (max - min)),
+            _ => None,
+        }
+    }
+
     /// Squared coefficient of variation, Var / mean².
     pub fn scv(&self) -> f64 {
         match self.kind {
@@ -416,6 +469,12 @@ impl Dist {
 
 /// Formats seconds with a readable unit (`100ms`, `2.5s`, `750us`).
 pub fn fmt_secs(s: f64) -> String {
+    // Beyond a century, years in scientific notation: humantime saturates at u64::MAX
+    // seconds ("584542046090years") and no one reads a span that long to the minute.
+    const YEAR: f64 = 365.25 * 86400.0;
+    if s.is_finite() && s >= 100.0 * YEAR {
+        return format!("{:.1e} years", s / YEAR);
+    }
     if s.is_finite() && s >= 60.0 {
         // Long spans read best as "2h", "10m", "1h 30m".
         return humantime::format_duration(std::time::Duration::from_secs(s.round() as u64))
@@ -505,5 +564,12 @@ mod tests {
         assert_eq!(fmt_secs(0.1), "100ms");
         assert_eq!(fmt_secs(2.5), "2.5s");
         assert_eq!(fmt_secs(0.00075), "750us");
+        assert_eq!(fmt_secs(90.0), "1m 30s");
+    }
+
+    #[test]
+    fn fmt_secs_of_absurd_spans_is_short() {
+        // 1.8e19 s printed as "584542046090years" (humantime saturating at u64::MAX).
+        assert_eq!(fmt_secs(1.8e19), "5.7e11 years");
     }
 }

@@ -398,3 +398,44 @@ fn near_degenerate_shapes_are_refused_on_their_variance() {
     let p = problems(&with_service("{ dist = \"weibull\", shape = 0.01, mean = 1 }"));
     assert_eq!(p[0].path, "consumers[0].service.shape", "{p:?}");
 }
+
+#[test]
+fn errors_show_no_internal_type_names() {
+    // `service = "100ms"` said "expected internally tagged enum RawDist".
+    let p = problems(&with_service("\"100ms\""));
+    assert!(!p[0].message.contains("Raw"), "{p:?}");
+    assert!(p[0].message.contains("a distribution table like { dist = \"exponential\""), "{p:?}");
+    let p = problems("[simulation]\nhorizon = 1\n[[queues]]\nname = \"q\"\nbindings = [\"x\"]\n");
+    assert!(!p[0].message.contains("Raw") && p[0].message.contains("binding table"), "{p:?}");
+    let p = problems("simulation = 3\n");
+    assert!(!p[0].message.contains("Raw"), "{p:?}");
+}
+
+#[test]
+fn seeds_take_every_u64_exactly() {
+    // `--set simulation.seed=18446744073709551615` was refused as a float while `--seed`
+    // accepted it: the full range is accepted, as a string beyond TOML's integers.
+    let m = Model::from_toml("[simulation]\nhorizon = 1\nseed = \"18446744073709551615\"\n", "t")
+        .unwrap();
+    assert_eq!(m.simulation.seed, u64::MAX);
+    let m = Model::from_toml("[simulation]\nhorizon = 1\nseed = 7\n", "t").unwrap();
+    assert_eq!(m.simulation.seed, 7);
+    let p = problems("[simulation]\nhorizon = 1\nseed = -1\n");
+    assert!(p[0].message.contains("0 to 18446744073709551615"), "{p:?}");
+    assert!(problems("[simulation]\nhorizon = 1\nseed = 1.5\n")[0].path.contains("seed"));
+}
+
+#[test]
+fn over_long_names_and_keys_are_refused() {
+    // A queue name of 65 536 characters panicked the table writer.
+    let long = "q".repeat(65_536);
+    let p = problems(&format!("[simulation]\nhorizon = 1\n[[queues]]\nname = \"{long}\"\n"));
+    assert_eq!(p[0].path, "queues[0].name");
+    assert!(
+        p[0].message.contains("65536 bytes long; names and keys are limited to 255 bytes"),
+        "{p:?}"
+    );
+    let ok = "q".repeat(255);
+    Model::from_toml(&format!("[simulation]\nhorizon = 1\n[[queues]]\nname = \"{ok}\"\n"), "t")
+        .unwrap();
+}
