@@ -6,7 +6,7 @@
 //! error; at 1e-7 it never finished), so such a run is refused before it starts, and one
 //! close to the limit is announced.
 
-use crate::dist::fmt_secs;
+use crate::dist::{fmt_num, fmt_secs};
 use crate::scenario::Model;
 
 /// Scaled mean times below this are refused: the clock cannot honour them.
@@ -47,8 +47,9 @@ pub fn check(model: &Model) -> Result<Option<String>, String> {
     let Some((what, mean)) = shortest(model) else { return Ok(None) };
     let scaled = mean * scale;
     let detail = format!(
-        "{what} {} × time_scale {scale} = {} of real time",
+        "{what} {} × time_scale {} = {} of real time",
         fmt_secs(mean),
+        fmt_num(scale),
         fmt_secs(scaled)
     );
     let fix = format!(

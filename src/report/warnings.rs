@@ -34,7 +34,9 @@ pub fn check_run_size(model: &Model) -> Result<(), String> {
     let s = &model.simulation;
     let rate: f64 = model.producers.iter().map(|p| 1.0 / p.arrival.mean().max(1e-300)).sum();
     Err(format!(
-        "refusing to simulate about {publishes:.1e} publishes (arrivals {rate:.3e}/s over a horizon of {} × {} replications);          the limit is {MAX_RUN_PUBLISHES:.0e}, about {} of one core at ~10 million messages/s.          Shorten simulation.horizon, lower simulation.replications, or check the arrival rates and their units",
+        "refusing to simulate about {publishes:.1e} publishes (arrivals {rate:.3e}/s over a horizon of {} × {} replications); \
+         the limit is {MAX_RUN_PUBLISHES:.0e}, about {} of one core at ~10 million messages/s. \
+         Shorten simulation.horizon, lower simulation.replications, or check the arrival rates and their units",
         fmt_secs(s.horizon),
         s.replications,
         fmt_secs(MAX_RUN_PUBLISHES / MESSAGES_PER_CORE_S),

@@ -63,7 +63,7 @@ pub fn parse_duration(text: &str) -> Result<f64, String> {
             .iter()
             .find(|(u, _)| *u == unit)
             .map(|(_, s)| *s)
-            .ok_or_else(|| bad(format!("unknown unit \"{unit}\"; the units are {ALLOWED}")))?;
+            .ok_or_else(|| bad(format!("unknown unit \"{unit}\"")))?;
         total += v * scale;
         rest = after[unit_end..].trim_start();
         first = false;
