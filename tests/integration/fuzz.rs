@@ -2,8 +2,7 @@
 //! scenarios replaced by values at the edges of what TOML and `f64` can hold, every field
 //! removed, and random byte-level mutations of the text. Whatever comes in, the loader must
 //! not panic, and must return either a model or an error whose every problem names a line;
-//! no message may show an internal type
-//! name. Every model it accepts must be usable: each distribution builds (the loader did
+//! no message may show an internal type name. Every model it accepts must be usable: each distribution builds (the loader did
 //! that) and samples finite, non-negative values, with a finite mean and SCV, and its
 //! warnings (which run the analytic back end) are computed without a panic.
 
