@@ -563,9 +563,22 @@ pub fn size(
     }
     let head = by_prefetch[0].clone();
     let none_reason = head.recommended.is_none().then(|| {
+        // Why: the nearest the search came, so the gap to the target is visible.
+        let closest = head
+            .candidates
+            .iter()
+            .filter_map(|c| c.ci95_upper.map(|u| (c.count, u)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or_else(String::new, |(count, upper)| {
+                let shown = match target.metric {
+                    Metric::Wait | Metric::Sojourn => crate::dist::fmt_secs(upper),
+                    Metric::Utilization | Metric::Loss => format!("{upper:.4}"),
+                };
+                format!(" (closest: {count} consumers, upper 95% bound {shown})")
+            });
         format!(
-            "no count from {min} to {limit} consumers (the search limit) meets {target}; \
-             check the target against the theory column, or size a different group"
+            "no count from {min} to {limit} consumers (the search limit) meets {target}{closest}; \
+             more consumers no longer help: check the target against the service time, or size a different group"
         )
     });
     Ok(SizeReport {
