@@ -106,118 +106,251 @@ pub struct DistError {
     pub message: String,
 }
 
+/// Largest duration a distribution parameter may take, seconds (about 31 700 years). Far
+/// beyond any planning question, and small enough that no sum, midpoint or rate derived from
+/// it can overflow or underflow an `f64`.
+pub const MAX_SECONDS: f64 = 1e12;
+/// Smallest non-zero mean a distribution may have, seconds (one picosecond): its rate
+/// `1 / mean` stays finite, unlike a subnormal mean's.
+pub const MIN_MEAN_SECONDS: f64 = 1e-12;
+/// Largest squared coefficient of variation accepted (cv ≤ 1000). Beyond it the samplers
+/// lose the distribution: a hyperexponential's rare phase rounds to probability 0, a gamma's
+/// or Weibull's draws underflow to 0, and the moments overflow, so the simulated mean would
+/// no longer be the declared one.
+pub const MAX_SCV: f64 = 1e6;
+
+/// A number for a message: as written for ordinary magnitudes (`-1`, `0.5`), in scientific
+/// notation at the extremes, so `1e300` does not print as 301 digits.
+pub fn fmt_num(v: impl std::borrow::Borrow<f64>) -> String {
+    let v = *v.borrow();
+    if v.is_finite() && v != 0.0 && !(1e-5..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn err(param: &'static str, message: String) -> DistError {
+    DistError { param, message }
+}
+
+/// A mean or other positive duration: finite, within [`MIN_MEAN_SECONDS`, `MAX_SECONDS`].
 fn positive(param: &'static str, v: f64) -> Result<f64, DistError> {
+    if v.is_finite() && (MIN_MEAN_SECONDS..=MAX_SECONDS).contains(&v) {
+        Ok(v)
+    } else if v.is_finite() && v > 0.0 {
+        Err(err(
+            param,
+            format!(
+                "{v_} s is out of range: allowed from {MIN_MEAN_SECONDS} s (1ps) to {MAX_SECONDS:e} s",
+                v_ = fmt_num(v)
+            ),
+        ))
+    } else {
+        Err(err(param, format!("must be a finite number > 0, got {v_}", v_ = fmt_num(v))))
+    }
+}
+
+/// A duration that may be 0 (a constant's value, a uniform's bounds): finite, in
+/// `[0, MAX_SECONDS]`.
+fn non_negative(param: &'static str, v: f64) -> Result<f64, DistError> {
+    if v.is_finite() && (0.0..=MAX_SECONDS).contains(&v) {
+        Ok(v)
+    } else if v.is_finite() && v > MAX_SECONDS {
+        Err(err(
+            param,
+            format!("{v_} s is out of range: allowed up to {MAX_SECONDS:e} s", v_ = fmt_num(v)),
+        ))
+    } else {
+        Err(err(param, format!("must be a finite number >= 0, got {v_}", v_ = fmt_num(v))))
+    }
+}
+
+/// A shape or CV: finite and > 0 (the variance bound is checked on the built distribution).
+fn finite_positive(param: &'static str, v: f64) -> Result<f64, DistError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(DistError { param, message: format!("must be a finite number > 0, got {v}") })
+        Err(err(param, format!("must be a finite number > 0, got {v_}", v_ = fmt_num(v))))
+    }
+}
+
+/// Turns a `rand_distr` constructor error into a refusal of `param` instead of a panic: the
+/// checks above are meant to make this unreachable, and if one is missed the user still
+/// gets a message naming the field rather than a crash.
+fn built<T, E: std::fmt::Debug>(
+    param: &'static str,
+    what: &str,
+    r: Result<T, E>,
+) -> Result<T, DistError> {
+    r.map_err(|e| err(param, format!("cannot build a {what} sampler from it ({e:?})")))
+}
+
+/// The parameter whose size sets the variance, for the [`MAX_SCV`] refusal.
+fn variance_param(kind: &DistKind) -> &'static str {
+    match kind {
+        DistKind::LogNormal { .. } | DistKind::HyperExponential { .. } => "cv",
+        DistKind::Uniform { .. } => "max",
+        DistKind::Erlang { .. } => "k",
+        DistKind::Exponential { .. } | DistKind::Constant { .. } => "mean",
+        DistKind::Gamma { .. } | DistKind::Weibull { .. } | DistKind::Pareto { .. } => "shape",
     }
 }
 
 impl Dist {
-    /// Builds a sampler, checking every parameter.
+    /// Builds a sampler, checking every parameter: anything refused here gets a message
+    /// naming the parameter and its allowed range, and anything accepted can be sampled
+    /// (finite, ≥ 0) and has a finite mean and SCV.
     pub fn new(kind: DistKind) -> Result<Self, DistError> {
         let sampler = match &kind {
             DistKind::Exponential { mean } => {
                 let mean = positive("mean", *mean)?;
-                Sampler::Exp(Exp::new(1.0 / mean).expect("rate checked positive"))
+                Sampler::Exp(built("mean", "exponential", Exp::new(1.0 / mean))?)
             }
-            DistKind::Constant { value } => {
-                if !(value.is_finite() && *value >= 0.0) {
-                    return Err(DistError {
-                        param: "value",
-                        message: format!("must be a finite number >= 0, got {value}"),
-                    });
-                }
-                Sampler::Const(*value)
-            }
+            DistKind::Constant { value } => Sampler::Const(non_negative("value", *value)?),
             DistKind::Uniform { min, max } => {
-                if !(min.is_finite() && *min >= 0.0) {
-                    return Err(DistError {
-                        param: "min",
-                        message: format!("must be a finite number >= 0, got {min}"),
-                    });
+                let min = non_negative("min", *min)?;
+                if !(max.is_finite() && *max > min) {
+                    return Err(err(
+                        "max",
+                        format!(
+                            "must be greater than min ({min_}), got {max_}",
+                            max_ = fmt_num(max),
+                            min_ = fmt_num(min)
+                        ),
+                    ));
                 }
-                if !(max.is_finite() && max > min) {
-                    return Err(DistError {
-                        param: "max",
-                        message: format!("must be greater than min ({min}), got {max}"),
-                    });
-                }
-                Sampler::Uniform(Uniform::new(*min, *max).expect("bounds checked"))
+                let max = non_negative("max", *max)?;
+                Sampler::Uniform(built("max", "uniform", Uniform::new(min, max))?)
             }
             DistKind::Erlang { k, mean } => {
                 let mean = positive("mean", *mean)?;
                 if *k == 0 {
-                    return Err(DistError { param: "k", message: "must be >= 1, got 0".into() });
+                    return Err(err("k", "must be >= 1, got 0".into()));
                 }
                 let k = f64::from(*k);
-                Sampler::Gamma(Gamma::new(k, mean / k).expect("parameters checked"))
+                Sampler::Gamma(built("k", "gamma", Gamma::new(k, mean / k))?)
             }
             DistKind::Gamma { shape, mean } => {
                 let mean = positive("mean", *mean)?;
-                let shape = positive("shape", *shape)?;
-                Sampler::Gamma(Gamma::new(shape, mean / shape).expect("parameters checked"))
+                let shape = finite_positive("shape", *shape)?;
+                if 1.0 / shape > MAX_SCV {
+                    return Err(err(
+                        "shape",
+                        format!(
+                            "{shape_} is too small: the squared coefficient of variation 1/shape must be <= {MAX_SCV:e}, so shape >= {min:e}",
+                            shape_ = fmt_num(shape),
+                            min = 1.0 / MAX_SCV
+                        ),
+                    ));
+                }
+                let scale = mean / shape;
+                if !(scale.is_normal()) {
+                    return Err(err(
+                        "shape",
+                        format!(
+                            "{shape_} is too large for mean {mean_} s: mean / shape underflows",
+                            mean_ = fmt_num(mean),
+                            shape_ = fmt_num(shape)
+                        ),
+                    ));
+                }
+                Sampler::Gamma(built("shape", "gamma", Gamma::new(shape, scale))?)
             }
             DistKind::LogNormal { mean, cv } => {
                 let mean = positive("mean", *mean)?;
-                let cv = positive("cv", *cv)?;
+                let cv = finite_positive("cv", *cv)?;
+                if cv * cv > MAX_SCV {
+                    return Err(err(
+                        "cv",
+                        format!(
+                            "{cv_} is too large: allowed up to {lim}",
+                            cv_ = fmt_num(cv),
+                            lim = MAX_SCV.sqrt()
+                        ),
+                    ));
+                }
                 // Moments of the log-normal: E = exp(mu + s²/2), CV² = exp(s²) − 1.
-                let s2 = (1.0 + cv * cv).ln();
+                let s2 = cv.mul_add(cv, 1.0).ln();
                 let mu = mean.ln() - s2 / 2.0;
-                Sampler::LogNormal(LogNormal::new(mu, s2.sqrt()).expect("parameters checked"))
+                Sampler::LogNormal(built("cv", "log-normal", LogNormal::new(mu, s2.sqrt()))?)
             }
             DistKind::Weibull { shape, mean } => {
                 let mean = positive("mean", *mean)?;
-                let shape = positive("shape", *shape)?;
+                let shape = finite_positive("shape", *shape)?;
                 // E = λ Γ(1 + 1/k).
                 let scale = mean / gamma(1.0 + 1.0 / shape);
-                if !scale.is_finite() || scale <= 0.0 {
-                    return Err(DistError {
-                        param: "shape",
-                        message: format!("{shape} is too small to sample"),
-                    });
+                if !scale.is_normal() {
+                    return Err(err(
+                        "shape",
+                        format!("{shape_} is too small to sample", shape_ = fmt_num(shape)),
+                    ));
                 }
-                Sampler::Weibull(Weibull::new(scale, shape).expect("parameters checked"))
+                Sampler::Weibull(built("shape", "Weibull", Weibull::new(scale, shape))?)
             }
             DistKind::Pareto { shape, mean } => {
                 let mean = positive("mean", *mean)?;
                 if !(shape.is_finite() && *shape > 2.0) {
-                    return Err(DistError {
-                        param: "shape",
-                        message: format!(
-                            "must be > 2 (a finite variance, which queueing formulas need), got {shape}"
+                    return Err(err(
+                        "shape",
+                        format!(
+                            "must be > 2 (a finite variance, which queueing formulas need), got {shape_}",
+                            shape_ = fmt_num(shape)
                         ),
-                    });
+                    ));
                 }
                 // E = α x_m / (α − 1).
                 let xm = mean * (shape - 1.0) / shape;
-                Sampler::Pareto(Pareto::new(xm, *shape).expect("parameters checked"))
+                Sampler::Pareto(built("shape", "Pareto", Pareto::new(xm, *shape))?)
             }
             DistKind::HyperExponential { mean, cv } => {
                 let mean = positive("mean", *mean)?;
                 if !(cv.is_finite() && *cv >= 1.0) {
-                    return Err(DistError {
-                        param: "cv",
-                        message: format!("must be >= 1 for a hyperexponential, got {cv}"),
-                    });
+                    return Err(err(
+                        "cv",
+                        format!(
+                            "must be >= 1 for a hyperexponential, got {cv_}",
+                            cv_ = fmt_num(cv)
+                        ),
+                    ));
+                }
+                if cv * cv > MAX_SCV {
+                    return Err(err(
+                        "cv",
+                        format!(
+                            "{cv_} is too large: allowed from 1 to {lim}",
+                            cv_ = fmt_num(cv),
+                            lim = MAX_SCV.sqrt()
+                        ),
+                    ));
                 }
                 // Balanced means (Whitt 1982): p/r1 = (1 − p)/r2 = mean/2.
                 let c2 = cv * cv;
                 let p = (1.0 + ((c2 - 1.0) / (c2 + 1.0)).sqrt()) / 2.0;
                 let (r1, r2) = (2.0 * p / mean, 2.0 * (1.0 - p) / mean);
                 if r2 <= 0.0 {
-                    Sampler::Exp(Exp::new(r1).expect("rate > 0"))
+                    Sampler::Exp(built("cv", "exponential", Exp::new(r1))?)
                 } else {
                     Sampler::Hyper {
                         p,
-                        e1: Exp::new(r1).expect("rate > 0"),
-                        e2: Exp::new(r2).expect("rate > 0"),
+                        e1: built("cv", "exponential", Exp::new(r1))?,
+                        e2: built("cv", "exponential", Exp::new(r2))?,
                     }
                 }
             }
         };
-        Ok(Dist { kind, sampler })
+        let d = Dist { kind, sampler };
+        let scv = d.scv();
+        if !(scv.is_finite() && scv <= MAX_SCV) {
+            return Err(err(
+                variance_param(&d.kind),
+                format!(
+                    "gives a squared coefficient of variation of {scv:e}; allowed up to {MAX_SCV:e} (cv <= {})",
+                    MAX_SCV.sqrt()
+                ),
+            ));
+        }
+        Ok(d)
     }
 
     /// Exponential with the given mean, the common case in tests and examples.
@@ -261,6 +394,17 @@ impl Dist {
             DistKind::LogNormal { mean, .. } => mean,
             DistKind::Weibull { mean, .. } | DistKind::Pareto { mean, .. } => mean,
             DistKind::HyperExponential { mean, .. } => mean,
+        }
+    }
+
+    /// The `p` quantile where it has a closed form (exponential, constant, uniform), else
+    /// `None`: a lower bound on a sojourn percentile, which no consumer count can beat.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        match self.kind {
+            DistKind::Exponential { mean } => Some(-mean * (1.0 - p).ln()),
+            DistKind::Constant { value } => Some(value),
+            DistKind::Uniform { min, max } => Some(min + p * (max - min)),
+            _ => None,
         }
     }
 
@@ -325,6 +469,12 @@ impl Dist {
 
 /// Formats seconds with a readable unit (`100ms`, `2.5s`, `750us`).
 pub fn fmt_secs(s: f64) -> String {
+    // Beyond a century, years in scientific notation: humantime saturates at u64::MAX
+    // seconds ("584542046090years") and no one reads a span that long to the minute.
+    const YEAR: f64 = 365.25 * 86400.0;
+    if s.is_finite() && s >= 100.0 * YEAR {
+        return format!("{:.1e} years", s / YEAR);
+    }
     if s.is_finite() && s >= 60.0 {
         // Long spans read best as "2h", "10m", "1h 30m".
         return humantime::format_duration(std::time::Duration::from_secs(s.round() as u64))
@@ -414,5 +564,12 @@ mod tests {
         assert_eq!(fmt_secs(0.1), "100ms");
         assert_eq!(fmt_secs(2.5), "2.5s");
         assert_eq!(fmt_secs(0.00075), "750us");
+        assert_eq!(fmt_secs(90.0), "1m 30s");
+    }
+
+    #[test]
+    fn fmt_secs_of_absurd_spans_is_short() {
+        // 1.8e19 s printed as "584542046090years" (humantime saturating at u64::MAX).
+        assert_eq!(fmt_secs(1.8e19), "5.7e11 years");
     }
 }

@@ -6,6 +6,7 @@ pub mod analytic;
 pub mod broker;
 pub mod dist;
 pub mod loadtest;
+pub mod merge;
 pub mod mq;
 pub mod report;
 pub mod results;

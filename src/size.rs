@@ -98,13 +98,21 @@ impl FromStr for Target {
     type Err = String;
 
     /// Accepts `p99 wait <= 500ms`, `mean sojourn <= 1s`, `wait p95 <= 0.2`,
-    /// `utilization <= 0.7`, `loss <= 0.001` (also `<` and percentages like `1%`).
+    /// `utilization <= 0.7`, `loss <= 0.001` (also percentages like `1%`). A strict `<`
+    /// is refused, not read as `<=`: the two differ at the bound, and reading one as the
+    /// other silently changed what was asked.
     fn from_str(s: &str) -> Result<Self, String> {
         let help = "write a target like \"p99 wait <= 500ms\", \"mean sojourn <= 1s\", \"utilization <= 0.7\" or \"loss <= 0.001\"";
-        let (lhs, rhs) = s
-            .split_once("<=")
-            .or_else(|| s.split_once('<'))
-            .ok_or_else(|| format!("target \"{s}\" has no `<=`: {help}"))?;
+        let (lhs, rhs) = match s.split_once("<=") {
+            Some(parts) => parts,
+            None if s.contains('<') => {
+                return Err(format!(
+                    "target \"{s}\": only `<=` is supported (the figure may equal the bound); write \"{}\"",
+                    s.replacen('<', "<=", 1)
+                ));
+            }
+            None => return Err(format!("target \"{s}\" has no `<=`: {help}")),
+        };
         let words: Vec<String> = lhs.split_whitespace().map(str::to_lowercase).collect();
         let mut metric = None;
         let mut stat = None;
@@ -219,6 +227,10 @@ pub struct SizeReport {
     /// With `--prefetch`: the same search per prefetch setting (extension).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub by_prefetch: Vec<PrefetchSizing>,
+    /// When nothing is recommended: which counts were searched (extension; absent when a
+    /// count is recommended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub none_reason: Option<String>,
 }
 
 impl SizeReport {
@@ -247,6 +259,51 @@ pub enum SizeError {
     /// The group's queue receives nothing.
     #[error("queue \"{0}\" of group \"{1}\" receives no traffic: there is nothing to size")]
     NoTraffic(String, String),
+    /// No number of consumers can meet the target; the reason says why.
+    #[error("target \"{0}\" cannot be met with any number of consumers: {1}")]
+    Infeasible(String, String),
+}
+
+/// Why no consumer count can meet `target`, found before any simulation: a bound that more
+/// consumers cannot beat. `d` is the group's mean service time, `lambda` the queue's
+/// offered rate, `needed_for` the count a utilization bound needs (others' consumers
+/// deducted), and `max_count` the most consumers the search will try.
+fn infeasible(
+    target: &Target,
+    service: &crate::dist::Dist,
+    lambda: f64,
+    others: u32,
+    max_count: u32,
+) -> Option<String> {
+    use crate::dist::fmt_secs;
+    let d = service.mean();
+    match (target.metric, target.stat.quantile()) {
+        (Metric::Utilization, _) if target.value <= 0.0 => Some(format!(
+            "the queue receives {lambda:.4} messages/s, so its consumers are busy a fraction > 0 of the time with any count"
+        )),
+        (Metric::Utilization, _) => {
+            let needed = (lambda * d / target.value).ceil() - f64::from(others);
+            (needed > f64::from(max_count)).then(|| {
+                format!(
+                    "{:.0} consumers would be needed (offered load {:.3} ÷ {}), more than the search limit of {max_count}",
+                    needed,
+                    lambda * d,
+                    target.value
+                )
+            })
+        }
+        (Metric::Sojourn, None) if target.value < d => Some(format!(
+            "the mean service time alone is {} (more consumers shorten the wait, never the service)",
+            fmt_secs(d)
+        )),
+        (Metric::Sojourn, Some(p)) => service.quantile(p).filter(|&q| target.value < q).map(|q| {
+            format!(
+                "the service time alone has that percentile at {} (more consumers shorten the wait, never the service)",
+                fmt_secs(q)
+            )
+        }),
+        _ => None,
+    }
 }
 
 fn analytic_figure(a: &QueueAnalysis, t: &Target) -> Option<f64> {
@@ -287,6 +344,9 @@ fn sim_figure(out: &SimOutcome, q: usize, t: &Target) -> (Option<f64>, Option<f6
     }
 }
 
+/// Most consumers a sizing search will try.
+pub const MAX_COUNT: u32 = 100_000;
+
 struct Search<'m> {
     model: &'m Model,
     group: usize,
@@ -307,13 +367,28 @@ impl Search<'_> {
         analytic::analyze(&self.variant(count)).queues.into_iter().nth(self.queue)
     }
 
-    /// Smallest count (≤ `limit`) theory says meets the target.
+    /// Smallest count (≤ `limit`) theory says meets the target. Every metric here only
+    /// improves with more consumers, so this bisects: a linear scan analysed up to 100 000
+    /// models, each costing O(count), which for a large group took minutes.
     fn analytic_guess(&self, from: u32, limit: u32) -> Option<u32> {
-        (from.max(1)..=limit).find(|&c| {
+        let meets = |c: u32| {
             self.analysis(c)
                 .and_then(|a| analytic_figure(&a, &self.target))
                 .is_some_and(|v| v <= self.target.value)
-        })
+        };
+        let (mut lo, mut hi) = (from.max(1), limit);
+        if lo > hi || !meets(hi) {
+            return None;
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if meets(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Some(lo)
     }
 
     fn evaluate(&self, count: u32) -> Candidate {
@@ -398,9 +473,12 @@ impl Search<'_> {
                     if top >= limit {
                         return (None, done);
                     }
-                    // Grow by about 10% per round (at least 2 counts), in parallel.
+                    // Grow by about 10% per round (at least 2 counts), in parallel. Clamped
+                    // to the limit: a count past it was filtered out, nothing new was
+                    // evaluated, and the search looped forever at full CPU.
                     let step = (top / 10).max(1);
-                    eval(vec![top + step, top + 2 * step], &mut done);
+                    let next = |k: u32| top.saturating_add(k.saturating_mul(step)).min(limit);
+                    eval(vec![next(1), next(2)], &mut done);
                 }
             }
         }
@@ -443,7 +521,15 @@ pub fn size(
     } else {
         1
     };
-    let limit = (min.saturating_mul(4)).max(min + 64).min(100_000);
+    let mut limit = (min.saturating_mul(4)).max(min + 64).min(MAX_COUNT);
+    if let Some(why) = infeasible(target, &model.groups[group].service, lambda, others, MAX_COUNT) {
+        return Err(SizeError::Infeasible(target.to_string(), why));
+    }
+    if target.metric == Metric::Utilization {
+        // Utilization falls as 1/count: search as far as the bound needs.
+        let needed = (lambda * d / target.value).ceil() - f64::from(others);
+        limit = limit.max((needed.max(0.0) as u32).saturating_add(2).min(MAX_COUNT));
+    }
     let tutorial_guess = tutorial::tutorial_guess(lambda, d);
     let settings: Vec<u32> = if prefetches.is_empty() {
         vec![model.groups[group].prefetch]
@@ -476,6 +562,25 @@ pub fn size(
         by_prefetch.push(PrefetchSizing { prefetch, recommended, analytic_guess, candidates });
     }
     let head = by_prefetch[0].clone();
+    let none_reason = head.recommended.is_none().then(|| {
+        // Why: the nearest the search came, so the gap to the target is visible.
+        let closest = head
+            .candidates
+            .iter()
+            .filter_map(|c| c.ci95_upper.map(|u| (c.count, u)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or_else(String::new, |(count, upper)| {
+                let shown = match target.metric {
+                    Metric::Wait | Metric::Sojourn => crate::dist::fmt_secs(upper),
+                    Metric::Utilization | Metric::Loss => format!("{upper:.4}"),
+                };
+                format!(" (closest: {count} consumers, upper 95% bound {shown})")
+            });
+        format!(
+            "no count from {min} to {limit} consumers (the search limit) meets {target}{closest}; \
+             more consumers no longer help: check the target against the service time, or size a different group"
+        )
+    });
     Ok(SizeReport {
         scenario: model.name.clone(),
         group: group_name.into(),
@@ -485,6 +590,7 @@ pub fn size(
         tutorial_guess,
         candidates: head.candidates,
         by_prefetch: if prefetches.is_empty() { Vec::new() } else { by_prefetch },
+        none_reason,
     })
 }
 
@@ -504,12 +610,60 @@ mod tests {
         let t: Target = "loss <= 0.001".parse().unwrap();
         assert_eq!(t.metric, Metric::Loss);
         assert!("p99 wait".parse::<Target>().unwrap_err().contains("<="));
+        // `<` was silently read as `<=`.
+        let e = "p99 wait < 500ms".parse::<Target>().unwrap_err();
+        assert!(e.contains("only `<=` is supported") && e.contains("p99 wait <= 500ms"), "{e}");
         assert!("p99 banana <= 1s".parse::<Target>().unwrap_err().contains("banana"));
         assert!("p99 loss <= 0.1".parse::<Target>().is_err());
         assert_eq!(
             serde_json::to_string(&"p99 wait <= 100ms".parse::<Target>().unwrap()).unwrap(),
             r#"{"metric":"wait_s","stat":"p99","op":"<=","value":0.1}"#
         );
+    }
+
+    fn mmc() -> Model {
+        let text = std::fs::read_to_string("scenarios/mmc.toml").unwrap();
+        Model::from_toml(&text, "mmc.toml").unwrap()
+    }
+
+    #[test]
+    fn infeasible_size_target_stops_with_the_reason() {
+        // `mean sojourn <= 90ms` (service mean 100 ms), `utilization <= 0` and
+        // `mean sojourn <= 0` looped forever at full CPU with no output.
+        let m = mmc();
+        for (t, why) in [
+            ("mean sojourn <= 90ms", "mean service time alone is 100ms"),
+            ("mean sojourn <= 0", "mean service time alone is 100ms"),
+            ("utilization <= 0", "busy a fraction > 0"),
+            ("utilization <= 0.000001", "more than the search limit of 100000"),
+            ("p99 sojourn <= 400ms", "has that percentile at 460.5ms"),
+        ] {
+            let t: Target = t.parse().unwrap();
+            let e = size(&m, "order-workers", &t, &[], &|_| {}).unwrap_err().to_string();
+            assert!(
+                e.contains("cannot be met with any number of consumers") && e.contains(why),
+                "{t}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_search_that_reaches_its_limit_stops() {
+        // A target only unreachable in simulation: the search used to step past its limit,
+        // evaluate nothing new and spin. Short runs keep the test fast.
+        let mut m = mmc();
+        m.simulation.horizon = 20.0;
+        m.simulation.warmup = 0.0;
+        m.simulation.replications = 2;
+        // Log-normal service (mean 100 ms, cv 1) has its p99 near 490 ms, a bound theory
+        // does not know in closed form, so only the search can find it unreachable.
+        m.groups[0].service =
+            crate::dist::Dist::new(crate::dist::DistKind::LogNormal { mean: 0.1, cv: 1.0 })
+                .unwrap();
+        let t: Target = "p99 sojourn <= 200ms".parse().unwrap();
+        let r = size(&m, "order-workers", &t, &[], &|_| {}).unwrap();
+        assert_eq!(r.recommended, None);
+        assert!(r.none_reason.as_deref().unwrap().contains("search limit"), "{:?}", r.none_reason);
     }
 
     #[test]

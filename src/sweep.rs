@@ -48,6 +48,10 @@ fn parse_value(s: &str) -> Value {
     let t = s.trim();
     if let Ok(i) = t.parse::<i64>() {
         Value::Integer(i)
+    } else if t.parse::<u64>().is_ok() {
+        // Above TOML's integer range (a seed up to 2⁶⁴ − 1): kept exact as digits, which
+        // the seed field accepts, rather than rounded to a float it rightly refuses.
+        Value::String(t.to_string())
     } else if let Ok(f) = t.parse::<f64>() {
         Value::Float(f)
     } else if t == "true" || t == "false" {
@@ -188,6 +192,16 @@ pub fn models(
     specs: &[SetSpec],
     cells: &[(usize, Vec<Value>)],
 ) -> Result<Vec<Model>, SweepError> {
+    // A path given twice would label rows with the first value and run the second.
+    for (i, s) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|p| p.path == s.path) {
+            return Err(SweepError::Spec(
+                s.path.clone(),
+                "this path is given twice; give each path once, with all its values (PATH=1,2,3)"
+                    .into(),
+            ));
+        }
+    }
     Model::from_toml(text, origin).map_err(SweepError::Scenario)?;
     let doc: Table =
         toml::from_str(text).map_err(|e| SweepError::Spec("(scenario)".into(), e.to_string()))?;
@@ -265,6 +279,25 @@ mod tests {
         assert_eq!(s.values, vec![Value::String("100ms".into()), Value::String("200ms".into())]);
         assert!("nonsense".parse::<SetSpec>().is_err());
         assert!("a.b=5..1".parse::<SetSpec>().is_err());
+    }
+
+    #[test]
+    fn sweep_with_the_same_set_path_twice_is_refused() {
+        let text = std::fs::read_to_string("scenarios/mmc.toml").unwrap();
+        let a: SetSpec = "consumers.order-workers.count=8".parse().unwrap();
+        let b: SetSpec = "consumers.order-workers.count=9".parse().unwrap();
+        let cells: Vec<_> = grid(&[a.clone(), b.clone()]).into_iter().enumerate().collect();
+        let e = models(&text, "mmc.toml", &[a, b], &cells).unwrap_err().to_string();
+        assert!(e.contains("--set consumers.order-workers.count: this path is given twice"), "{e}");
+    }
+
+    #[test]
+    fn a_seed_beyond_toml_integers_stays_exact() {
+        let s: SetSpec = "simulation.seed=18446744073709551615".parse().unwrap();
+        let text = std::fs::read_to_string("scenarios/mmc.toml").unwrap();
+        let cells: Vec<_> = grid(std::slice::from_ref(&s)).into_iter().enumerate().collect();
+        let m = models(&text, "mmc.toml", &[s], &cells).unwrap();
+        assert_eq!(m[0].simulation.seed, u64::MAX);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub struct AnalyzeArgs {
 }
 
 pub fn analyze(a: AnalyzeArgs) -> Result<(), CliError> {
+    super::output::prepare_out(a.out.as_deref())?;
     let model = load(&a.scenario.file)?;
     if !a.quiet {
         warn_model(&model);

@@ -36,11 +36,16 @@ pub struct CompareArgs {
 }
 
 pub fn compare(a: CompareArgs) -> Result<(), CliError> {
+    super::output::prepare_out(a.out.as_deref())?;
     let mut model = load(&a.scenario.file)?;
     apply_overrides(&mut model, a.time_scale, a.duration.as_deref())?;
+    if !a.no_real {
+        super::loadtest::check_real_run(&model, &a.scenario.file, a.quiet)?;
+    }
     if let Some(r) = a.replications {
         model.simulation.replications = r;
     }
+    super::refuse_absurd_run(&model, &a.scenario.file)?;
     if !a.quiet {
         warn_model(&model);
     }

@@ -59,6 +59,36 @@ pub fn apply_overrides(
     Ok(())
 }
 
+/// Before a real-clock run: refuses scaled times the clock cannot honour (exit 2, naming
+/// the producer or group and a `time_scale` that works), warns near the limit, and says so
+/// when the file has no `[loadtest]` and the defaults apply. Everything goes to stderr, so
+/// `--format json` keeps stdout clean.
+pub fn check_real_run(model: &Model, file: &std::path::Path, quiet: bool) -> Result<(), CliError> {
+    let warning = mqsim::loadtest::clock::check(model).map_err(|e| {
+        CliError::Input(anyhow::anyhow!(
+            "{}: cannot load-test on the real clock: {e}",
+            file.display()
+        ))
+    })?;
+    if quiet {
+        return Ok(());
+    }
+    if !model.loadtest_declared {
+        let lt = &model.loadtest;
+        eprintln!(
+            "note: {} has no [loadtest] section: running the defaults, time_scale {} for {} of real time (warm-up {}); add [loadtest] or use --time-scale / --duration",
+            file.display(),
+            lt.time_scale,
+            mqsim::dist::fmt_secs(lt.horizon),
+            mqsim::dist::fmt_secs(lt.warmup)
+        );
+    }
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
 /// Runs the load test with a progress bar when a person is watching.
 pub fn run_real(model: &Model, quiet: bool, format: Format) -> Result<RunReport, CliError> {
     let bar = if show_progress(quiet, format) {
@@ -80,8 +110,10 @@ pub fn run_real(model: &Model, quiet: bool, format: Format) -> Result<RunReport,
 }
 
 pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
+    super::output::prepare_out(a.out.as_deref())?;
     let mut model = load(&a.scenario.file)?;
     apply_overrides(&mut model, a.time_scale, a.duration.as_deref())?;
+    check_real_run(&model, &a.scenario.file, a.quiet)?;
     if !a.quiet {
         warn_model(&model);
     }

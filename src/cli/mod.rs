@@ -131,3 +131,10 @@ pub struct ScenarioArg {
     /// Scenario file (TOML).
     pub file: PathBuf,
 }
+
+/// Refuses a simulation too large to finish (see
+/// [`mqsim::report::warnings::check_run_size`]): bad input, exit 2, before any work.
+pub fn refuse_absurd_run(model: &Model, file: &Path) -> Result<(), CliError> {
+    mqsim::report::warnings::check_run_size(model)
+        .map_err(|e| CliError::Input(anyhow::anyhow!("{}: {e}", file.display())))
+}

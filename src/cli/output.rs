@@ -17,6 +17,32 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CliError
     Ok(())
 }
 
+/// Makes sure `--out DIR` can be written **before** any work: creates it and writes then
+/// removes a probe file. Without this a regular file or an over-long name given as `DIR`
+/// failed only after the whole simulation, losing its results.
+pub fn prepare_out(dir: Option<&Path>) -> Result<(), CliError> {
+    let Some(dir) = dir else { return Ok(()) };
+    let input = |e: anyhow::Error| CliError::Input(e);
+    if dir.exists() && !dir.is_dir() {
+        return Err(input(anyhow::anyhow!(
+            "--out {}: is not a directory; give a directory to write the report files into",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        input(anyhow::anyhow!("--out {}: cannot create the output directory: {e}", dir.display()))
+    })?;
+    let probe = dir.join(format!(".mqsim-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| {
+        input(anyhow::anyhow!(
+            "--out {}: cannot write into the output directory: {e}",
+            dir.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Prints one of three renderings on stdout, chosen by `format`.
 pub fn print(
     format: Format,
@@ -66,10 +92,19 @@ pub fn write_figures(
         Charts::None => &[],
     };
     let mut written = Vec::new();
+    // Stems are unique by construction (see `figures::slug`); this makes sure of it even for
+    // a name crafted to equal another's hashed stem: no chart ever overwrites another.
+    let mut used = std::collections::HashSet::new();
     for f in figures {
+        let mut stem = f.stem.clone();
+        let mut n = 2;
+        while !used.insert(stem.clone()) {
+            stem = format!("{}-{n}", f.stem);
+            n += 1;
+        }
         for (i, &fmt) in formats.iter().enumerate() {
             let bytes = render(&f.panels, fmt, 1000, 420).map_err(|e| CliError::Other(e.into()))?;
-            let name = format!("{}.{}", f.stem, fmt.ext());
+            let name = format!("{stem}.{}", fmt.ext());
             write_atomic(dir, &name, &bytes)?;
             if i == 0 {
                 written.push((name, f.caption.clone()));

@@ -46,6 +46,7 @@ impl Progress for Bar {
 }
 
 pub fn run(a: RunArgs) -> Result<(), CliError> {
+    super::output::prepare_out(a.out.as_deref())?;
     let mut model = load(&a.scenario.file)?;
     if let Some(s) = a.seed {
         model.simulation.seed = s;
@@ -53,6 +54,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     if let Some(r) = a.replications {
         model.simulation.replications = r;
     }
+    super::refuse_absurd_run(&model, &a.scenario.file)?;
     if !a.quiet {
         warn_model(&model);
     }
@@ -68,8 +70,22 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     } else {
         ProgressBar::hidden()
     };
+    // Replications are the unit of parallel work and the simulator is CPU-bound, so more
+    // threads than replications or than cores only cost memory and start-up (100 000 were
+    // accepted and each got a stack): cap there, and say so.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = a.threads.map(|t| {
+        let cap = cores.min(model.simulation.replications as usize).max(1);
+        if t as usize > cap && !a.quiet {
+            eprintln!(
+                "note: --threads {t} capped at {cap} ({cores} cores, {} replications)",
+                model.simulation.replications
+            );
+        }
+        (t as usize).min(cap)
+    });
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0) as usize)
+        .num_threads(threads.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
     let bar = Bar(bar);

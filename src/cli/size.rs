@@ -35,10 +35,12 @@ pub struct SizeArgs {
 }
 
 pub fn size(a: SizeArgs) -> Result<(), CliError> {
+    super::output::prepare_out(a.out.as_deref())?;
     let mut model = load(&a.scenario.file)?;
     if let Some(r) = a.replications {
         model.simulation.replications = r;
     }
+    super::refuse_absurd_run(&model, &a.scenario.file)?;
     if !a.quiet {
         warn_model(&model);
     }

@@ -45,6 +45,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
+    super::output::prepare_out(a.out.as_deref())?;
     let file = &a.scenario.file;
     let text = std::fs::read_to_string(file).map_err(|e| {
         CliError::Input(anyhow::anyhow!("cannot read scenario {}: {e}", file.display()))
@@ -96,6 +97,9 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
     if let Some(r) = a.replications {
         models.iter_mut().for_each(|m| m.simulation.replications = r);
     }
+    for m in &models {
+        super::refuse_absurd_run(m, file)?;
+    }
     let bar = if show_progress(a.quiet, a.format) {
         let b = ProgressBar::new(cells.len() as u64);
         b.set_style(
@@ -130,47 +134,26 @@ pub struct MergeArgs {
     /// CSV files written by `mqsim sweep --format csv` (e.g. by a --jobs-file's commands).
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// Merge even when cells of the grid are missing (they are listed on stderr).
+    #[arg(long)]
+    partial: bool,
 }
 
-/// Concatenates sweep CSVs that share a header, rows ordered by cell.
+/// Combines sweep cell CSVs, rows ordered by cell, refusing garbage, duplicate and foreign
+/// cells and (without `--partial`) missing ones: see [`mqsim::merge`].
 pub fn merge(a: MergeArgs) -> Result<(), CliError> {
-    let mut header: Option<::csv::StringRecord> = None;
-    let mut rows: Vec<(usize, ::csv::StringRecord)> = Vec::new();
+    use std::io::Write;
+    let mut inputs = Vec::new();
     for f in &a.files {
-        let mut r = ::csv::Reader::from_path(f)
+        let bytes = std::fs::read(f)
             .map_err(|e| CliError::Input(anyhow::anyhow!("cannot read {}: {e}", f.display())))?;
-        let h = r
-            .headers()
-            .map_err(|e| CliError::Input(anyhow::anyhow!("{}: {e}", f.display())))?
-            .clone();
-        match &header {
-            None => header = Some(h),
-            Some(first) if *first != h => {
-                return Err(CliError::Input(anyhow::anyhow!(
-                    "{}: its columns differ from the first file's ({} vs {}): were they written by the same sweep?",
-                    f.display(),
-                    h.iter().collect::<Vec<_>>().join(","),
-                    first.iter().collect::<Vec<_>>().join(",")
-                )));
-            }
-            _ => {}
-        }
-        for (i, rec) in r.records().enumerate() {
-            let rec = rec.map_err(|e| {
-                CliError::Input(anyhow::anyhow!("{} record {}: {e}", f.display(), i + 1))
-            })?;
-            let cell = rec.get(0).and_then(|c| c.parse::<usize>().ok()).unwrap_or(usize::MAX);
-            rows.push((cell, rec));
-        }
+        inputs.push(mqsim::merge::Input { name: f.display().to_string(), bytes });
     }
-    rows.sort_by_key(|r| r.0);
-    let mut w = ::csv::Writer::from_writer(std::io::stdout().lock());
-    if let Some(h) = header {
-        w.write_record(&h).map_err(|e| CliError::Other(e.into()))?;
+    let merged = mqsim::merge::merge(&inputs, a.partial)
+        .map_err(|e| CliError::Input(anyhow::anyhow!("merge: {e}")))?;
+    for n in &merged.notes {
+        eprintln!("note: {n}");
     }
-    for (_, r) in rows {
-        w.write_record(&r).map_err(|e| CliError::Other(e.into()))?;
-    }
-    w.flush().map_err(|e| CliError::Other(e.into()))?;
+    std::io::stdout().lock().write_all(&merged.csv).map_err(|e| CliError::Other(e.into()))?;
     Ok(())
 }

@@ -25,6 +25,7 @@ pub struct ValidateArgs {
 }
 
 pub fn validate(a: ValidateArgs) -> Result<(), CliError> {
+    super::output::prepare_out(a.out.as_deref())?;
     let bar = if show_progress(a.quiet, a.format) {
         let b = ProgressBar::new(0);
         b.set_style(

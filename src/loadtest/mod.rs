@@ -41,6 +41,7 @@
 //! simulator's: `mqsim compare` pairs two runs of one sample path, so their difference is
 //! the broker's own effect, not sampling noise.
 
+pub mod clock;
 mod pacer;
 #[cfg(test)]
 mod tests;
@@ -436,6 +437,7 @@ impl Drop for Crew {
 /// the calling thread. Starts one thread per producer and one per consumer.
 pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, LoadtestError> {
     let (horizon, warmup) = real_window(&model.loadtest)?;
+    clock::check(model).map_err(LoadtestError::Settings)?;
     let mut crew = Crew::new(broker_for(model)?);
     // Consumers first, so all are subscribed before the first publish.
     spawn_consumers(&mut crew, model)?;

@@ -229,7 +229,7 @@ pub fn sweep(specs: &[SetSpec], cells: &[Cell]) -> Vec<u8> {
 }
 
 /// CSV header of sweep results: `cell`, one column per path, then the per-queue figures.
-fn sweep_header(specs: &[SetSpec]) -> Vec<String> {
+pub(crate) fn sweep_header(specs: &[SetSpec]) -> Vec<String> {
     let mut h = vec!["cell".to_string()];
     h.extend(specs.iter().map(|s| s.path.clone()));
     h.extend(

@@ -20,11 +20,32 @@ pub struct Figure {
     pub panels: Vec<LineChart>,
 }
 
-/// A file-name-safe version of a queue name.
+/// Longest name kept as it is in a chart file name; longer ones are cut and hashed, so a
+/// stem stays far below the 255-byte file-name limit of common file systems.
+const SLUG_KEEP: usize = 64;
+
+/// A file-name-safe version of a queue name (or sweep path). A name that is already safe
+/// (ASCII letters, digits, `-`, `_`) and short is kept as it is, so ordinary names give
+/// ordinary files (`latency-orders.png`). Any other name is sanitised, cut to
+/// [`SLUG_KEEP`] characters and followed by a short stable hash of the original, because
+/// sanitising alone maps different names to one file (`a b` and `a_b`, or two CJK names
+/// both to `__`) and one queue's chart would overwrite another's.
 pub fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect()
+    let safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if !name.is_empty() && name.len() <= SLUG_KEEP && name.chars().all(safe) {
+        return name.to_string();
+    }
+    let cleaned: String =
+        name.chars().take(SLUG_KEEP).map(|c| if safe(c) { c } else { '_' }).collect();
+    format!("{cleaned}-{:08x}", fnv1a(name.as_bytes()) as u32)
+}
+
+/// FNV-1a, 64 bits: a hash that, unlike `std`'s, is the same in every build, so a chart's
+/// file name does not change between versions.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn sim_lines(name: &str, c: &PercentileCurve, color: usize) -> Line {

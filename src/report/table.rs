@@ -46,10 +46,17 @@ impl Table {
             let mut line = String::new();
             for (i, w) in width.iter().enumerate() {
                 let c = r.get(i).map_or("", String::as_str);
+                // Padding by hand, not with `{c:<w$}`: a width argument above u16::MAX
+                // panics in `fmt` ("Formatting argument out of range"), and a cell may be
+                // a name of any length.
+                let pad = " ".repeat(w.saturating_sub(c.chars().count()));
                 if i == 0 {
-                    let _ = write!(line, "{c:<w$}");
+                    line.push_str(c);
+                    line.push_str(&pad);
                 } else {
-                    let _ = write!(line, "  {c:>w$}");
+                    line.push_str("  ");
+                    line.push_str(&pad);
+                    line.push_str(c);
                 }
             }
             out.push_str(line.trim_end());
@@ -202,7 +209,11 @@ pub fn render_run(r: &RunReport) -> String {
 }
 
 fn num(x: Option<f64>, digits: usize) -> String {
-    x.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+    // Fixed decimals read best, but an absurd figure (ρ = 1e300) would print 300 digits.
+    x.map_or_else(
+        || "-".to_string(),
+        |v| if v.abs() >= 1e9 { format!("{v:.digits$e}") } else { format!("{v:.digits$}") },
+    )
 }
 
 fn analytic_row(q: &QueueAnalysis) -> Vec<String> {
@@ -379,7 +390,10 @@ pub fn render_size(r: &SizeReport) -> String {
         let _ = writeln!(
             out,
             "→ recommended: {}   (theory's first guess: {})\n",
-            rec.map_or("none within the search limit".into(), |c| format!("{c} consumers")),
+            rec.map_or_else(
+                || r.none_reason.clone().unwrap_or_else(|| "none within the search limit".into()),
+                |c| format!("{c} consumers")
+            ),
             guess.map_or("no model".into(), |g| g.to_string()),
         );
     }

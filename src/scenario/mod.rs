@@ -14,7 +14,7 @@ mod raw;
 
 pub use duration::parse_duration;
 
-use crate::dist::{Dist, DistKind};
+use crate::dist::{Dist, DistKind, MIN_MEAN_SECONDS};
 use crate::routing::{ExchangeId, ExchangeKind, QueueId, Router};
 use locate::Locator;
 use raw::*;
@@ -171,6 +171,9 @@ pub struct Model {
     pub simulation: Simulation,
     /// Loadtest settings (defaults when the file has no `[loadtest]`).
     pub loadtest: Loadtest,
+    /// Did the file have a `[loadtest]` section? Without one, `loadtest` says it runs the
+    /// defaults rather than starting a 30 s real-time test unannounced.
+    pub loadtest_declared: bool,
     /// Producers, in file order.
     pub producers: Vec<Producer>,
     /// Declared exchanges, in file order (the default exchange is implicit).
@@ -199,7 +202,7 @@ impl Checker<'_> {
 
     fn positive_secs(&mut self, path: &str, v: f64) -> f64 {
         if !(v.is_finite() && v > 0.0) {
-            self.err(path, format!("must be a duration > 0, got {v} s"));
+            self.err(path, format!("must be a duration > 0, got {} s", crate::dist::fmt_num(v)));
         }
         v
     }
@@ -212,7 +215,23 @@ impl Checker<'_> {
                     if !(r.is_finite() && r > 0.0) {
                         self.err(
                             format!("{path}.rate"),
-                            format!("must be a rate > 0 per second, got {r}"),
+                            format!(
+                                "must be a rate > 0 per second, got {}",
+                                crate::dist::fmt_num(r)
+                            ),
+                        );
+                        return None;
+                    }
+                    // The mean is 1 / rate: refuse here a rate whose mean is out of range,
+                    // so the message names the field the user wrote.
+                    let (lo, hi) = (1.0 / crate::dist::MAX_SECONDS, 1.0 / MIN_MEAN_SECONDS);
+                    if !(lo..=hi).contains(&r) {
+                        self.err(
+                            format!("{path}.rate"),
+                            format!(
+                                "{} per second is out of range: allowed from {lo:e} to {hi:e} per second",
+                                crate::dist::fmt_num(r)
+                            ),
                         );
                         return None;
                     }
@@ -261,6 +280,8 @@ impl Checker<'_> {
         for (i, n) in names.enumerate() {
             if n.is_empty() {
                 self.err(format!("{kind}[{i}].name"), "must not be empty");
+            } else if n.len() > MAX_NAME_BYTES {
+                self.err(format!("{kind}[{i}].name"), too_long(n));
             } else if let Some(first) = seen.insert(n, i) {
                 self.err(
                     format!("{kind}[{i}].name"),
@@ -269,6 +290,19 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Longest name or key accepted, bytes: AMQP 0-9-1 carries queue, exchange and consumer
+/// names and routing keys as short strings (at most 255 bytes), so nothing longer could
+/// exist on a real broker, and every report stays readable.
+pub const MAX_NAME_BYTES: usize = 255;
+
+fn too_long(s: &str) -> String {
+    let head: String = s.chars().take(20).collect();
+    format!(
+        "\"{head}…\" is {} bytes long; names and keys are limited to {MAX_NAME_BYTES} bytes (an AMQP short string)",
+        s.len()
+    )
 }
 
 fn suggest<'n>(known: impl Iterator<Item = &'n str>) -> String {
@@ -324,8 +358,33 @@ fn parse_raw(text: &str, loc: &Locator) -> Result<RawScenario, Problem> {
         let inner = e.into_inner();
         let path = if path == "." { String::new() } else { path };
         let line = inner.span().map(|s| loc.line_of(s.start)).or_else(|| loc.line(&path));
-        Problem { line, path, message: inner.message().trim().to_string() }
+        Problem { line, path, message: user_words(inner.message().trim()) }
     })
+}
+
+/// serde names the Rust type it expected (`expected internally tagged enum RawDist`); a
+/// user knows the file, not the code, so each type is replaced by what to write.
+fn user_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 14] = [
+        (
+            "internally tagged enum RawDist",
+            "a distribution table like { dist = \"exponential\", mean = \"100ms\" }",
+        ),
+        ("struct RawScenario", "a scenario document with a [simulation] table"),
+        ("struct RawSimulation", "a [simulation] table like { horizon = \"1h\" }"),
+        ("struct RawProducer", "a [[producers]] table with name, routing_key and arrival"),
+        ("struct RawExchange", "an [[exchanges]] table with name and type"),
+        ("struct RawBinding", "a binding table like { exchange = \"events\", key = \"order.*\" }"),
+        ("struct RawQueue", "a [[queues]] table with a name"),
+        ("struct RawConsumer", "a [[consumers]] table with name, queue, count and service"),
+        ("struct RawThen", "a table like { exchange = \"\", routing_key = \"next-queue\" }"),
+        ("struct RawLoadtest", "a [loadtest] table like { time_scale = 0.05 }"),
+        ("enum RawOverflow", "\"drop-head\" or \"reject-publish\""),
+        ("enum RawAck", "\"manual\" or \"auto\""),
+        ("enum ExchangeKind", "\"direct\", \"fanout\" or \"topic\""),
+        ("enum RawWarmup", "a duration or \"auto\""),
+    ];
+    WORDS.iter().fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// Checks `raw` and resolves it into a [`Model`], reporting every problem into `c`. Returns
@@ -360,6 +419,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         description: raw.description.clone(),
         simulation,
         loadtest,
+        loadtest_declared: raw.loadtest.is_some(),
         producers,
         exchanges,
         router,
@@ -460,6 +520,10 @@ fn resolve_queues(
     let mut queues = Vec::new();
     for (qi, q) in raw.queues.iter().enumerate() {
         for (bi, b) in q.bindings.iter().enumerate() {
+            if b.key.len() > MAX_NAME_BYTES {
+                c.err(format!("queues[{qi}].bindings[{bi}].key"), too_long(&b.key));
+                continue;
+            }
             let path = format!("queues[{qi}].bindings[{bi}].exchange");
             if b.exchange.is_empty() {
                 c.err(
@@ -512,6 +576,10 @@ impl PublishResolver<'_> {
         exchange: &str,
         key: &str,
     ) -> Option<(ExchangeId, Vec<QueueId>)> {
+        if key.len() > MAX_NAME_BYTES {
+            c.err(format!("{path}.routing_key"), too_long(key));
+            return None;
+        }
         match self.router.exchange_id(exchange) {
             Some(ex) => Some((ex, self.router.route(ex, key))),
             None => {

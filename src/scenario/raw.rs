@@ -28,7 +28,35 @@ pub struct RawSimulation {
     pub horizon: Seconds,
     pub warmup: Option<RawWarmup>,
     pub replications: Option<i64>,
+    #[serde(default, deserialize_with = "seed")]
     pub seed: Option<u64>,
+}
+
+/// A seed is any integer 0 … 2⁶⁴ − 1. TOML integers stop at 2⁶³ − 1, so a larger seed (as
+/// `--seed` accepts) may be written as a string of digits; `--set simulation.seed=…` passes
+/// it that way. A float is refused rather than rounded.
+fn seed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer from 0 to 18446744073709551615")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v).map(Some).map_err(|_| {
+                E::custom(format!("must be an integer from 0 to 18446744073709551615, got {v}"))
+            })
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            v.trim().parse::<u64>().map(Some).map_err(|_| {
+                E::custom(format!("must be an integer from 0 to 18446744073709551615, got \"{v}\""))
+            })
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// `warmup` is a duration or the word `"auto"`.

@@ -340,3 +340,102 @@ fn the_queue_graph_follows_then_routes() {
         }
     }
 }
+
+/// A one-group scenario with the given service distribution.
+fn with_service(d: &str) -> String {
+    format!("{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {d}\n")
+}
+
+#[test]
+fn lognormal_with_a_huge_cv_is_refused_not_a_panic() {
+    // cv = 1e155 made σ² = ln(1 + cv²) infinite and `LogNormal::new` panicked
+    // ("parameters checked: BadVariance").
+    let p = problems(&with_service("{ dist = \"lognormal\", mean = 0.1, cv = 1e155 }"));
+    assert_eq!(p[0].path, "consumers[0].service.cv", "{p:?}");
+    assert_eq!(p[0].line, Some(9));
+    assert!(p[0].message.contains("allowed up to 1000"), "{p:?}");
+}
+
+#[test]
+fn hyperexponential_with_a_huge_cv_is_refused_not_a_panic() {
+    // Same cv: p became NaN and `Exp::new` panicked ("rate > 0: LambdaTooSmall").
+    let p = problems(&with_service("{ dist = \"hyperexponential\", mean = 0.1, cv = 1e155 }"));
+    assert_eq!(p[0].path, "consumers[0].service.cv", "{p:?}");
+    assert!(p[0].message.contains("allowed from 1 to 1000"), "{p:?}");
+}
+
+#[test]
+fn gamma_with_a_vanishing_shape_is_refused() {
+    // shape = 1e-300 was accepted and every draw underflowed to 0 (utilization 0).
+    let p = problems(&with_service("{ dist = \"gamma\", shape = 1e-300, mean = 0.1 }"));
+    assert_eq!(p[0].path, "consumers[0].service.shape", "{p:?}");
+    assert!(p[0].message.contains("shape >= 1e-6"), "{p:?}");
+}
+
+#[test]
+fn uniform_near_f64_max_is_refused_on_its_bound() {
+    // min = 1e308, max = 1.7e308 overflowed the mean (min + max) / 2 to infinity.
+    let p = problems(&with_service("{ dist = \"uniform\", min = 1e308, max = 1.7e308 }"));
+    assert_eq!(p[0].path, "consumers[0].service.min", "{p:?}");
+    assert!(p[0].message.contains("allowed up to 1e12 s"), "{p:?}");
+}
+
+#[test]
+fn subnormal_rate_blames_the_rate_not_the_mean() {
+    // rate = 1e-310 made mean = 1/rate infinite and the error named `service.mean`.
+    let p = problems(&with_service("{ dist = \"exponential\", rate = 1e-310 }"));
+    assert_eq!(p[0].path, "consumers[0].service.rate", "{p:?}");
+    assert!(p[0].message.contains("out of range: allowed from 1e-12 to 1e12 per second"), "{p:?}");
+}
+
+#[test]
+fn near_degenerate_shapes_are_refused_on_their_variance() {
+    // Pareto just above 2 and Weibull with a tiny shape have an SCV far beyond what a
+    // simulation can reproduce (or an infinite one once Γ overflows).
+    let p = problems(&with_service("{ dist = \"pareto\", shape = 2.0000000001, mean = 1 }"));
+    assert_eq!(p[0].path, "consumers[0].service.shape", "{p:?}");
+    assert!(p[0].message.contains("squared coefficient of variation"), "{p:?}");
+    let p = problems(&with_service("{ dist = \"weibull\", shape = 0.01, mean = 1 }"));
+    assert_eq!(p[0].path, "consumers[0].service.shape", "{p:?}");
+}
+
+#[test]
+fn errors_show_no_internal_type_names() {
+    // `service = "100ms"` said "expected internally tagged enum RawDist".
+    let p = problems(&with_service("\"100ms\""));
+    assert!(!p[0].message.contains("Raw"), "{p:?}");
+    assert!(p[0].message.contains("a distribution table like { dist = \"exponential\""), "{p:?}");
+    let p = problems("[simulation]\nhorizon = 1\n[[queues]]\nname = \"q\"\nbindings = [\"x\"]\n");
+    assert!(!p[0].message.contains("Raw") && p[0].message.contains("binding table"), "{p:?}");
+    let p = problems("simulation = 3\n");
+    assert!(!p[0].message.contains("Raw"), "{p:?}");
+}
+
+#[test]
+fn seeds_take_every_u64_exactly() {
+    // `--set simulation.seed=18446744073709551615` was refused as a float while `--seed`
+    // accepted it: the full range is accepted, as a string beyond TOML's integers.
+    let m = Model::from_toml("[simulation]\nhorizon = 1\nseed = \"18446744073709551615\"\n", "t")
+        .unwrap();
+    assert_eq!(m.simulation.seed, u64::MAX);
+    let m = Model::from_toml("[simulation]\nhorizon = 1\nseed = 7\n", "t").unwrap();
+    assert_eq!(m.simulation.seed, 7);
+    let p = problems("[simulation]\nhorizon = 1\nseed = -1\n");
+    assert!(p[0].message.contains("0 to 18446744073709551615"), "{p:?}");
+    assert!(problems("[simulation]\nhorizon = 1\nseed = 1.5\n")[0].path.contains("seed"));
+}
+
+#[test]
+fn over_long_names_and_keys_are_refused() {
+    // A queue name of 65 536 characters panicked the table writer.
+    let long = "q".repeat(65_536);
+    let p = problems(&format!("[simulation]\nhorizon = 1\n[[queues]]\nname = \"{long}\"\n"));
+    assert_eq!(p[0].path, "queues[0].name");
+    assert!(
+        p[0].message.contains("65536 bytes long; names and keys are limited to 255 bytes"),
+        "{p:?}"
+    );
+    let ok = "q".repeat(255);
+    Model::from_toml(&format!("[simulation]\nhorizon = 1\n[[queues]]\nname = \"{ok}\"\n"), "t")
+        .unwrap();
+}

@@ -2,8 +2,10 @@
 //! scenarios, and the simulator validated against closed-form queueing theory.
 
 mod cli;
+mod fuzz;
 mod golden;
 mod properties;
+mod robustness;
 mod scenarios;
 mod support;
 mod validation;
