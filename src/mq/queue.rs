@@ -158,9 +158,7 @@ pub struct Queue<M> {
     ready: VecDeque<Entry<M>>,
     line: VecDeque<ConsumerId>,
     slots: Vec<Option<Slot<M>>>,
-    held: u64,
     next_seq: u64,
-    next_tag: Tag,
     dispatching: bool,
     /// `reject-publish` with `max_length = 0`: every publish is refused.
     refuse_all: bool,
@@ -175,9 +173,7 @@ impl<M> Queue<M> {
             ready: VecDeque::new(),
             line: VecDeque::new(),
             slots: Vec::new(),
-            held: 0,
             next_seq: 0,
-            next_tag: 1,
             dispatching: true,
             refuse_all: config.overflow == Overflow::RejectPublish && config.max_length == Some(0),
             counts: Counters::default(),
@@ -200,15 +196,15 @@ impl<M> Queue<M> {
         self.ready.len()
     }
 
-    /// Messages delivered and not settled, over all consumers.
-    #[inline]
+    /// Messages delivered and not settled, over all consumers. O(consumers): derived rather
+    /// than kept, so the per-message path does not pay for it.
     pub fn held_len(&self) -> u64 {
-        self.held
+        self.slots.iter().flatten().map(|s| s.held.len() as u64).sum()
     }
 
     /// Ready + held: every message the queue is still responsible for.
     pub fn in_flight(&self) -> u64 {
-        self.ready.len() as u64 + self.held
+        self.ready.len() as u64 + self.held_len()
     }
 
     /// Does `offered = acked + dropped + rejected + ready + held` hold? (It always should.)
@@ -298,7 +294,6 @@ impl<M> Queue<M> {
         if slot.in_line {
             self.line.retain(|&c| c != consumer);
         }
-        self.held -= slot.held.len() as u64;
         if slot.auto {
             self.counts.acked += slot.held.len() as u64;
         } else if !slot.held.is_empty() {
@@ -377,7 +372,6 @@ impl<M> Queue<M> {
     ) -> Option<Entry<M>> {
         let slot = self.slots.get_mut(consumer)?.as_mut()?;
         let held = slot.held.pop_front()?;
-        self.held -= 1;
         self.counts.acked += 1;
         if !slot.in_line && slot.has_room() {
             slot.in_line = true;
@@ -426,7 +420,6 @@ impl<M> Queue<M> {
             let i = slot.held.iter().position(|h| h.tag == tag)?;
             slot.held.remove(i)
         }?;
-        self.held -= 1;
         Some(held.entry)
     }
 
@@ -484,11 +477,10 @@ impl<M> Queue<M> {
     #[inline(always)]
     fn deliver(&mut self, now: f64, entry: Entry<M>, obs: &mut impl Observer<M>) -> ConsumerId {
         let c = self.line.pop_front().expect("callers check the line");
-        let tag = self.next_tag;
-        self.next_tag += 1;
+        // Tags count deliveries: unique, growing with delivery order, and free.
         self.counts.delivered += 1;
+        let tag = self.counts.delivered;
         self.counts.redelivered += u64::from(entry.redelivered);
-        self.held += 1;
         let held = Held { tag, entry };
         obs.delivered(now, c, &held);
         let slot = self.slots[c].as_mut().expect("the line holds live consumers");

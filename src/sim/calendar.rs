@@ -11,22 +11,18 @@
 //! (usually late, so they barely rise). Only when nothing was scheduled does the root go the
 //! usual way. The set of pending events after each `pop`, and so every result, is the same.
 //!
-//! Cancellation (a crashed consumer's service end, a delivered message's expiry timer) is
-//! lazy: [`Calendar::schedule`] returns an [`EventId`], [`Calendar::cancel`] puts its `seq`
-//! in a tombstone set, and `pop` drops tombstoned events when they reach the root. The
-//! heap is never searched and never re-ordered for a cancel, so:
-//! - `cancel` is O(1) expected (one hash-set insert), and needs no index of heap positions
-//!   that every sift would have to keep up to date;
-//! - `pop` costs what it did, plus one `is_empty` test while nothing is cancelled; a
-//!   cancelled event costs one more O(log n) root removal when its time comes;
-//! - a cancelled event keeps its heap slot until its time comes (memory: pending plus
-//!   cancelled-but-not-yet-due events).
-//!
-//! Whether a handle is still pending is known without a search because events leave in
-//! increasing `(time, seq)` order: a handle at or before the last returned `(time, seq)`
-//! has left (and when `pop` finds the calendar empty, every handle issued so far has). That
-//! holds because nothing is scheduled before the last popped time (a simulation
-//! does not schedule into its past; `schedule` checks it in debug builds).
+//! Cancellation (a crashed consumer's service end, a queue head's expiry timer) is lazy:
+//! [`Calendar::schedule`] returns an [`EventId`], [`Calendar::cancel`] puts its `seq` in a
+//! tombstone set, and `pop` drops tombstoned events when they reach the root. The heap is
+//! never re-ordered for a cancel, and `pop` pays nothing for it but one `is_empty` test, so
+//! the hot path of runs that never cancel stays as it was:
+//! - `cancel` is O(n) in the pending events: it checks that the event is still pending by
+//!   a scan, so a handle that already left (or was cancelled) is a harmless no-op. Cancels
+//!   are rare (a crash, the head of a queue changing) and n is the number of pending events
+//!   (about one per producer and consumer), so the scan is cheaper than keeping anything on
+//!   the per-event path;
+//! - a cancelled event costs one more O(log n) root removal when its time comes, and keeps
+//!   its heap slot until then (memory: pending plus cancelled-but-not-yet-due events).
 
 use std::collections::HashSet;
 
@@ -71,9 +67,7 @@ impl<E> Entry<E> {
     }
 }
 
-/// A handle on a scheduled event, for [`Calendar::cancel`]. It carries the event's place in
-/// the calendar order, so the calendar can tell a pending event from one that has left
-/// without searching the heap.
+/// A handle on a scheduled event, for [`Calendar::cancel`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventId {
     /// The time as [`time_key`].
@@ -82,15 +76,8 @@ pub struct EventId {
     seq: u64,
 }
 
-impl EventId {
-    #[inline]
-    fn order(self) -> u128 {
-        (u128::from(self.key) << 64) | u128::from(self.seq)
-    }
-}
-
-/// A future-event list. Push and pop are O(log n), cancel O(1) expected (see the module
-/// docs for what a cancelled event costs later).
+/// A future-event list. Push and pop are O(log n), cancel O(n) (see the module docs for why
+/// and what a cancelled event costs later).
 #[derive(Debug, Clone)]
 pub struct Calendar<E> {
     /// `entries[..heap_len]` is a binary min-heap (`entries[i]` is not after its children
@@ -100,12 +87,6 @@ pub struct Calendar<E> {
     seq: u64,
     /// The root was handed out by the last `pop` and is no longer pending.
     stale_root: bool,
-    /// The order ([`Entry::order`]) of the last event `pop` returned; 0 before the first.
-    /// Every event at or before it has left (cancelled ones dropped on the way included).
-    last_popped: u128,
-    /// Every `seq` up to this one has left: set when `pop` finds the calendar empty, which
-    /// covers cancelled events it dropped after the last one it returned.
-    drained_seq: u64,
     /// `seq`s of pending events that were cancelled: still in the heap, skipped by `pop`.
     /// Only pending events are ever in it, so `len` can subtract its size.
     cancelled: HashSet<u64>,
@@ -125,8 +106,6 @@ impl<E> Calendar<E> {
             heap_len: 0,
             seq: 0,
             stale_root: false,
-            last_popped: 0,
-            drained_seq: 0,
             cancelled: HashSet::new(),
         }
     }
@@ -137,13 +116,13 @@ impl<E: Copy> Calendar<E> {
     /// callers that never cancel simply drop).
     ///
     /// `time` must not be before the time of the last popped event (a simulation never
-    /// schedules into its past); `cancel` relies on it, and debug builds check it.
+    /// schedules into its past); debug builds check it.
     #[inline]
     pub fn schedule(&mut self, time: f64, event: E) -> EventId {
         self.seq += 1;
         let key = time_key(time);
         debug_assert!(
-            u128::from(key) >= self.last_popped >> 64,
+            !self.stale_root || key >= self.entries[0].key,
             "scheduled at {time}, before the last popped event"
         );
         self.entries.push(Entry { key, seq: self.seq, event });
@@ -154,13 +133,13 @@ impl<E: Copy> Calendar<E> {
     /// cancelling an event that has already been popped, was already cancelled, or was
     /// never scheduled here is a no-op that returns `false`.
     ///
-    /// Time: O(1) expected. The event keeps its heap slot until its time comes, when `pop`
-    /// drops it (O(log n)).
+    /// Time: O(n) in the pending events (a scan proves it is still pending). The event
+    /// keeps its heap slot until its time comes, when `pop` drops it (O(log n)).
     pub fn cancel(&mut self, id: EventId) -> bool {
-        let unknown = id.seq == 0 || id.seq > self.seq;
-        // Events leave in increasing order, so one at or before the last popped has left.
-        let left = id.order() <= self.last_popped || id.seq <= self.drained_seq;
-        !unknown && !left && self.cancelled.insert(id.seq)
+        // The stale root was handed out by the last `pop`: it is no longer pending.
+        let skip = usize::from(self.stale_root);
+        let pending = self.entries.iter().skip(skip).any(|e| e.seq == id.seq && e.key == id.key);
+        pending && self.cancelled.insert(id.seq)
     }
 
     /// Removes and returns the earliest pending event (FIFO among equal times), dropping
@@ -169,14 +148,10 @@ impl<E: Copy> Calendar<E> {
     pub fn pop(&mut self) -> Option<(f64, E)> {
         loop {
             self.settle();
-            let Some(&root) = self.entries.first() else {
-                self.drained_seq = self.seq;
-                return None;
-            };
+            let &root = self.entries.first()?;
             self.stale_root = true;
             // The emptiness test keeps the hash lookup off the path of runs that never cancel.
             if self.cancelled.is_empty() || !self.cancelled.remove(&root.seq) {
-                self.last_popped = root.order();
                 return Some((root.time(), root.event));
             }
         }
