@@ -73,21 +73,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// How a queue is declared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueOptions {
-    /// Most ready messages held (unacknowledged ones not counted); `None` = unbounded.
-    pub max_length: Option<u64>,
-    /// What a full queue does with one more message.
-    pub overflow: Overflow,
-}
-
-impl Default for QueueOptions {
-    /// Unbounded, `drop-head` (RabbitMQ's defaults).
-    fn default() -> Self {
-        QueueOptions { max_length: None, overflow: Overflow::DropHead }
-    }
-}
+/// How a queue is declared: the options its messaging core enforces.
+pub use crate::mq::QueueConfig as QueueOptions;
 
 /// How a consumer subscribes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! counters happen under the one lock, the balance law holds at every lock release.
 
 use super::{QueueOptions, QueueStats};
-use crate::mq::{self, Ack, ConsumerId, Held, Observer, QueueConfig, Tag};
+use crate::mq::{self, Ack, ConsumerId, Held, Observer, Tag};
 use crate::stats::TimeAverage;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -82,12 +82,11 @@ pub(crate) use mq::Admission as Enqueued;
 
 impl<T> QueueCore<T> {
     pub(crate) fn new(name: String, options: QueueOptions) -> Self {
-        let config = QueueConfig { max_length: options.max_length, overflow: options.overflow };
         QueueCore {
             name,
             options,
             state: Mutex::new(QueueState {
-                core: mq::Queue::new(config),
+                core: mq::Queue::new(options),
                 side: Side {
                     links: Vec::new(),
                     epoch: Instant::now(),
