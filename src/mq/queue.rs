@@ -158,7 +158,6 @@ pub struct Queue<M> {
     ready: VecDeque<Entry<M>>,
     line: VecDeque<ConsumerId>,
     slots: Vec<Option<Slot<M>>>,
-    next_seq: u64,
     dispatching: bool,
     /// `reject-publish` with `max_length = 0`: every publish is refused.
     refuse_all: bool,
@@ -173,7 +172,6 @@ impl<M> Queue<M> {
             ready: VecDeque::new(),
             line: VecDeque::new(),
             slots: Vec::new(),
-            next_seq: 0,
             dispatching: true,
             refuse_all: config.overflow == Overflow::RejectPublish && config.max_length == Some(0),
             counts: Counters::default(),
@@ -315,9 +313,9 @@ impl<M> Queue<M> {
     /// the oldest ready message when that overfills the queue.
     #[inline(always)]
     pub fn publish(&mut self, now: f64, msg: M, obs: &mut impl Observer<M>) -> Admission {
+        // Arrival order is the offer count: every offered message gets the next number.
+        let entry = Entry { msg, seq: self.counts.offered, redelivered: false };
         self.counts.offered += 1;
-        let entry = Entry { msg, seq: self.next_seq, redelivered: false };
-        self.next_seq += 1;
         // The ready list is empty, so the queue is full only when max_length is 0.
         if self.ready.is_empty() && !self.line.is_empty() && self.dispatching && !self.refuse_all {
             return Admission::Delivered(self.deliver(now, entry, obs));
