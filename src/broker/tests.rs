@@ -461,3 +461,100 @@ fn ready_integral_and_peak() {
     drop(c);
     assert_eq!(b.queue_stats("q").unwrap().ready_peak, 4, "requeued messages count");
 }
+
+/// Seconds the soak test runs: 2 in the suite; `MQSIM_SOAK_SECS=600 cargo test --release
+/// --lib soak -- --nocapture` for the long version (documented in docs/architecture.md).
+fn soak_secs() -> f64 {
+    std::env::var("MQSIM_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0)
+}
+
+#[test]
+fn soak_publishers_and_churning_consumers_never_lose_a_message() {
+    use rand::rngs::Xoshiro256PlusPlus;
+    use rand::{RngExt, SeedableRng};
+    let _serial = cpu_heavy();
+    let b: Broker<u64> = Broker::new();
+    b.declare_exchange("ev", ExchangeKind::Fanout).unwrap();
+    let queues = [
+        ("open", QueueOptions::default()),
+        ("head", bounded(40, Overflow::DropHead)),
+        ("refuse", bounded(25, Overflow::RejectPublish)),
+    ];
+    for (q, o) in queues {
+        b.declare_queue(q, o).unwrap();
+        b.bind(q, "ev", "").unwrap();
+    }
+    let secs = soak_secs();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for p in 0..2u64 {
+        let (b, stop) = (b.clone(), Arc::clone(&stop));
+        threads.push(thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                b.publish("ev", "", p << 40 | i).unwrap();
+                i += 1;
+                if i % 64 == 0 {
+                    thread::yield_now();
+                }
+            }
+        }));
+    }
+    // Each worker subscribes with a random prefetch and ack mode, handles a random number of
+    // deliveries (ack, nack with or without requeue, or walk away holding some), then drops
+    // its consumer and subscribes again.
+    for w in 0..6u64 {
+        let (b, stop) = (b.clone(), Arc::clone(&stop));
+        threads.push(thread::spawn(move || {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(w);
+            let names = ["open", "head", "refuse"];
+            while !stop.load(Ordering::Relaxed) {
+                let q = names[rng.random_range(0..3)];
+                let ack = if rng.random_bool(0.2) { Ack::Auto } else { Ack::Manual };
+                let options = ConsumerOptions { prefetch: rng.random_range(0..6), ack };
+                let c = b.consume(q, options).unwrap();
+                let mut kept = Vec::new();
+                for _ in 0..rng.random_range(1..200) {
+                    let Ok(d) = c.recv_timeout(Duration::from_millis(2)) else { continue };
+                    match rng.random_range(0..10) {
+                        0 if ack == Ack::Manual => d.nack(true).unwrap(),
+                        1 if ack == Ack::Manual => d.nack(false).unwrap(),
+                        2 => kept.push(d),
+                        _ => d.ack().unwrap(),
+                    }
+                }
+                drop(c); // with deliveries still held: they go back (manual) or count as acked
+                drop(kept);
+            }
+        }));
+    }
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    let mut checkpoints = 0;
+    while Instant::now() < until {
+        thread::sleep(Duration::from_millis(20));
+        for s in b.stats() {
+            assert!(s.balanced(), "checkpoint {checkpoints}: {s:?}");
+            if s.name == "head" {
+                assert!(s.ready <= 40, "drop-head keeps its limit: {s:?}");
+            }
+        }
+        checkpoints += 1;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Drain what is left; then every message offered was acked, dropped or rejected.
+    for (q, _) in queues {
+        let c = b.consume(q, manual(0)).unwrap();
+        while let Ok(d) = c.recv_timeout(Duration::from_millis(50)) {
+            d.ack().unwrap();
+        }
+        drop(c);
+        let s = b.queue_stats(q).unwrap();
+        assert_eq!((s.ready, s.unacked, s.consumers), (0, 0, 0), "{s:?}");
+        assert_eq!(s.offered, s.acked + s.dropped + s.rejected, "{s:?}");
+        assert!(s.redelivered > 0 && s.rejected > 0 && s.offered > 1000, "{s:?}");
+    }
+    assert!(checkpoints >= 10);
+}
