@@ -291,6 +291,9 @@ struct ConsumerResult {
     completed_in_window: u64,
     busy_s: f64,
     service_error_sum: f64,
+    /// Σ actual and Σ intended service seconds (real), for `service_error_total`.
+    service_actual_s: f64,
+    service_intended_s: f64,
     services: u64,
 }
 
@@ -322,6 +325,8 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         completed_in_window: 0,
         busy_s: 0.0,
         service_error_sum: 0.0,
+        service_actual_s: 0.0,
+        service_intended_s: 0.0,
         services: 0,
     };
     let Some(frame) = await_start(&start, &stop) else { return (r, consumer, None) };
@@ -344,7 +349,10 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         let done = Instant::now();
         let intended = intended.unwrap_or_default().as_secs_f64();
         if intended > 0.0 {
-            r.service_error_sum += (done - start).as_secs_f64() / intended - 1.0;
+            let actual = (done - start).as_secs_f64();
+            r.service_error_sum += actual / intended - 1.0;
+            r.service_actual_s += actual;
+            r.service_intended_s += intended;
             r.services += 1;
         }
         r.busy_s += frame.overlap(start, done);
@@ -722,6 +730,11 @@ fn timing(m: &Measured) -> Timing {
             m.consumers.iter().map(|r| r.service_error_sum).sum::<f64>() / services as f64
         } else {
             0.0
+        },
+        service_error_total: {
+            let actual: f64 = m.consumers.iter().map(|r| r.service_actual_s).sum();
+            let intended: f64 = m.consumers.iter().map(|r| r.service_intended_s).sum();
+            if intended > 0.0 { actual / intended - 1.0 } else { 0.0 }
         },
         arrival_error_mean: if published > 0 {
             m.publishers.iter().map(|r| r.lateness_s).sum::<f64>() / published as f64 / m.time_scale

@@ -135,6 +135,8 @@ fn realclock_mm1_half_load_follows_its_sample_path_and_theory() {
     // another process is a ratio in the hundreds. So this bound is loose; the sojourn
     // comparison above is the real fidelity check. (Idle machine: about +0.01 to +0.05.)
     assert!(t.service_error_mean.abs() < 0.5, "service error {}", t.service_error_mean);
+    // The total (what utilization feels) weighs each service by its length: much tighter.
+    assert!(t.service_error_total.abs() < 0.1, "total service error {}", t.service_error_total);
     // Busy fraction: ρ = 0.5, plus the same few % of service stretch.
     assert!((q.utilization.mean - 0.5).abs() < 0.12, "ρ {}", q.utilization.mean);
     // Little's law on the ready list (prefetch 1: a message waits only while ready), from

@@ -199,8 +199,9 @@ pub fn render_run(r: &RunReport) -> String {
     if let Some(tm) = &r.timing {
         let _ = writeln!(
             out,
-            "\nTiming: service error {:+.2}%, mean publish lateness {}, late publishes {}",
+            "\nTiming: service error {:+.2}% (mean of ratios), {:+.2}% (total), mean publish lateness {}, late publishes {}",
             tm.service_error_mean * 100.0,
+            tm.service_error_total * 100.0,
             fmt_secs(tm.arrival_error_mean),
             tm.late_publishes
         );

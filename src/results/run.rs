@@ -106,6 +106,9 @@ pub struct Timing {
     pub time_scale: f64,
     /// Mean of actual ÷ intended service time − 1.
     pub service_error_mean: f64,
+    /// Σ actual ÷ Σ intended service time − 1: the error utilization feels (long services
+    /// weigh in proportion, where the mean of ratios is dominated by the shortest ones).
+    pub service_error_total: f64,
     /// Mean lateness of publishes relative to their schedule, scenario seconds.
     pub arrival_error_mean: f64,
     /// Publishes that left later than their scheduled time by more than the tolerance.
