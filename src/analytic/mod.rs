@@ -91,4 +91,4 @@ pub fn analyze_queue_with_count(model: &Model, group: usize, count: u32) -> Opti
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

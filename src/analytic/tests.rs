@@ -4,7 +4,7 @@ use crate::scenario::Overflow;
 
 const HEAD: &str = "[simulation]\nhorizon = \"1h\"\n";
 
-fn model(body: &str) -> Model {
+pub(crate) fn model(body: &str) -> Model {
     Model::from_toml(&format!("{HEAD}{body}"), "t.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -281,7 +281,9 @@ fn general_arrivals_use_allen_cunneen_and_say_so() {
     assert!(q.wait_s.p99.is_none());
 }
 
-const PIPELINE: &str = r#"
+/// A two-stage pipeline (orders → payments, plus direct payments), also used by the
+/// writers' tests in `report` (a body: [`model`] adds the `[simulation]` table).
+pub(crate) const PIPELINE: &str = r#"
 [[producers]]
 name = "web"
 routing_key = "orders"
