@@ -178,11 +178,6 @@ impl<M> Queue<M> {
         }
     }
 
-    /// The queue's options.
-    pub fn config(&self) -> QueueConfig {
-        self.config
-    }
-
     /// The counters so far.
     pub fn counters(&self) -> Counters {
         self.counts
@@ -230,12 +225,6 @@ impl<M> Queue<M> {
     #[inline]
     pub fn front_held(&self, consumer: ConsumerId) -> Option<&Held<M>> {
         self.slot(consumer).and_then(|s| s.held.front())
-    }
-
-    /// The consumer's `i`-th oldest held message.
-    #[inline]
-    pub fn nth_held(&self, consumer: ConsumerId, i: usize) -> Option<&Held<M>> {
-        self.slot(consumer).and_then(|s| s.held.get(i))
     }
 
     fn slot(&self, consumer: ConsumerId) -> Option<&Slot<M>> {
