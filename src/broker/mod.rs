@@ -65,8 +65,9 @@ pub use crate::mq::{Ack, Overflow};
 pub use crate::routing::{ExchangeId, ExchangeKind, QueueId};
 pub use consumer::{Consumer, Delivery, RecvError, SettleError};
 
+use crate::mq::Admission;
 use crate::routing::{Router, RoutingError};
-use queue::{Enqueued, QueueCore};
+use queue::QueueCore;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -406,12 +407,12 @@ impl<T: Send + Sync> Broker<T> {
             let msg = Arc::new(payload);
             for &q in routes.iter() {
                 match t.queues[q].enqueue(Arc::clone(&msg)) {
-                    Enqueued::Delivered(_) | Enqueued::Queued => out.accepted += 1,
-                    Enqueued::DroppedHead => {
+                    Admission::Delivered(_) | Admission::Queued => out.accepted += 1,
+                    Admission::DroppedHead => {
                         out.accepted += 1;
                         out.dropped_head += 1;
                     }
-                    Enqueued::Refused => out.rejected += 1,
+                    Admission::Refused => out.rejected += 1,
                 }
             }
             Ok(out)

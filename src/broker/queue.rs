@@ -77,9 +77,6 @@ pub(crate) struct QueueCore<T> {
     state: Mutex<QueueState<T>>,
 }
 
-/// What happened to one message offered to one queue.
-pub(crate) use mq::Admission as Enqueued;
-
 impl<T> QueueCore<T> {
     pub(crate) fn new(name: String, options: QueueOptions) -> Self {
         QueueCore {
@@ -106,7 +103,7 @@ impl<T> QueueCore<T> {
     }
 
     /// Offers one published message.
-    pub(crate) fn enqueue(&self, msg: Arc<T>) -> Enqueued {
+    pub(crate) fn enqueue(&self, msg: Arc<T>) -> mq::Admission {
         let st = &mut *self.lock();
         let now = st.side.now();
         st.core.publish(now, msg, &mut st.side)
