@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     broker.declare_queue("orders", QueueOptions::default())?;
     broker.declare_queue(
         "audit",
-        QueueOptions { max_length: Some(100), overflow: Overflow::DropHead },
+        QueueOptions { max_length: Some(100), overflow: Overflow::DropHead, ..Default::default() },
     )?;
     broker.bind("orders", "events", "order.*")?;
     broker.bind("audit", "events", "#")?;

@@ -200,7 +200,7 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
         qa.notes.push("zero service time: every message is served the instant it arrives; no queueing model is needed (figures are exact)".into());
         return (qa, input);
     }
-    if st.max_length == Some(0) && st.overflow == Overflow::RejectPublish {
+    if st.max_length == Some(0) && st.overflow != Overflow::DropHead {
         // RabbitMQ checks reject-publish's limit before delivering, so with max_length 0
         // every publish is refused, even with an idle consumer: no queueing at all.
         qa.throughput = Some(0.0);

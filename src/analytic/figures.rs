@@ -206,7 +206,7 @@ pub(super) fn finite_buffer(
         );
     }
     match st.overflow {
-        Overflow::RejectPublish => {
+        Overflow::RejectPublish | Overflow::RejectPublishDlx => {
             qa.wait_s = Latency::from_quantile_fn(Some(r.wq), |p| r.wait_quantile(p));
             qa.sojourn_s.mean = Some(r.w);
             qa.waiting.mean = Some(r.lq);

@@ -157,7 +157,7 @@ impl QueueStats {
 }
 
 /// A declaration, binding, publish or subscription the broker refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BrokerError {
     /// No exchange has that name.
     #[error("no exchange named \"{0}\"")]

@@ -23,7 +23,7 @@ fn manual(prefetch: u32) -> ConsumerOptions {
 }
 
 fn bounded(max: u64, overflow: Overflow) -> QueueOptions {
-    QueueOptions { max_length: Some(max), overflow }
+    QueueOptions { max_length: Some(max), overflow, ..QueueOptions::default() }
 }
 
 #[test]

@@ -477,7 +477,12 @@ fn broker_for(model: &Model) -> Result<Broker<Msg>, LoadtestError> {
     let queues = model
         .queues
         .iter()
-        .map(|q| (q.name.clone(), QueueOptions { max_length: q.max_length, overflow: q.overflow }))
+        .map(|q| {
+            // The broker's clock is real seconds: a TTL in scenario seconds is scaled.
+            let scale = model.loadtest.time_scale;
+            let ttl = q.message_ttl.map(|t| t * scale);
+            (q.name.clone(), QueueOptions { message_ttl: ttl, ..q.core_config() })
+        })
         .collect();
     Ok(Broker::from_router(model.router.clone(), queues)?)
 }
@@ -683,7 +688,10 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
                 dropped: f.dropped,
                 in_flight_at_end: f.ready + f.unacked,
                 completed,
+                ..Counts::default()
             },
+            expire_probability: None,
+            by_priority: None,
         });
     }
     queues

@@ -18,8 +18,9 @@
 //! the broker then get it at once; `tests` here check it against a reference model.
 
 mod queue;
+mod ready;
 
 pub use queue::{
-    Ack, Admission, ConsumerId, Counters, Entry, Held, NoObserver, Observer, Overflow, Queue,
-    QueueConfig, Tag,
+    Ack, Admission, ConsumerId, Counters, Entry, Held, NoObserver, Observer, Overflow, Props,
+    Queue, QueueConfig, Reason, Tag,
 };

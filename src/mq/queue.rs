@@ -2,6 +2,7 @@
 //! and overflow, settlement, requeue, and the counters whose balance law holds after every
 //! operation.
 
+use super::ready::Ready;
 use std::collections::VecDeque;
 
 /// What a full queue does with one more message.
@@ -12,6 +13,8 @@ pub enum Overflow {
     DropHead,
     /// Refuse the new message.
     RejectPublish,
+    /// Refuse the new message and dead-letter it (reason `maxlen`).
+    RejectPublishDlx,
 }
 
 /// When a consumer acknowledges.
@@ -32,18 +35,68 @@ pub type ConsumerId = usize;
 pub type Tag = u64;
 
 /// How a queue is declared: the part of its options the core enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QueueConfig {
     /// Most ready messages held (delivered ones not counted, as RabbitMQ); `None` = unbounded.
     pub max_length: Option<u64>,
     /// What a full queue does with one more message.
     pub overflow: Overflow,
+    /// `x-message-ttl`, in the back end's time unit: a ready message older than this
+    /// expires. `None` = no queue TTL.
+    pub message_ttl: Option<f64>,
+    /// `x-max-priority`: a priority queue with priorities `0..=max`; `None` = FIFO.
+    pub max_priority: Option<u8>,
+    /// A message whose delivery count reached this limit is rejected (reason
+    /// [`Reason::DeliveryLimit`]) instead of being requeued. `None` = no limit.
+    pub delivery_limit: Option<u32>,
 }
 
 impl Default for QueueConfig {
-    /// Unbounded, `drop-head` (RabbitMQ's defaults).
+    /// Unbounded, `drop-head`, no TTL, FIFO, no delivery limit (RabbitMQ's defaults).
     fn default() -> Self {
-        QueueConfig { max_length: None, overflow: Overflow::DropHead }
+        QueueConfig {
+            max_length: None,
+            overflow: Overflow::DropHead,
+            message_ttl: None,
+            max_priority: None,
+            delivery_limit: None,
+        }
+    }
+}
+
+/// A published message's properties that the core reads.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Props {
+    /// Per-message TTL (the `expiration` property), in the back end's time unit. The
+    /// smaller of this and the queue's `message_ttl` applies.
+    pub ttl: Option<f64>,
+    /// Priority (0 = none); above the queue's `max_priority` it counts as `max_priority`.
+    pub priority: u8,
+    /// Deliveries before this queue (a dead-lettered message keeps its count, as
+    /// `x-death` does, so a retry loop through a delay queue meets its delivery limit).
+    pub deliveries: u32,
+}
+
+/// Why a message left a queue without being acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Dropped by `drop-head`, or refused by `reject-publish-dlx` (dead-lettered as `maxlen`).
+    Maxlen,
+    /// Refused by `reject-publish`: never dead-lettered.
+    Refused,
+    /// Its TTL passed while it was ready.
+    Expired,
+    /// Nacked or rejected without requeue.
+    Rejected,
+    /// Settled without ack once its delivery count reached `delivery_limit` (RabbitMQ's
+    /// reason is `rejected`; kept apart so a back end may route it elsewhere).
+    DeliveryLimit,
+}
+
+impl Reason {
+    /// Does a message that died so go to the queue's dead-letter exchange (if it has one)?
+    pub fn dead_letters(self) -> bool {
+        self != Reason::Refused
     }
 }
 
@@ -57,6 +110,12 @@ pub struct Entry<M> {
     pub seq: u64,
     /// Delivered before (requeued by a nack or by its consumer's removal).
     pub redelivered: bool,
+    /// Its priority, already capped at the queue's `max_priority` (0 in a FIFO queue).
+    pub priority: u8,
+    /// Deliveries so far, those before this queue included ([`Props::deliveries`]).
+    pub deliveries: u32,
+    /// When it expires if still ready (`f64::INFINITY`: never).
+    pub expires: f64,
 }
 
 /// A delivered message not yet settled, held by its consumer.
@@ -69,7 +128,7 @@ pub struct Held<M> {
 }
 
 /// What the queue did with the messages offered to it. After every operation
-/// `offered = acked + dropped + rejected + ready + held` ([`Queue::balanced`]).
+/// `offered = acked + dropped + expired + rejected + ready + held` ([`Queue::balanced`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counters {
     /// Messages offered by publishers (accepted or not).
@@ -80,9 +139,11 @@ pub struct Counters {
     /// end of its handling (its `ack`), or its removal, since RabbitMQ settled the message
     /// when it delivered it.
     pub acked: u64,
-    /// Messages refused or removed by `max_length` (drop-head, reject-publish).
+    /// Messages refused or removed by `max_length` (drop-head, reject-publish[-dlx]).
     pub dropped: u64,
-    /// Messages nacked without requeue.
+    /// Messages whose TTL passed while they were ready.
+    pub expired: u64,
+    /// Messages nacked without requeue, or settled without ack at their delivery limit.
     pub rejected: u64,
     /// Deliveries of messages that had been delivered before.
     pub redelivered: u64,
@@ -98,7 +159,7 @@ pub enum Admission {
     /// Accepted, and the queue was full with `drop-head`: its oldest ready message was
     /// dropped to make room (with `max_length = 0`, the message itself).
     DroppedHead,
-    /// Refused by `reject-publish` (the queue was full).
+    /// Refused by `reject-publish` or `reject-publish-dlx` (the queue was full).
     Refused,
 }
 
@@ -112,10 +173,9 @@ pub trait Observer<M> {
     /// `held` is being delivered to `consumer`: it becomes the newest of the consumer's
     /// held messages right after this call.
     fn delivered(&mut self, _now: f64, _consumer: ConsumerId, _held: &Held<M>) {}
-    /// `entry` was dropped by the overflow policy.
-    fn dropped(&mut self, _now: f64, _entry: Entry<M>) {}
-    /// `entry` was nacked without requeue.
-    fn rejected(&mut self, _now: f64, _entry: Entry<M>) {}
+    /// `entry` left the queue unacknowledged, for `reason` (counted already); a back end
+    /// with a dead-letter exchange republishes it when [`Reason::dead_letters`].
+    fn died(&mut self, _now: f64, _entry: Entry<M>, _reason: Reason) {}
 }
 
 /// Watches nothing.
@@ -150,30 +210,39 @@ impl<M> Slot<M> {
 /// consumer is served first. Invariant (while dispatching): the ready list is empty or the
 /// line is.
 ///
+/// Among ready messages the highest priority goes first, FIFO within a priority. Only ready
+/// messages expire, and only at the head of their priority: a back end that wants expiries
+/// on time calls [`Queue::expire`] at [`Queue::next_expiry`]; whatever it does, a message
+/// past its expiry is never delivered (dispatch expires it instead).
+///
 /// Cost: O(1) per publish, delivery and in-order settlement; an out-of-order settlement is
 /// O(held by that consumer); a requeue is O(log ready) plus the insertion.
 #[derive(Debug, Clone)]
 pub struct Queue<M> {
     config: QueueConfig,
-    ready: VecDeque<Entry<M>>,
+    ready: Ready<M>,
     line: VecDeque<ConsumerId>,
     slots: Vec<Option<Slot<M>>>,
     dispatching: bool,
-    /// `reject-publish` with `max_length = 0`: every publish is refused.
+    /// `reject-publish[-dlx]` with `max_length = 0`: every publish is refused.
     refuse_all: bool,
+    /// A message with a finite expiry was admitted: expiry must be checked.
+    may_expire: bool,
     counts: Counters,
 }
 
 impl<M> Queue<M> {
     /// An empty queue with no consumers.
     pub fn new(config: QueueConfig) -> Self {
+        let levels = config.max_priority.map_or(1, |p| usize::from(p) + 1);
         Queue {
             config,
-            ready: VecDeque::new(),
+            ready: Ready::new(levels),
             line: VecDeque::new(),
             slots: Vec::new(),
             dispatching: true,
-            refuse_all: config.overflow == Overflow::RejectPublish && config.max_length == Some(0),
+            refuse_all: config.overflow != Overflow::DropHead && config.max_length == Some(0),
+            may_expire: false,
             counts: Counters::default(),
         }
     }
@@ -189,6 +258,11 @@ impl<M> Queue<M> {
         self.ready.len()
     }
 
+    /// The ready messages in delivery order (highest priority first, FIFO within one).
+    pub fn ready(&self) -> impl Iterator<Item = &Entry<M>> {
+        self.ready.iter()
+    }
+
     /// Messages delivered and not settled, over all consumers. O(consumers): derived rather
     /// than kept, so the per-message path does not pay for it.
     pub fn held_len(&self) -> u64 {
@@ -200,10 +274,11 @@ impl<M> Queue<M> {
         self.ready.len() as u64 + self.held_len()
     }
 
-    /// Does `offered = acked + dropped + rejected + ready + held` hold? (It always should.)
+    /// Does `offered = acked + dropped + expired + rejected + ready + held` hold? (It always
+    /// should.)
     pub fn balanced(&self) -> bool {
         let c = &self.counts;
-        c.offered == c.acked + c.dropped + c.rejected + self.in_flight()
+        c.offered == c.acked + c.dropped + c.expired + c.rejected + self.in_flight()
     }
 
     /// Consumers subscribed now.
@@ -231,10 +306,40 @@ impl<M> Queue<M> {
         self.slots.get(consumer).and_then(Option::as_ref)
     }
 
+    /// When the next ready message expires (the earliest head expiry), if any does.
+    pub fn next_expiry(&self) -> Option<f64> {
+        if !self.may_expire {
+            return None;
+        }
+        Some(self.ready.next_expiry()).filter(|t| t.is_finite())
+    }
+
+    /// Expires every head whose time has come (at or before `now`). Returns how many.
+    pub fn expire(&mut self, now: f64, obs: &mut impl Observer<M>) -> u64 {
+        if !self.may_expire {
+            return 0;
+        }
+        let mut n = 0;
+        while let Some(e) = self.ready.pop_expired(now) {
+            n += 1;
+            self.counts.expired += 1;
+            obs.died(now, e, Reason::Expired);
+        }
+        if n > 0 {
+            obs.ready_changed(now, self.ready.len());
+        }
+        n
+    }
+
     /// Stops (`false`) or resumes (`true`) deliveries. Resuming delivers what is ready.
     pub fn set_dispatching(&mut self, now: f64, on: bool, obs: &mut impl Observer<M>) {
         self.dispatching = on;
         self.dispatch(now, obs);
+    }
+
+    /// The id the next [`Queue::add_consumer`] will return (the first free slot).
+    pub fn free_slot(&self) -> ConsumerId {
+        self.slots.iter().position(Option::is_none).unwrap_or(self.slots.len())
     }
 
     /// Subscribes a consumer at the back of the line and delivers what is ready to the line.
@@ -266,9 +371,9 @@ impl<M> Queue<M> {
 
     /// Unsubscribes a consumer (it stopped, crashed or disconnected). A manual-ack
     /// consumer's held messages go back among the ready ones at their original positions,
-    /// flagged redelivered; an auto-ack consumer's count as acked, because RabbitMQ settled
-    /// them on delivery (they are lost to the application, as in RabbitMQ). Returns `false`
-    /// for an unknown consumer.
+    /// flagged redelivered (or are rejected at their delivery limit); an auto-ack
+    /// consumer's count as acked, because RabbitMQ settled them on delivery (they are lost
+    /// to the application, as in RabbitMQ). Returns `false` for an unknown consumer.
     pub fn remove_consumer(
         &mut self,
         now: f64,
@@ -285,12 +390,18 @@ impl<M> Queue<M> {
             self.counts.acked += slot.held.len() as u64;
         } else if !slot.held.is_empty() {
             for h in slot.held {
-                self.requeue(h.entry);
+                self.requeue(now, h.entry, obs);
             }
             self.after_requeue(now, obs);
         }
         self.dispatch(now, obs);
         true
+    }
+
+    /// Offers one published message with no properties ([`Queue::publish_with`]).
+    #[inline(always)]
+    pub fn publish(&mut self, now: f64, msg: M, obs: &mut impl Observer<M>) -> Admission {
+        self.publish_with(now, msg, Props::default(), obs)
     }
 
     /// Offers one published message: admission (`max_length`, `overflow`), then delivery to
@@ -299,30 +410,70 @@ impl<M> Queue<M> {
     /// As RabbitMQ: `reject-publish` checks the limit before anything else, so with
     /// `max_length = 0` every publish is refused even when a consumer is idle; `drop-head`
     /// hands the message to a consumer with room first and enqueues it otherwise, dropping
-    /// the oldest ready message when that overfills the queue.
+    /// the oldest ready message when that overfills the queue. A message whose TTL is 0
+    /// is delivered if a consumer can take it at once, and expires otherwise.
     #[inline(always)]
-    pub fn publish(&mut self, now: f64, msg: M, obs: &mut impl Observer<M>) -> Admission {
+    pub fn publish_with(
+        &mut self,
+        now: f64,
+        msg: M,
+        props: Props,
+        obs: &mut impl Observer<M>,
+    ) -> Admission {
+        if self.may_expire {
+            self.expire(now, obs);
+        }
+        let ttl = match (props.ttl, self.config.message_ttl) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let expires = ttl.map_or(f64::INFINITY, |t| now + t.max(0.0));
+        let priority = match self.config.max_priority {
+            Some(max) => props.priority.min(max),
+            None => 0,
+        };
         // Arrival order is the offer count: every offered message gets the next number.
-        let entry = Entry { msg, seq: self.counts.offered, redelivered: false };
+        let entry = Entry {
+            msg,
+            seq: self.counts.offered,
+            redelivered: false,
+            priority,
+            deliveries: props.deliveries,
+            expires,
+        };
         self.counts.offered += 1;
         // The ready list is empty, so the queue is full only when max_length is 0.
         if self.ready.is_empty() && !self.line.is_empty() && self.dispatching && !self.refuse_all {
             return Admission::Delivered(self.deliver(now, entry, obs));
         }
+        if expires <= now {
+            // TTL 0 and no consumer to take it at once.
+            self.counts.expired += 1;
+            obs.died(now, entry, Reason::Expired);
+            return Admission::Queued;
+        }
+        self.may_expire |= expires.is_finite();
         let full = self.config.max_length.is_some_and(|m| self.ready.len() as u64 >= m);
         if full {
             self.counts.dropped += 1;
-            if self.config.overflow == Overflow::RejectPublish {
-                obs.dropped(now, entry);
-                return Admission::Refused;
+            match self.config.overflow {
+                Overflow::RejectPublish => {
+                    obs.died(now, entry, Reason::Refused);
+                    return Admission::Refused;
+                }
+                Overflow::RejectPublishDlx => {
+                    obs.died(now, entry, Reason::Maxlen);
+                    return Admission::Refused;
+                }
+                Overflow::DropHead => {}
             }
-            // drop-head: the oldest ready message makes room (with max_length 0, the new one
-            // is itself the oldest).
+            // drop-head: the next message to deliver makes room (with max_length 0, the
+            // new one is itself that message).
             let Some(oldest) = self.ready.pop_front() else {
-                obs.dropped(now, entry);
+                obs.died(now, entry, Reason::Maxlen);
                 return Admission::DroppedHead;
             };
-            obs.dropped(now, oldest);
+            obs.died(now, oldest, Reason::Maxlen);
             self.ready.push_back(entry);
             obs.ready_changed(now, self.ready.len());
             return Admission::DroppedHead;
@@ -370,7 +521,8 @@ impl<M> Queue<M> {
 
     /// Negatively acknowledges the held message `tag` of `consumer`: with `requeue` it goes
     /// back among the ready ones at its original position, flagged redelivered (RabbitMQ's
-    /// `basic.nack(requeue=true)`); without, it leaves the queue as rejected. Returns `false`
+    /// `basic.nack(requeue=true)`); without, it leaves the queue as rejected. At its delivery
+    /// limit it leaves as rejected either way ([`Reason::DeliveryLimit`]). Returns `false`
     /// when the consumer or the tag is unknown.
     pub fn nack(
         &mut self,
@@ -383,18 +535,53 @@ impl<M> Queue<M> {
         let Some(entry) = self.take_held(consumer, tag) else {
             return false;
         };
+        self.settle_unacked(now, consumer, entry, requeue, obs);
+        true
+    }
+
+    /// [`Queue::nack`] of the consumer's oldest held message; `false` when it holds none.
+    pub fn nack_oldest(
+        &mut self,
+        now: f64,
+        consumer: ConsumerId,
+        requeue: bool,
+        obs: &mut impl Observer<M>,
+    ) -> bool {
+        let Some(held) =
+            self.slots.get_mut(consumer).and_then(Option::as_mut).and_then(|s| s.held.pop_front())
+        else {
+            return false;
+        };
+        self.settle_unacked(now, consumer, held.entry, requeue, obs);
+        true
+    }
+
+    fn settle_unacked(
+        &mut self,
+        now: f64,
+        consumer: ConsumerId,
+        entry: Entry<M>,
+        requeue: bool,
+        obs: &mut impl Observer<M>,
+    ) {
         if requeue {
-            self.requeue(entry);
+            self.requeue(now, entry, obs);
             self.after_requeue(now, obs);
         } else {
+            let reason =
+                if self.at_limit(&entry) { Reason::DeliveryLimit } else { Reason::Rejected };
             self.counts.rejected += 1;
-            obs.rejected(now, entry);
+            obs.died(now, entry, reason);
         }
         self.regain_room(now, consumer, obs);
         // A consumer that never left the line (unlimited prefetch) did not trigger dispatch
         // above, but the requeued message is ready for it.
         self.dispatch(now, obs);
-        true
+    }
+
+    #[inline(always)]
+    fn at_limit(&self, entry: &Entry<M>) -> bool {
+        self.config.delivery_limit.is_some_and(|l| entry.deliveries >= l)
     }
 
     #[inline(always)]
@@ -422,11 +609,16 @@ impl<M> Queue<M> {
         }
     }
 
-    /// Puts a delivered message back among the ready ones by its arrival order.
-    fn requeue(&mut self, mut entry: Entry<M>) {
+    /// Puts a delivered message back among the ready ones by its arrival order (it keeps
+    /// its expiry, as in RabbitMQ), or rejects it at its delivery limit.
+    fn requeue(&mut self, now: f64, mut entry: Entry<M>, obs: &mut impl Observer<M>) {
+        if self.at_limit(&entry) {
+            self.counts.rejected += 1;
+            obs.died(now, entry, Reason::DeliveryLimit);
+            return;
+        }
         entry.redelivered = true;
-        let at = self.ready.partition_point(|e| e.seq < entry.seq);
-        self.ready.insert(at, entry);
+        self.ready.insert_by_seq(entry);
     }
 
     /// After requeues: a `drop-head` queue pushed over its limit drops from the head, as
@@ -438,13 +630,14 @@ impl<M> Queue<M> {
             while self.ready.len() as u64 > m {
                 let oldest = self.ready.pop_front().expect("longer than the limit");
                 self.counts.dropped += 1;
-                obs.dropped(now, oldest);
+                obs.died(now, oldest, Reason::Maxlen);
             }
         }
         obs.ready_changed(now, self.ready.len());
     }
 
-    /// Moves ready messages to the line until one side runs out.
+    /// Moves ready messages to the line until one side runs out; a message past its expiry
+    /// expires instead of being delivered.
     fn dispatch(&mut self, now: f64, obs: &mut impl Observer<M>) {
         if !self.dispatching {
             return;
@@ -452,8 +645,13 @@ impl<M> Queue<M> {
         let mut moved = false;
         while !self.line.is_empty() {
             let Some(entry) = self.ready.pop_front() else { break };
-            self.deliver(now, entry, obs);
             moved = true;
+            if entry.expires <= now {
+                self.counts.expired += 1;
+                obs.died(now, entry, Reason::Expired);
+                continue;
+            }
+            self.deliver(now, entry, obs);
         }
         if moved {
             obs.ready_changed(now, self.ready.len());
@@ -462,12 +660,13 @@ impl<M> Queue<M> {
 
     /// Hands `entry` to the first consumer in the line.
     #[inline(always)]
-    fn deliver(&mut self, now: f64, entry: Entry<M>, obs: &mut impl Observer<M>) -> ConsumerId {
+    fn deliver(&mut self, now: f64, mut entry: Entry<M>, obs: &mut impl Observer<M>) -> ConsumerId {
         let c = self.line.pop_front().expect("callers check the line");
         // Tags count deliveries: unique, growing with delivery order, and free.
         self.counts.delivered += 1;
         let tag = self.counts.delivered;
         self.counts.redelivered += u64::from(entry.redelivered);
+        entry.deliveries = entry.deliveries.saturating_add(1);
         let held = Held { tag, entry };
         obs.delivered(now, c, &held);
         let slot = self.slots[c].as_mut().expect("the line holds live consumers");

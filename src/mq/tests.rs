@@ -11,6 +11,7 @@ struct Log {
     delivered: Vec<(ConsumerId, u32, bool)>,
     dropped: Vec<u32>,
     rejected: Vec<u32>,
+    expired: Vec<u32>,
     ready: Option<usize>,
 }
 
@@ -21,16 +22,17 @@ impl Observer<u32> for Log {
     fn delivered(&mut self, _now: f64, consumer: ConsumerId, held: &Held<u32>) {
         self.delivered.push((consumer, held.entry.msg, held.entry.redelivered));
     }
-    fn dropped(&mut self, _now: f64, entry: Entry<u32>) {
-        self.dropped.push(entry.msg);
-    }
-    fn rejected(&mut self, _now: f64, entry: Entry<u32>) {
-        self.rejected.push(entry.msg);
+    fn died(&mut self, _now: f64, entry: Entry<u32>, reason: Reason) {
+        match reason {
+            Reason::Maxlen | Reason::Refused => self.dropped.push(entry.msg),
+            Reason::Rejected | Reason::DeliveryLimit => self.rejected.push(entry.msg),
+            Reason::Expired => self.expired.push(entry.msg),
+        }
     }
 }
 
 fn queue(max_length: Option<u64>, overflow: Overflow) -> Queue<u32> {
-    Queue::new(QueueConfig { max_length, overflow })
+    Queue::new(QueueConfig { max_length, overflow, ..QueueConfig::default() })
 }
 
 fn ready_ids(q: &Queue<u32>) -> Vec<u32> {

@@ -16,5 +16,7 @@ mod speed;
 pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
 pub use latency::{Latency, serialize_prediction};
 pub use prediction::{AnalyticReport, EndToEndPath, MeanCount, QueueAnalysis};
-pub use run::{Counts, EndToEnd, ProducerReport, QueueLength, QueueReport, RunReport, Timing};
+pub use run::{
+    Counts, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
+};
 pub use speed::SpeedRow;

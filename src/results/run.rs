@@ -17,7 +17,10 @@ pub struct QueueLength {
 }
 
 /// Message counts over all replications, warm-up included. For every queue
-/// `offered = acked + dropped + in_flight_at_end` holds exactly.
+/// `offered = acked + dropped + expired + rejected + in_flight_at_end` holds exactly.
+///
+/// The second edition's counts (`expired` … `dead_letter_cycles`) are `None`, and left out
+/// of the JSON, for a scenario that uses none of its features, whose output stays as it was.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Messages routed to the queue (accepted or not).
@@ -26,8 +29,28 @@ pub struct Counts {
     pub delivered: u64,
     /// Messages acknowledged (manual: at service end; auto: on delivery).
     pub acked: u64,
-    /// Messages dropped by the overflow policy (drop-head or reject-publish).
+    /// Messages dropped by the overflow policy (drop-head, reject-publish[-dlx]).
     pub dropped: u64,
+    /// Messages whose TTL passed while they were ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired: Option<u64>,
+    /// Messages rejected by a failure with `action = "reject"`, or at `delivery_limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<u64>,
+    /// Of the dropped, expired and rejected messages, those republished to the queue's
+    /// dead-letter exchange (routed or unroutable there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_lettered: Option<u64>,
+    /// Deliveries of messages delivered before (requeue, crash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redelivered: Option<u64>,
+    /// Dead letters that matched no queue on the dead-letter exchange (an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_unroutable: Option<u64>,
+    /// Dead letters not republished because they would have gone round a cycle with no
+    /// rejection in it (RabbitMQ's rule; an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_cycles: Option<u64>,
     /// Messages still ready or unacknowledged when the run stopped.
     pub in_flight_at_end: u64,
     /// Messages whose service ended (an extension: with auto ack, delivered ≠ served).
@@ -35,17 +58,33 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Does `offered = acked + dropped + in_flight_at_end` hold?
+    /// Does `offered = acked + dropped + expired + rejected + in_flight_at_end` hold?
     pub fn balanced(&self) -> bool {
-        self.offered == self.acked + self.dropped + self.in_flight_at_end
+        self.offered
+            == self.acked
+                + self.dropped
+                + self.expired.unwrap_or(0)
+                + self.rejected.unwrap_or(0)
+                + self.in_flight_at_end
     }
 
     /// Adds another run's counts.
     pub fn add(&mut self, o: &Counts) {
+        fn add(a: &mut Option<u64>, b: Option<u64>) {
+            if let Some(b) = b {
+                *a = Some(a.unwrap_or(0) + b);
+            }
+        }
         self.offered += o.offered;
         self.delivered += o.delivered;
         self.acked += o.acked;
         self.dropped += o.dropped;
+        add(&mut self.expired, o.expired);
+        add(&mut self.rejected, o.rejected);
+        add(&mut self.dead_lettered, o.dead_lettered);
+        add(&mut self.redelivered, o.redelivered);
+        add(&mut self.dead_letter_unroutable, o.dead_letter_unroutable);
+        add(&mut self.dead_letter_cycles, o.dead_letter_cycles);
         self.in_flight_at_end += o.in_flight_at_end;
         self.completed += o.completed;
     }
@@ -74,6 +113,25 @@ pub struct QueueReport {
     pub utilization: MeanCi,
     /// Totals over all replications.
     pub counts: Counts,
+    /// Expired ÷ offered, for a queue whose messages can expire (an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_probability: Option<MeanCi>,
+    /// Per priority seen, highest first, for a priority queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_priority: Option<Vec<PriorityReport>>,
+}
+
+/// One priority's figures in a priority queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorityReport {
+    /// The priority (capped at the queue's `max_priority`).
+    pub priority: u8,
+    /// Messages offered with it after the warm-up, over all replications.
+    pub offered: u64,
+    /// Its wait, as the queue's.
+    pub wait_s: Latency,
+    /// Its sojourn, as the queue's.
+    pub sojourn_s: Latency,
 }
 
 /// One producer's totals over all replications.

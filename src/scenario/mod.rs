@@ -103,10 +103,112 @@ pub struct Producer {
     pub arrival: Dist,
     /// Queues each publish reaches (empty: unroutable), resolved by the [`Router`].
     pub routes: Vec<QueueId>,
+    /// Its routing key in [`Model::keys`] (a dead-lettered message keeps it).
+    pub key: KeyId,
+    /// Per-message TTL (`expiration`), seconds.
+    pub ttl: Option<f64>,
+    /// Priority of each message.
+    pub priority: Priority,
+}
+
+/// A routing key's index in [`Model::keys`].
+pub type KeyId = u32;
+
+/// The priority a producer gives its messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Priority {
+    /// Always this one (0 = no priority).
+    Fixed(u8),
+    /// One of `values`, drawn with the probabilities `weights` (normalised; `cumulative`
+    /// holds their running sums, the last being 1).
+    Weighted {
+        /// The priorities.
+        values: Vec<u8>,
+        /// Running sums of the normalised weights.
+        cumulative: Vec<f64>,
+    },
+}
+
+impl Priority {
+    /// Draws one priority; a fixed one draws nothing.
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> u8 {
+        match self {
+            Priority::Fixed(p) => *p,
+            Priority::Weighted { values, cumulative } => {
+                let u: f64 = rand::RngExt::random(rng);
+                let i = cumulative.partition_point(|&c| c <= u).min(values.len() - 1);
+                values[i]
+            }
+        }
+    }
+
+    /// Mean share of each priority value: `(value, probability)`.
+    pub fn shares(&self) -> Vec<(u8, f64)> {
+        match self {
+            Priority::Fixed(p) => vec![(*p, 1.0)],
+            Priority::Weighted { values, cumulative } => {
+                let mut prev = 0.0;
+                values
+                    .iter()
+                    .zip(cumulative)
+                    .map(|(&v, &c)| {
+                        let w = c - prev;
+                        prev = c;
+                        (v, w)
+                    })
+                    .collect()
+            }
+        }
+    }
 }
 
 // The queue semantics' own vocabulary lives with the messaging core; the model uses it.
 pub use crate::mq::{Ack, Overflow};
+
+/// Where a queue's dead letters go (`dead_letter_exchange`).
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The exchange they are republished to.
+    pub exchange: ExchangeId,
+    /// `dead_letter_routing_key`: the key they are republished with; `None` = their own.
+    pub routing_key: Option<KeyId>,
+    /// `delivery_limit_routing_key` (an mqsim extension): the key of messages rejected at
+    /// their delivery limit, e.g. to reach a parking-lot queue; `None` = as the others.
+    pub limit_routing_key: Option<KeyId>,
+    /// The queues a dead letter republished with key `k` reaches: `routes[k]`.
+    pub routes: Vec<Vec<QueueId>>,
+    /// This queue's bit in a message's dead-letter history (RabbitMQ's cycle rule).
+    pub cycle_bit: u8,
+}
+
+impl DeadLetter {
+    /// The key a message with key `own` is republished with, for `reason`.
+    pub fn key_for(&self, own: KeyId, reason: crate::mq::Reason) -> KeyId {
+        match (reason, self.limit_routing_key) {
+            (crate::mq::Reason::DeliveryLimit, Some(k)) => k,
+            _ => self.routing_key.unwrap_or(own),
+        }
+    }
+}
+
+/// A consumer's failures (`failure`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Failure {
+    /// Probability that a delivery fails, after its full service.
+    pub probability: f64,
+    /// `requeue` (nack with requeue) or `reject` (without: dead-lettered if the queue has
+    /// a dead-letter exchange).
+    pub requeue: bool,
+}
+
+/// A consumer's crashes (`crash`).
+#[derive(Debug, Clone)]
+pub struct Crash {
+    /// Up time before a crash.
+    pub every: Dist,
+    /// Down time before it is back.
+    pub restart: Dist,
+}
 
 /// A queue.
 #[derive(Debug, Clone)]
@@ -119,6 +221,27 @@ pub struct Queue {
     pub overflow: Overflow,
     /// Consumer groups reading this queue.
     pub groups: Vec<usize>,
+    /// `message_ttl`, seconds.
+    pub message_ttl: Option<f64>,
+    /// `max_priority`: a priority queue.
+    pub max_priority: Option<u8>,
+    /// `delivery_limit`.
+    pub delivery_limit: Option<u32>,
+    /// `dead_letter_exchange` and where its dead letters go.
+    pub dead_letter: Option<DeadLetter>,
+}
+
+impl Queue {
+    /// The part of the declaration the messaging core enforces, times in seconds.
+    pub fn core_config(&self) -> crate::mq::QueueConfig {
+        crate::mq::QueueConfig {
+            max_length: self.max_length,
+            overflow: self.overflow,
+            message_ttl: self.message_ttl,
+            max_priority: self.max_priority,
+            delivery_limit: self.delivery_limit,
+        }
+    }
 }
 
 /// Where a consumer publishes after service.
@@ -130,6 +253,8 @@ pub struct Then {
     pub routing_key: String,
     /// Queues reached, resolved by the [`Router`].
     pub routes: Vec<QueueId>,
+    /// The routing key in [`Model::keys`].
+    pub key: KeyId,
 }
 
 /// A group of competing consumers on one queue.
@@ -149,6 +274,10 @@ pub struct ConsumerGroup {
     pub service: Dist,
     /// Onward publish after service.
     pub then: Option<Then>,
+    /// Failed deliveries.
+    pub failure: Option<Failure>,
+    /// Crashes and restarts.
+    pub crash: Option<Crash>,
 }
 
 /// An exchange as declared.
@@ -186,6 +315,8 @@ pub struct Model {
     pub groups: Vec<ConsumerGroup>,
     /// Things that are legal but probably not meant (a queue nobody consumes, …).
     pub warnings: Vec<String>,
+    /// Every routing key a message can carry (producers', `then`s', dead-letter keys).
+    pub keys: Vec<String>,
 }
 
 struct Checker<'a> {
@@ -203,6 +334,14 @@ impl Checker<'_> {
     fn positive_secs(&mut self, path: &str, v: f64) -> f64 {
         if !(v.is_finite() && v > 0.0) {
             self.err(path, format!("must be a duration > 0, got {} s", crate::dist::fmt_num(v)));
+        }
+        v
+    }
+
+    /// A TTL: a duration >= 0 (0 = expire unless delivered at once).
+    fn ttl(&mut self, path: &str, v: f64) -> f64 {
+        if !(v.is_finite() && v >= 0.0) {
+            self.err(path, format!("must be a duration >= 0, got {} s", crate::dist::fmt_num(v)));
         }
         v
     }
@@ -365,7 +504,18 @@ fn parse_raw(text: &str, loc: &Locator) -> Result<RawScenario, Problem> {
 /// serde names the Rust type it expected (`expected internally tagged enum RawDist`); a
 /// user knows the file, not the code, so each type is replaced by what to write.
 fn user_words(message: &str) -> String {
-    const WORDS: [(&str, &str); 14] = [
+    const WORDS: [(&str, &str); 19] = [
+        (
+            "data did not match any variant of untagged enum RawPriority",
+            "expected an integer 0..=255 or a table like { values = [9, 1], weights = [0.25, 0.75] }",
+        ),
+        ("struct RawWeighted", "a table like { values = [9, 1], weights = [0.25, 0.75] }"),
+        ("struct RawFailure", "a table like { probability = 0.05, action = \"requeue\" }"),
+        ("enum RawFailureAction", "\"requeue\" or \"reject\""),
+        (
+            "struct RawCrash",
+            "a table like { every = { dist = \"exponential\", mean = \"1h\" }, restart = { dist = \"constant\", value = \"30s\" } }",
+        ),
         (
             "internally tagged enum RawDist",
             "a distribution table like { dist = \"exponential\", mean = \"100ms\" }",
@@ -379,7 +529,7 @@ fn user_words(message: &str) -> String {
         ("struct RawConsumer", "a [[consumers]] table with name, queue, count and service"),
         ("struct RawThen", "a table like { exchange = \"\", routing_key = \"next-queue\" }"),
         ("struct RawLoadtest", "a [loadtest] table like { time_scale = 0.05 }"),
-        ("enum RawOverflow", "\"drop-head\" or \"reject-publish\""),
+        ("enum RawOverflow", "\"drop-head\", \"reject-publish\" or \"reject-publish-dlx\""),
         ("enum RawAck", "\"manual\" or \"auto\""),
         ("enum ExchangeKind", "\"direct\", \"fanout\" or \"topic\""),
         ("enum RawWarmup", "a duration or \"auto\""),
@@ -407,6 +557,12 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     if !c.problems.is_empty() {
         return None;
     }
+    let mut producers = producers;
+    let mut groups = groups;
+    let keys = resolve_dead_letters(c, &raw, &router, &mut queues, &mut producers, &mut groups);
+    if !c.problems.is_empty() {
+        return None;
+    }
     warn_unconsumed_queues(&queues, &mut warnings);
 
     let name = raw.name.clone().unwrap_or_else(|| {
@@ -426,6 +582,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         queues,
         groups,
         warnings,
+        keys,
     };
     check_then_cycles(c, &model).then_some(model)
 }
@@ -547,14 +704,58 @@ fn resolve_queues(
         let overflow = match q.overflow {
             None | Some(RawOverflow::DropHead) => Overflow::DropHead,
             Some(RawOverflow::RejectPublish) => Overflow::RejectPublish,
+            Some(RawOverflow::RejectPublishDlx) => Overflow::RejectPublishDlx,
         };
+        let path = format!("queues[{qi}]");
+        let message_ttl = q.message_ttl.map(|t| c.ttl(&format!("{path}.message_ttl"), t.0));
+        let max_priority = q.max_priority.and_then(|p| {
+            if (1..=255).contains(&p) {
+                Some(p as u8)
+            } else {
+                c.err(format!("{path}.max_priority"), format!("must be from 1 to 255, got {p}"));
+                None
+            }
+        });
+        let delivery_limit = q.delivery_limit.and_then(|l| {
+            if (1..=i64::from(u32::MAX)).contains(&l) {
+                Some(l as u32)
+            } else {
+                c.err(
+                    format!("{path}.delivery_limit"),
+                    format!("must be an integer >= 1 (deliveries allowed per message), got {l}"),
+                );
+                None
+            }
+        });
+        if q.dead_letter_exchange.is_none() {
+            for (field, v) in [
+                ("dead_letter_routing_key", &q.dead_letter_routing_key),
+                ("delivery_limit_routing_key", &q.delivery_limit_routing_key),
+            ] {
+                if v.is_some() {
+                    c.err(format!("{path}.{field}"), "needs a dead_letter_exchange");
+                }
+            }
+        }
+        if q.delivery_limit_routing_key.is_some() && q.delivery_limit.is_none() {
+            c.err(format!("{path}.delivery_limit_routing_key"), "needs a delivery_limit");
+        }
         if q.overflow.is_some() && q.max_length.is_none() {
             warnings.push(format!(
                 "queues[{qi}] \"{}\": `overflow` has no effect without `max_length`",
                 q.name
             ));
         }
-        queues.push(Queue { name: q.name.clone(), max_length, overflow, groups: Vec::new() });
+        queues.push(Queue {
+            name: q.name.clone(),
+            max_length,
+            overflow,
+            groups: Vec::new(),
+            message_ttl,
+            max_priority,
+            delivery_limit,
+            dead_letter: None,
+        });
     }
     queues
 }
@@ -614,12 +815,20 @@ fn resolve_producers(
                     p.name, p.routing_key, p.exchange
                 ));
             }
+            let ttl = p.ttl.map(|t| c.ttl(&format!("{path}.ttl"), t.0));
+            let Some(priority) = resolve_priority(c, &format!("{path}.priority"), &p.priority)
+            else {
+                continue;
+            };
             producers.push(Producer {
                 name: p.name.clone(),
                 exchange,
                 routing_key: p.routing_key.clone(),
                 arrival,
                 routes,
+                key: 0,
+                ttl,
+                priority,
             });
         }
     }
@@ -666,15 +875,52 @@ fn resolve_groups(
                         t.routing_key, t.exchange
                     ));
                 }
-                Some(Then { exchange, routing_key: t.routing_key.clone(), routes })
+                Some(Then { exchange, routing_key: t.routing_key.clone(), routes, key: 0 })
             }),
         };
         let ack = match g.ack {
             None | Some(RawAck::Manual) => Ack::Manual,
             Some(RawAck::Auto) => Ack::Auto,
         };
-        if let (Some(queue), Some(count), Some(prefetch), Some(service), Some(then)) =
-            (queue, count, prefetch, service, then)
+        let failure = g.failure.as_ref().and_then(|f| {
+            let p = f.probability;
+            if !(0.0..=1.0).contains(&p) {
+                c.err(
+                    format!("{path}.failure.probability"),
+                    format!("must be a probability from 0 to 1, got {}", crate::dist::fmt_num(p)),
+                );
+                return None;
+            }
+            if ack == Ack::Auto {
+                c.err(
+                    format!("{path}.failure"),
+                    "needs ack = \"manual\": an auto-ack delivery is settled when it is delivered, so it cannot be nacked",
+                );
+                return None;
+            }
+            Some(Failure { probability: p, requeue: matches!(f.action, RawFailureAction::Requeue) })
+        });
+        let crash = match &g.crash {
+            None => Some(None),
+            Some(cr) => {
+                let every = c.dist(&format!("{path}.crash.every"), &cr.every);
+                let restart = c.dist(&format!("{path}.crash.restart"), &cr.restart);
+                if let Some(e) = &every
+                    && e.mean() <= 0.0
+                {
+                    c.err(
+                        format!("{path}.crash.every"),
+                        "must have a mean > 0 (up time between crashes)",
+                    );
+                }
+                every.zip(restart).map(|(every, restart)| Some(Crash { every, restart }))
+            }
+        };
+        if g.failure.is_some() && failure.is_none() {
+            continue;
+        }
+        if let (Some(queue), Some(count), Some(prefetch), Some(service), Some(then), Some(crash)) =
+            (queue, count, prefetch, service, then, crash)
         {
             queues[queue].groups.push(groups.len());
             groups.push(ConsumerGroup {
@@ -685,10 +931,147 @@ fn resolve_groups(
                 ack,
                 service,
                 then,
+                failure,
+                crash,
             });
         }
     }
     groups
+}
+
+/// `priority`: a fixed value or weighted values, each 0..=255.
+fn resolve_priority(c: &mut Checker, path: &str, raw: &Option<RawPriority>) -> Option<Priority> {
+    let value = |c: &mut Checker, path: String, v: i64| -> Option<u8> {
+        u8::try_from(v).ok().or_else(|| {
+            c.err(path, format!("must be a priority from 0 to 255, got {v}"));
+            None
+        })
+    };
+    match raw {
+        None => Some(Priority::Fixed(0)),
+        Some(RawPriority::Fixed(v)) => value(c, path.to_string(), *v).map(Priority::Fixed),
+        Some(RawPriority::Weighted(w)) => {
+            if w.values.is_empty() || w.values.len() != w.weights.len() {
+                c.err(
+                    path,
+                    format!(
+                        "needs as many weights as values, at least one each (got {} values, {} weights)",
+                        w.values.len(),
+                        w.weights.len()
+                    ),
+                );
+                return None;
+            }
+            let values: Option<Vec<u8>> = w
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| value(c, format!("{path}.values[{i}]"), v))
+                .collect();
+            let total: f64 = w.weights.iter().sum();
+            if let Some((i, bad)) =
+                w.weights.iter().enumerate().find(|(_, x)| !(x.is_finite() && **x >= 0.0))
+            {
+                c.err(format!("{path}.weights[{i}]"), format!("must be a weight >= 0, got {bad}"));
+                return None;
+            }
+            if !(total.is_finite() && total > 0.0) {
+                c.err(format!("{path}.weights"), "must add up to a positive number");
+                return None;
+            }
+            let mut acc = 0.0;
+            let mut cumulative: Vec<f64> = w
+                .weights
+                .iter()
+                .map(|x| {
+                    acc += x / total;
+                    acc
+                })
+                .collect();
+            *cumulative.last_mut().expect("non-empty") = 1.0;
+            values.map(|values| Priority::Weighted { values, cumulative })
+        }
+    }
+}
+
+/// Most queues with a dead-letter exchange: a message's dead-letter history is one bit per
+/// such queue in a `u64`.
+pub const MAX_DEAD_LETTER_QUEUES: usize = 64;
+
+/// Interns every routing key a message can carry and resolves each queue's dead-letter
+/// exchange into routes per key. Returns the key table.
+fn resolve_dead_letters(
+    c: &mut Checker,
+    raw: &RawScenario,
+    router: &Router,
+    queues: &mut [Queue],
+    producers: &mut [Producer],
+    groups: &mut [ConsumerGroup],
+) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut intern = |k: &str| -> KeyId {
+        match keys.iter().position(|x| x == k) {
+            Some(i) => i as KeyId,
+            None => {
+                keys.push(k.to_string());
+                (keys.len() - 1) as KeyId
+            }
+        }
+    };
+    for p in producers.iter_mut() {
+        p.key = intern(&p.routing_key);
+    }
+    for g in groups.iter_mut() {
+        if let Some(t) = g.then.as_mut() {
+            t.key = intern(&t.routing_key);
+        }
+    }
+    let mut declared = Vec::new();
+    for (qi, q) in raw.queues.iter().enumerate() {
+        let Some(ex) = &q.dead_letter_exchange else { continue };
+        let path = format!("queues[{qi}]");
+        let Some(exchange) = router.exchange_id(ex) else {
+            c.err(
+                format!("{path}.dead_letter_exchange"),
+                format!(
+                    "no exchange named \"{ex}\"{}",
+                    suggest(raw.exchanges.iter().map(|e| e.name.as_str()))
+                ),
+            );
+            continue;
+        };
+        let mut key = |field: &str, k: &Option<String>| {
+            k.as_ref().and_then(|k| {
+                if k.len() > MAX_NAME_BYTES {
+                    c.err(format!("{path}.{field}"), too_long(k));
+                    None
+                } else {
+                    Some(intern(k))
+                }
+            })
+        };
+        let routing_key = key("dead_letter_routing_key", &q.dead_letter_routing_key);
+        let limit_routing_key = key("delivery_limit_routing_key", &q.delivery_limit_routing_key);
+        declared.push((qi, exchange, routing_key, limit_routing_key));
+    }
+    if declared.len() > MAX_DEAD_LETTER_QUEUES {
+        c.err(
+            format!("queues[{}].dead_letter_exchange", declared[MAX_DEAD_LETTER_QUEUES].0),
+            format!("at most {MAX_DEAD_LETTER_QUEUES} queues may have a dead-letter exchange"),
+        );
+        return keys;
+    }
+    for (bit, (qi, exchange, routing_key, limit_routing_key)) in declared.into_iter().enumerate() {
+        let routes = keys.iter().map(|k| router.route(exchange, k)).collect();
+        queues[qi].dead_letter = Some(DeadLetter {
+            exchange,
+            routing_key,
+            limit_routing_key,
+            routes,
+            cycle_bit: bit as u8,
+        });
+    }
+    keys
 }
 
 /// Legal but probably not meant: a queue nobody consumes only grows.
@@ -741,6 +1124,26 @@ impl Model {
     /// Looks a consumer group up by name.
     pub fn group_id(&self, name: &str) -> Option<usize> {
         self.groups.iter().position(|g| g.name == name)
+    }
+
+    /// Does the scenario use any of the second edition's queue features (TTL,
+    /// dead-lettering, priorities, delivery limits, failures, crashes)? Without them every
+    /// output stays byte for byte as the first edition's.
+    pub fn uses_message_lifecycle(&self) -> bool {
+        self.queues.iter().any(|q| {
+            q.message_ttl.is_some()
+                || q.max_priority.is_some()
+                || q.delivery_limit.is_some()
+                || q.dead_letter.is_some()
+                || q.overflow == Overflow::RejectPublishDlx
+        }) || self.producers.iter().any(|p| p.ttl.is_some() || p.priority != Priority::Fixed(0))
+            || self.groups.iter().any(|g| g.failure.is_some() || g.crash.is_some())
+    }
+
+    /// Can messages in queue `q` expire (a queue TTL, or a producer TTL routed to it)?
+    pub fn may_expire(&self, q: QueueId) -> bool {
+        self.queues[q].message_ttl.is_some()
+            || self.producers.iter().any(|p| p.ttl.is_some() && p.routes.contains(&q))
     }
 
     /// Total consumers reading queue `q` (all its groups).

@@ -106,6 +106,23 @@ pub struct RawProducer {
     #[serde(default)]
     pub routing_key: String,
     pub arrival: RawDist,
+    pub ttl: Option<Seconds>,
+    pub priority: Option<RawPriority>,
+}
+
+/// `priority = 5` or `priority = { values = [9, 1], weights = [0.25, 0.75] }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPriority {
+    Fixed(i64),
+    Weighted(RawWeighted),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeighted {
+    pub values: Vec<i64>,
+    pub weights: Vec<f64>,
 }
 
 /// A distribution as written: `{ dist = "…", … }`.
@@ -147,6 +164,12 @@ pub struct RawQueue {
     pub bindings: Vec<RawBinding>,
     pub max_length: Option<i64>,
     pub overflow: Option<RawOverflow>,
+    pub message_ttl: Option<Seconds>,
+    pub dead_letter_exchange: Option<String>,
+    pub dead_letter_routing_key: Option<String>,
+    pub delivery_limit_routing_key: Option<String>,
+    pub max_priority: Option<i64>,
+    pub delivery_limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -154,6 +177,7 @@ pub struct RawQueue {
 pub enum RawOverflow {
     DropHead,
     RejectPublish,
+    RejectPublishDlx,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -182,6 +206,29 @@ pub struct RawConsumer {
     pub ack: Option<RawAck>,
     pub service: RawDist,
     pub then: Option<RawThen>,
+    pub failure: Option<RawFailure>,
+    pub crash: Option<RawCrash>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawFailureAction {
+    Requeue,
+    Reject,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFailure {
+    pub probability: f64,
+    pub action: RawFailureAction,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrash {
+    pub every: RawDist,
+    pub restart: RawDist,
 }
 
 #[derive(Debug, Deserialize)]

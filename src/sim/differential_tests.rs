@@ -5,6 +5,7 @@
 
 use super::{Engine, Msg};
 use crate::broker::{Broker, ConsumerOptions, Delivery, QueueOptions};
+use crate::mq::Props;
 use crate::scenario::{Ack, Model, Overflow};
 use proptest::prelude::*;
 use std::collections::VecDeque;
@@ -56,7 +57,9 @@ fn through_simulator(s: &Setup, ops: &[Op]) -> Trace {
         e.now = step as f64;
         match op {
             Op::Publish => {
-                e.arrive(0, Msg { origin_t: f64::from(id), enq_t: e.now, producer: 0 });
+                let msg =
+                    Msg { origin_t: f64::from(id), enq_t: e.now, producer: 0, key: 0, dl_mask: 0 };
+                e.arrive(0, msg, Props::default());
                 id += 1;
             }
             Op::Ack(k) => {
@@ -86,7 +89,8 @@ fn through_simulator(s: &Setup, ops: &[Op]) -> Trace {
 
 fn through_broker(s: &Setup, ops: &[Op]) -> Trace {
     let b: Broker<u32> = Broker::new();
-    let options = QueueOptions { max_length: s.max_length, overflow: s.overflow };
+    let options =
+        QueueOptions { max_length: s.max_length, overflow: s.overflow, ..QueueOptions::default() };
     b.declare_queue("q", options).unwrap();
     let mut consumers: Vec<_> = (0..s.consumers)
         .map(|_| {

@@ -11,13 +11,21 @@
 //! auto-ack consumer is done with it (RabbitMQ forgot it on delivery, but it still sits in
 //! the consumer's buffer, in flight, until served).
 //!
+//! The message lifecycle of the second edition lives in the core too (expiry, delivery
+//! limits, priorities, requeue); this file adds what time and randomness decide: when a
+//! head expires (an `Expire` event at the core's next expiry), whether a service fails (a
+//! draw from the group's failure stream), when a consumer crashes and comes back, and the
+//! republishing of dead letters through the dead-letter exchange's routes, with RabbitMQ's
+//! cycle rule (a message's dead-letter history is a bit set of queues, cleared by a
+//! rejection).
+//!
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
-use super::calendar::Calendar;
+use super::calendar::{Calendar, EventId};
 use crate::dist::Dist;
-use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, QueueConfig};
+use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason};
 use crate::results::Counts;
-use crate::scenario::Model;
+use crate::scenario::{Crash, Failure, KeyId, Model, Priority};
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -31,12 +39,21 @@ struct Msg {
     enq_t: f64,
     /// Producer of the first publish.
     producer: u32,
+    /// Its routing key (a dead letter is republished with it unless the queue sets one).
+    key: KeyId,
+    /// Dead-letter history since the last rejection: the cycle bits of the queues it died
+    /// in (RabbitMQ drops a dead letter that would return to one of them).
+    dl_mask: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
     Arrival(u32),
     ServiceEnd(u32),
+    /// Queue `q`'s next head may expire now.
+    Expire(u32),
+    Crash(u32),
+    Restart(u32),
 }
 
 /// A consumer as the simulator sees it: where it reads from, and whether it is serving.
@@ -47,6 +64,12 @@ struct Consumer {
     group: u32,
     /// Serving its oldest held message.
     busy: bool,
+    /// When its current service started.
+    started: f64,
+    /// Its pending service end, to cancel when it crashes.
+    service_event: Option<EventId>,
+    /// Subscribed (not crashed).
+    up: bool,
 }
 
 /// Per-queue figures of one replication.
@@ -66,8 +89,23 @@ pub struct QueueStats {
     pub dropped_post: u64,
     /// Services ended after the warm-up.
     pub completed_post: u64,
+    /// Messages expired after the warm-up.
+    pub expired_post: u64,
+    /// Per priority (index), for a priority queue: offered after the warm-up, wait, sojourn.
+    pub by_priority: Vec<Option<PriorityStats>>,
     /// Totals, warm-up included.
     pub counts: Counts,
+}
+
+/// One priority's figures in one replication.
+#[derive(Debug, Clone)]
+pub struct PriorityStats {
+    /// Offered after the warm-up.
+    pub offered_post: u64,
+    /// Wait of its messages that entered after the warm-up.
+    pub wait: LatencyHistogram,
+    /// Sojourn of its messages that entered after the warm-up.
+    pub sojourn: LatencyHistogram,
 }
 
 /// Per-producer figures of one replication.
@@ -195,12 +233,31 @@ pub fn stream_seed(seed: u64, replication: u32, kind: u64, index: usize) -> u64 
     mix(mix(mix(seed) ^ u64::from(replication)) ^ (kind << 32) ^ index as u64)
 }
 
+/// A priority's recorders, made when the priority is first seen.
+struct PriorityRecorders {
+    offered_post: u64,
+    wait: LatencyRecorder,
+    sojourn: LatencyRecorder,
+}
+
 /// Per-queue figures, kept together: the hot path touches one of these per step.
 struct QueueState {
-    /// Global index of its first consumer: the others follow, by their id in the core.
-    first: u32,
+    /// Global index of each consumer, by its id in the core (a restarted consumer may come
+    /// back under another id).
+    global: Vec<u32>,
     /// Consumers in service.
     busy: u32,
+    /// Time the waits at the end of a successful service rather than at its start: a
+    /// service may fail or be cut by a crash, and only the final one counts.
+    wait_at_success: bool,
+    /// Time of the pending `Expire` event (infinity: none).
+    expiry_at: f64,
+    expired_post: u64,
+    dead_lettered: u64,
+    dead_letter_unroutable: u64,
+    dead_letter_cycles: u64,
+    /// Per priority, for a priority queue (empty otherwise).
+    by_priority: Vec<Option<Box<PriorityRecorders>>>,
     wait: LatencyRecorder,
     sojourn: LatencyRecorder,
     ready_avg: TimeAverage,
@@ -216,7 +273,12 @@ struct QueueState {
 struct ProducerState<'m> {
     arrival: &'m Dist,
     routes: &'m [usize],
+    key: KeyId,
+    ttl: Option<f64>,
+    priority: &'m Priority,
     rng: Xoshiro256PlusPlus,
+    /// Draws of weighted priorities (a stream of its own, so arrivals stay as they were).
+    priority_rng: Xoshiro256PlusPlus,
     published: u64,
     unroutable: u64,
     end_to_end: LatencyRecorder,
@@ -227,7 +289,12 @@ struct GroupState<'m> {
     service: &'m Dist,
     /// The queues an onward publish (`then`) routes to; `None` without `then`.
     then: Option<&'m [usize]>,
+    then_key: KeyId,
     rng: Xoshiro256PlusPlus,
+    failure: Option<Failure>,
+    failure_rng: Xoshiro256PlusPlus,
+    crash: Option<&'m Crash>,
+    crash_rng: Xoshiro256PlusPlus,
     served: u64,
     unroutable_onward: u64,
 }
@@ -240,6 +307,11 @@ struct Side<'m> {
     consumers: Vec<Consumer>,
     queues: Vec<QueueState>,
     groups: Vec<GroupState<'m>>,
+    /// Dead letters waiting to be republished once the core that let them go is released:
+    /// (message, priority, deliveries, queue it died in, reason).
+    dead: std::collections::VecDeque<(Msg, u8, u32, u32, Reason)>,
+    /// Does any queue have a dead-letter exchange?
+    dead_lettering: bool,
 }
 
 impl Side<'_> {
@@ -248,16 +320,20 @@ impl Side<'_> {
     fn start_service(&mut self, now: f64, c: usize, enq_t: f64) {
         let cons = &mut self.consumers[c];
         cons.busy = true;
+        cons.started = now;
         let (q, g) = (cons.queue as usize, cons.group as usize);
         let st = &mut self.queues[q];
-        if enq_t >= self.warmup {
+        if enq_t >= self.warmup && !st.wait_at_success {
             st.wait.record(now - enq_t);
         }
         st.busy += 1;
         st.busy_avg.set(now, f64::from(st.busy));
         let group = &mut self.groups[g];
         let s = group.service.sample(&mut group.rng);
-        self.calendar.schedule(now + s, Event::ServiceEnd(c as u32));
+        let id = self.calendar.schedule(now + s, Event::ServiceEnd(c as u32));
+        if group.crash.is_some() {
+            self.consumers[c].service_event = Some(id);
+        }
     }
 }
 
@@ -276,15 +352,30 @@ impl Observer<Msg> for SimObserver<'_, '_> {
 
     #[inline]
     fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<Msg>) {
-        let c = self.side.queues[self.q].first as usize + consumer;
+        let c = self.side.queues[self.q].global[consumer] as usize;
         if !self.side.consumers[c].busy {
             self.side.start_service(now, c, held.entry.msg.enq_t);
         }
     }
 
     #[inline]
-    fn dropped(&mut self, now: f64, _entry: mq::Entry<Msg>) {
-        self.side.queues[self.q].dropped_post += u64::from(now >= self.side.warmup);
+    fn died(&mut self, now: f64, entry: mq::Entry<Msg>, reason: Reason) {
+        let post = u64::from(now >= self.side.warmup);
+        let st = &mut self.side.queues[self.q];
+        match reason {
+            Reason::Maxlen | Reason::Refused => st.dropped_post += post,
+            Reason::Expired => st.expired_post += post,
+            Reason::Rejected | Reason::DeliveryLimit => {}
+        }
+        if self.side.dead_lettering && reason.dead_letters() {
+            self.side.dead.push_back((
+                entry.msg,
+                entry.priority,
+                entry.deliveries,
+                self.q as u32,
+                reason,
+            ));
+        }
     }
 }
 
@@ -297,6 +388,21 @@ struct Engine<'m> {
     events: u64,
 }
 
+/// Random stream kinds of [`stream_seed`]: each source of randomness has its own, so adding
+/// a feature never moves the draws of another.
+pub mod stream {
+    /// A producer's inter-arrival times.
+    pub const ARRIVALS: u64 = 0;
+    /// A consumer group's service times.
+    pub const SERVICE: u64 = 1;
+    /// A producer's weighted priorities.
+    pub const PRIORITY: u64 = 2;
+    /// A consumer group's failure draws.
+    pub const FAILURE: u64 = 3;
+    /// A consumer group's up and down times.
+    pub const CRASH: u64 = 4;
+}
+
 impl<'m> Engine<'m> {
     fn new(model: &'m Model, replication: u32) -> Self {
         let sim = &model.simulation;
@@ -304,17 +410,24 @@ impl<'m> Engine<'m> {
             Xoshiro256PlusPlus::seed_from_u64(stream_seed(sim.seed, replication, kind, i))
         };
         let warmup = sim.warmup;
-        let mut cores: Vec<mq::Queue<Msg>> = model
-            .queues
-            .iter()
-            .map(|q| mq::Queue::new(QueueConfig { max_length: q.max_length, overflow: q.overflow }))
-            .collect();
+        let mut cores: Vec<mq::Queue<Msg>> =
+            model.queues.iter().map(|q| mq::Queue::new(q.core_config())).collect();
         let mut queues: Vec<QueueState> = model
             .queues
             .iter()
-            .map(|_| QueueState {
-                first: 0,
+            .map(|q| QueueState {
+                global: Vec::new(),
                 busy: 0,
+                wait_at_success: q
+                    .groups
+                    .iter()
+                    .any(|&g| model.groups[g].failure.is_some() || model.groups[g].crash.is_some()),
+                expiry_at: f64::INFINITY,
+                expired_post: 0,
+                dead_lettered: 0,
+                dead_letter_unroutable: 0,
+                dead_letter_cycles: 0,
+                by_priority: Vec::new(),
                 wait: LatencyRecorder::new(),
                 sojourn: LatencyRecorder::new(),
                 ready_avg: TimeAverage::new(warmup),
@@ -325,22 +438,24 @@ impl<'m> Engine<'m> {
                 completed: 0,
             })
             .collect();
-        // Numbered queue by queue, so a queue's consumers are contiguous and the core's id of
-        // one is its offset from the queue's first; within a queue, in group order, which is
-        // the order they join its line.
+        // Numbered queue by queue, in group order within a queue, which is the order they
+        // join its line.
         let mut consumers = Vec::new();
         for (q, (core, st)) in cores.iter_mut().zip(&mut queues).enumerate() {
-            st.first = consumers.len() as u32;
             for &gi in &model.queues[q].groups {
                 let g = &model.groups[gi];
                 for _ in 0..g.count {
                     let local = core.add_consumer(0.0, g.prefetch, g.ack, &mut NoObserver);
-                    debug_assert_eq!(st.first as usize + local, consumers.len());
+                    debug_assert_eq!(local, st.global.len());
+                    st.global.push(consumers.len() as u32);
                     consumers.push(Consumer {
                         queue: q as u32,
                         local: local as u32,
                         group: gi as u32,
                         busy: false,
+                        started: 0.0,
+                        service_event: None,
+                        up: true,
                     });
                 }
             }
@@ -352,7 +467,11 @@ impl<'m> Engine<'m> {
             .map(|(i, p)| ProducerState {
                 arrival: &p.arrival,
                 routes: &p.routes,
-                rng: seed(0, i),
+                key: p.key,
+                ttl: p.ttl,
+                priority: &p.priority,
+                rng: seed(stream::ARRIVALS, i),
+                priority_rng: seed(stream::PRIORITY, i),
                 published: 0,
                 unroutable: 0,
                 end_to_end: LatencyRecorder::new(),
@@ -365,7 +484,12 @@ impl<'m> Engine<'m> {
             .map(|(i, g)| GroupState {
                 service: &g.service,
                 then: g.then.as_ref().map(|t| t.routes.as_slice()),
-                rng: seed(1, i),
+                then_key: g.then.as_ref().map_or(0, |t| t.key),
+                rng: seed(stream::SERVICE, i),
+                failure: g.failure,
+                failure_rng: seed(stream::FAILURE, i),
+                crash: g.crash.as_ref(),
+                crash_rng: seed(stream::CRASH, i),
                 served: 0,
                 unroutable_onward: 0,
             })
@@ -375,7 +499,15 @@ impl<'m> Engine<'m> {
             model,
             now: 0.0,
             cores,
-            side: Side { warmup, calendar, consumers, queues, groups },
+            side: Side {
+                warmup,
+                calendar,
+                consumers,
+                queues,
+                groups,
+                dead: std::collections::VecDeque::new(),
+                dead_lettering: model.queues.iter().any(|q| q.dead_letter.is_some()),
+            },
             producers,
             events: 0,
         }
@@ -383,38 +515,146 @@ impl<'m> Engine<'m> {
 
     /// A message copy arrives at queue `q`.
     #[inline(always)]
-    fn arrive(&mut self, q: usize, msg: Msg) {
+    fn arrive(&mut self, q: usize, msg: Msg, props: Props) {
         let now = self.now;
-        self.side.queues[q].offered_post += u64::from(now >= self.side.warmup);
-        self.cores[q].publish(now, msg, &mut SimObserver { q, side: &mut self.side });
+        let post = now >= self.side.warmup;
+        let st = &mut self.side.queues[q];
+        st.offered_post += u64::from(post);
+        let core = &mut self.cores[q];
+        if let Some(max) = self.model.queues[q].max_priority
+            && post
+        {
+            let p = usize::from(props.priority.min(max));
+            if st.by_priority.is_empty() {
+                st.by_priority.resize_with(usize::from(max) + 1, || None);
+            }
+            st.by_priority[p]
+                .get_or_insert_with(|| {
+                    Box::new(PriorityRecorders {
+                        offered_post: 0,
+                        wait: LatencyRecorder::new(),
+                        sojourn: LatencyRecorder::new(),
+                    })
+                })
+                .offered_post += 1;
+        }
+        core.publish_with(now, msg, props, &mut SimObserver { q, side: &mut self.side });
+        self.after(q);
+    }
+
+    /// After an operation on queue `q`: schedules its next expiry when it moved earlier,
+    /// and republishes what died.
+    #[inline(always)]
+    fn after(&mut self, q: usize) {
+        if let Some(t) = self.cores[q].next_expiry() {
+            let st = &mut self.side.queues[q];
+            if t < st.expiry_at {
+                st.expiry_at = t;
+                self.side.calendar.schedule(t.max(self.now), Event::Expire(q as u32));
+            }
+        }
+        if !self.side.dead.is_empty() {
+            self.republish_dead();
+        }
+    }
+
+    /// Republishes dead letters through their queue's dead-letter exchange, in the order
+    /// they died (a republish may kill more, which queue behind).
+    fn republish_dead(&mut self) {
+        while let Some((mut msg, priority, deliveries, from, reason)) = self.side.dead.pop_front() {
+            let from = from as usize;
+            let Some(dl) = &self.model.queues[from].dead_letter else { continue };
+            // RabbitMQ's cycle rule: a rejection clears the history; a message that would
+            // return, with no rejection since, to a queue it already died in is dropped.
+            if matches!(reason, Reason::Rejected | Reason::DeliveryLimit) {
+                msg.dl_mask = 0;
+            } else {
+                msg.dl_mask |= 1 << dl.cycle_bit;
+            }
+            msg.key = dl.key_for(msg.key, reason);
+            let routes = &dl.routes[msg.key as usize];
+            let cycles = routes.iter().any(|&t| {
+                self.model.queues[t]
+                    .dead_letter
+                    .as_ref()
+                    .is_some_and(|d| msg.dl_mask >> d.cycle_bit & 1 == 1)
+            });
+            let st = &mut self.side.queues[from];
+            if cycles {
+                st.dead_letter_cycles += 1;
+                continue;
+            }
+            st.dead_lettered += 1;
+            if routes.is_empty() {
+                st.dead_letter_unroutable += 1;
+                continue;
+            }
+            msg.enq_t = self.now;
+            // The expiration property is removed on dead-lettering (RabbitMQ), so it does
+            // not expire again wherever it goes.
+            let props = Props { ttl: None, priority, deliveries };
+            for &t in routes {
+                self.arrive(t, msg, props);
+            }
+        }
     }
 
     fn service_end(&mut self, c: usize) {
         let now = self.now;
         let warmup = self.side.warmup;
-        let cons = &self.side.consumers[c];
+        let cons = &mut self.side.consumers[c];
+        cons.service_event = None;
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
+        let started = cons.started;
+        let group = &mut self.side.groups[g];
+        let failed = group.failure.is_some_and(|f| {
+            f.probability > 0.0
+                && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability
+        });
+        let st = &mut self.side.queues[q];
+        st.busy -= 1;
+        st.busy_avg.set(now, f64::from(st.busy));
+        if failed {
+            // The consumer stays busy through its nack, as through an ack below.
+            let requeue = group.failure.is_some_and(|f| f.requeue);
+            self.cores[q].nack_oldest(
+                now,
+                local,
+                requeue,
+                &mut SimObserver { q, side: &mut self.side },
+            );
+            self.next_service(c, q, local);
+            self.after(q);
+            return;
+        }
         // The consumer stays busy through its ack, so a message the ack brings it waits in its
         // buffer behind the ones it already holds; it starts serving below, in order.
-        let msg = self.cores[q]
+        let entry = self.cores[q]
             .ack_oldest(now, local, &mut SimObserver { q, side: &mut self.side })
-            .expect("a busy consumer holds its message")
-            .msg;
+            .expect("a busy consumer holds its message");
+        let msg = entry.msg;
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
         if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
+            if st.wait_at_success {
+                st.wait.record(started - msg.enq_t);
+            }
+            if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority)) {
+                p.wait.record(started - msg.enq_t);
+                p.sojourn.record(now - msg.enq_t);
+            }
         }
-        st.busy -= 1;
-        st.busy_avg.set(now, f64::from(st.busy));
         let group = &mut self.side.groups[g];
         group.served += 1;
 
         match group.then {
             Some(routes) if !routes.is_empty() => {
+                let key = group.then_key;
+                let props = Props { ttl: None, priority: entry.priority, deliveries: 0 };
                 for &nq in routes {
-                    self.arrive(nq, Msg { enq_t: now, ..msg });
+                    self.arrive(nq, Msg { enq_t: now, key, dl_mask: 0, ..msg }, props);
                 }
             }
             then => {
@@ -428,11 +668,17 @@ impl<'m> Engine<'m> {
                 }
             }
         }
+        self.next_service(c, q, local);
+        self.after(q);
+    }
 
+    /// After a settlement: the consumer serves its next held message, or idles.
+    #[inline(always)]
+    fn next_service(&mut self, c: usize, q: usize, local: usize) {
         match self.cores[q].front_held(local) {
             Some(h) => {
                 let enq_t = h.entry.msg.enq_t;
-                self.side.start_service(now, c, enq_t);
+                self.side.start_service(self.now, c, enq_t);
             }
             None => self.side.consumers[c].busy = false,
         }
@@ -446,13 +692,92 @@ impl<'m> Engine<'m> {
         if routes.is_empty() {
             producer.unroutable += 1;
         }
-        let msg = Msg { origin_t: now, enq_t: now, producer: p as u32 };
+        let priority = producer.priority.sample(&mut producer.priority_rng);
+        let props = Props { ttl: producer.ttl, priority, deliveries: 0 };
+        let msg =
+            Msg { origin_t: now, enq_t: now, producer: p as u32, key: producer.key, dl_mask: 0 };
         for &q in routes {
-            self.arrive(q, msg);
+            self.arrive(q, msg, props);
         }
         let producer = &mut self.producers[p];
         let gap = producer.arrival.sample(&mut producer.rng);
         self.side.calendar.schedule(now + gap, Event::Arrival(p as u32));
+    }
+
+    /// Queue `q`'s pending expiry is due.
+    fn expire(&mut self, q: usize) {
+        let now = self.now;
+        let st = &mut self.side.queues[q];
+        if st.expiry_at <= now {
+            st.expiry_at = f64::INFINITY;
+        }
+        self.cores[q].expire(now, &mut SimObserver { q, side: &mut self.side });
+        self.after(q);
+    }
+
+    /// Consumer `c` crashes: its service stops, the core requeues what it held.
+    fn crash(&mut self, c: usize) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        if !cons.up {
+            return;
+        }
+        cons.up = false;
+        let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
+        if std::mem::take(&mut cons.busy) {
+            if let Some(id) = cons.service_event.take() {
+                self.side.calendar.cancel(id);
+            }
+            let st = &mut self.side.queues[q];
+            st.busy -= 1;
+            st.busy_avg.set(now, f64::from(st.busy));
+        }
+        self.cores[q].remove_consumer(now, local, &mut SimObserver { q, side: &mut self.side });
+        let group = &mut self.side.groups[g];
+        if let Some(crash) = group.crash {
+            let down = crash.restart.sample(&mut group.crash_rng);
+            self.side.calendar.schedule(now + down, Event::Restart(c as u32));
+        }
+        self.after(q);
+    }
+
+    /// Consumer `c` is back: it subscribes again (at the back of the line).
+    fn restart(&mut self, c: usize) {
+        let now = self.now;
+        let (q, g) = {
+            let cons = &self.side.consumers[c];
+            (cons.queue as usize, cons.group as usize)
+        };
+        let group = &self.model.groups[g];
+        // The core may give it another id; the map must know it before the core delivers.
+        let local = self.cores[q].free_slot();
+        let st = &mut self.side.queues[q];
+        if local == st.global.len() {
+            st.global.push(c as u32);
+        } else {
+            st.global[local] = c as u32;
+        }
+        let cons = &mut self.side.consumers[c];
+        cons.up = true;
+        cons.local = local as u32;
+        let got = self.cores[q].add_consumer(
+            now,
+            group.prefetch,
+            group.ack,
+            &mut SimObserver { q, side: &mut self.side },
+        );
+        debug_assert_eq!(got, local);
+        self.schedule_crash(c);
+        self.after(q);
+    }
+
+    fn schedule_crash(&mut self, c: usize) {
+        let g = self.side.consumers[c].group as usize;
+        let group = &mut self.side.groups[g];
+        if let Some(crash) = group.crash {
+            let up = crash.every.sample(&mut group.crash_rng);
+            self.side.calendar.schedule(self.now + up, Event::Crash(c as u32));
+        }
     }
 
     fn run(mut self, series_step: Option<f64>) -> ReplicationResult {
@@ -460,6 +785,9 @@ impl<'m> Engine<'m> {
         for (p, producer) in self.producers.iter_mut().enumerate() {
             let gap = producer.arrival.sample(&mut producer.rng);
             self.side.calendar.schedule(gap, Event::Arrival(p as u32));
+        }
+        for c in 0..self.side.consumers.len() {
+            self.schedule_crash(c);
         }
         let nq = self.cores.len();
         let mut recorder = series_step.filter(|s| *s > 0.0).map(|step| Recorder::new(step, nq));
@@ -475,6 +803,9 @@ impl<'m> Engine<'m> {
             match ev {
                 Event::Arrival(p) => self.arrival(p as usize),
                 Event::ServiceEnd(c) => self.service_end(c as usize),
+                Event::Expire(q) => self.expire(q as usize),
+                Event::Crash(c) => self.crash(c as usize),
+                Event::Restart(c) => self.restart(c as usize),
             }
         }
         self.now = horizon;
@@ -482,6 +813,7 @@ impl<'m> Engine<'m> {
             r.advance(&self, horizon);
         }
         let series = recorder.map(|r| r.series);
+        let v2 = self.model.uses_message_lifecycle();
         let queues = self
             .cores
             .iter()
@@ -494,6 +826,12 @@ impl<'m> Engine<'m> {
                     delivered: c.delivered,
                     acked: c.acked,
                     dropped: c.dropped,
+                    expired: v2.then_some(c.expired),
+                    rejected: v2.then_some(c.rejected),
+                    dead_lettered: v2.then_some(st.dead_lettered),
+                    redelivered: v2.then_some(c.redelivered),
+                    dead_letter_unroutable: v2.then_some(st.dead_letter_unroutable),
+                    dead_letter_cycles: v2.then_some(st.dead_letter_cycles),
                     in_flight_at_end: core.in_flight(),
                     completed: st.completed,
                 };
@@ -501,6 +839,17 @@ impl<'m> Engine<'m> {
                 let (r, b) = (st.ready_avg.value(), st.busy_avg.value());
                 st.ready_avg.set(horizon, r);
                 st.busy_avg.set(horizon, b);
+                let by_priority = st
+                    .by_priority
+                    .into_iter()
+                    .map(|p| {
+                        p.map(|p| PriorityStats {
+                            offered_post: p.offered_post,
+                            wait: p.wait.finish(),
+                            sojourn: p.sojourn.finish(),
+                        })
+                    })
+                    .collect();
                 QueueStats {
                     wait: st.wait.finish(),
                     sojourn: st.sojourn.finish(),
@@ -509,6 +858,8 @@ impl<'m> Engine<'m> {
                     offered_post: st.offered_post,
                     dropped_post: st.dropped_post,
                     completed_post: st.completed_post,
+                    expired_post: st.expired_post,
+                    by_priority,
                     counts,
                 }
             })
@@ -540,17 +891,9 @@ pub fn simulate(model: &Model, replication: u32, series_step: Option<f64>) -> Re
 
 #[cfg(test)]
 impl Engine<'_> {
-    /// A consumer goes away mid-run (what a crash will do): the core requeues what it held.
+    /// A consumer goes away mid-run, as a crash does (without a restart).
     fn lose_consumer(&mut self, c: usize) {
-        let now = self.now;
-        let cons = &mut self.side.consumers[c];
-        let (q, local) = (cons.queue as usize, cons.local as usize);
-        if std::mem::take(&mut cons.busy) {
-            let st = &mut self.side.queues[q];
-            st.busy -= 1;
-            st.busy_avg.set(now, f64::from(st.busy));
-        }
-        self.cores[q].remove_consumer(now, local, &mut SimObserver { q, side: &mut self.side });
+        self.crash(c);
     }
 }
 

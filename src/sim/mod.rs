@@ -11,11 +11,11 @@ pub mod reference;
 pub mod speed;
 
 pub use calendar::{Calendar, EventId};
-pub use engine::{ReplicationResult, Series, simulate, stream_seed};
+pub use engine::{ReplicationResult, Series, simulate, stream, stream_seed};
 
 use crate::results::{
-    CURVE_QUANTILES, Counts, EndToEnd, Latency, PercentileCurve, ProducerReport, QueueCurves,
-    QueueLength, QueueReport, RunReport,
+    CURVE_QUANTILES, Counts, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport,
+    QueueCurves, QueueLength, QueueReport, RunReport,
 };
 use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, MeanCi, summarize};
@@ -130,6 +130,37 @@ fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
     l
 }
 
+/// A priority queue's figures per priority seen, highest first.
+fn by_priority(results: &[ReplicationResult], q: usize, max: u8) -> Vec<PriorityReport> {
+    (0..=max)
+        .rev()
+        .filter_map(|p| {
+            let per: Vec<&engine::PriorityStats> = results
+                .iter()
+                .filter_map(|r| r.queues[q].by_priority.get(usize::from(p))?.as_ref())
+                .collect();
+            if per.is_empty() {
+                return None;
+            }
+            let mut wait = LatencyHistogram::new();
+            let mut sojourn = LatencyHistogram::new();
+            for s in &per {
+                wait.merge(&s.wait);
+                sojourn.merge(&s.sojourn);
+            }
+            Some(PriorityReport {
+                priority: p,
+                offered: per.iter().map(|s| s.offered_post).sum(),
+                wait_s: latency(&per.iter().map(|s| s.wait.mean()).collect::<Vec<_>>(), &wait),
+                sojourn_s: latency(
+                    &per.iter().map(|s| s.sojourn.mean()).collect::<Vec<_>>(),
+                    &sojourn,
+                ),
+            })
+        })
+        .collect()
+}
+
 fn mean_ci(values: &[f64]) -> MeanCi {
     summarize(values).unwrap_or(MeanCi { mean: 0.0, ci95: None })
 }
@@ -185,6 +216,16 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
                 }
             })),
             counts,
+            expire_probability: model.may_expire(q).then(|| {
+                mean_ci(
+                    &results
+                        .iter()
+                        .filter(|r| r.queues[q].offered_post > 0)
+                        .map(|r| r.queues[q].expired_post as f64 / r.queues[q].offered_post as f64)
+                        .collect::<Vec<_>>(),
+                )
+            }),
+            by_priority: queue.max_priority.map(|max| by_priority(&results, q, max)),
         });
         curves.push(QueueCurves {
             wait: curve(&wait, &results.iter().map(|r| &r.queues[q].wait).collect::<Vec<_>>()),
