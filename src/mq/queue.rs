@@ -442,6 +442,8 @@ impl<M> Queue<M> {
             expires,
         };
         self.counts.offered += 1;
+        // Even a message delivered at once may come back (a requeue) and expire then.
+        self.may_expire |= expires.is_finite();
         // The ready list is empty, so the queue is full only when max_length is 0.
         if self.ready.is_empty() && !self.line.is_empty() && self.dispatching && !self.refuse_all {
             return Admission::Delivered(self.deliver(now, entry, obs));
@@ -452,7 +454,6 @@ impl<M> Queue<M> {
             obs.died(now, entry, Reason::Expired);
             return Admission::Queued;
         }
-        self.may_expire |= expires.is_finite();
         let full = self.config.max_length.is_some_and(|m| self.ready.len() as u64 >= m);
         if full {
             self.counts.dropped += 1;

@@ -36,7 +36,7 @@ fn queue(max_length: Option<u64>, overflow: Overflow) -> Queue<u32> {
 }
 
 fn ready_ids(q: &Queue<u32>) -> Vec<u32> {
-    q.ready.iter().map(|e| e.msg).collect()
+    q.ready().map(|e| e.msg).collect()
 }
 
 fn held_ids(q: &Queue<u32>, c: ConsumerId) -> Vec<u32> {
@@ -178,11 +178,109 @@ fn settling_an_unknown_tag_or_consumer_changes_nothing() {
 // ---------------------------------------------------------------------------------------
 // The reference model.
 
+fn config(f: impl FnOnce(&mut QueueConfig)) -> Queue<u32> {
+    let mut c = QueueConfig::default();
+    f(&mut c);
+    Queue::new(c)
+}
+
+fn props(ttl: Option<f64>, priority: u8) -> Props {
+    Props { ttl, priority, deliveries: 0 }
+}
+
+#[test]
+fn the_highest_priority_goes_first_fifo_within_a_priority_capped_at_the_maximum() {
+    let mut q = config(|c| c.max_priority = Some(5));
+    let mut log = Log::default();
+    for (id, p) in [(0, 1), (1, 9), (2, 0), (3, 5), (4, 1)] {
+        q.publish_with(0.0, id, props(None, p), &mut log);
+    }
+    // 9 counts as 5 and arrived before 3: FIFO among the two fives.
+    assert_eq!(ready_ids(&q), [1, 3, 0, 4, 2]);
+    let c = q.add_consumer(0.0, 2, Ack::Manual, &mut log);
+    assert_eq!(held_ids(&q, c), [1, 3]);
+    // Prefetched messages are not reordered by a later, higher priority.
+    q.publish_with(0.0, 5, props(None, 5), &mut log);
+    assert_eq!(held_ids(&q, c), [1, 3]);
+    assert_eq!(ready_ids(&q), [5, 0, 4, 2]);
+}
+
+#[test]
+fn per_message_ttl_expires_only_at_the_head() {
+    let mut q = config(|_| {});
+    let mut log = Log::default();
+    q.publish_with(0.0, 0, props(Some(10.0), 0), &mut log);
+    q.publish_with(0.0, 1, props(Some(1.0), 0), &mut log);
+    assert_eq!(q.next_expiry(), Some(10.0), "only the head's expiry counts");
+    assert_eq!(q.expire(5.0, &mut log), 0, "message 1 is past its TTL but not at the head");
+    assert_eq!(q.expire(10.0, &mut log), 2, "then both go");
+    assert_eq!(log.expired, [0, 1]);
+    assert!(q.balanced());
+}
+
+#[test]
+fn the_smaller_ttl_applies_and_a_requeued_message_keeps_its_expiry() {
+    let mut q = config(|c| c.message_ttl = Some(4.0));
+    let mut log = Log::default();
+    let c = q.add_consumer(0.0, 1, Ack::Manual, &mut log);
+    q.publish_with(0.0, 0, props(Some(9.0), 0), &mut log);
+    q.publish_with(1.0, 1, props(Some(2.0), 0), &mut log);
+    assert_eq!(q.next_expiry(), Some(3.0));
+    assert_eq!(q.expire(3.0, &mut log), 1);
+    assert_eq!(log.expired, [1]);
+    // Message 0 (expiry 4) is requeued at 3.5 and is past its expiry at 4: it never comes
+    // back to a consumer.
+    q.remove_consumer(3.5, c, &mut log);
+    assert_eq!(q.next_expiry(), Some(4.0));
+    q.add_consumer(4.0, 1, Ack::Manual, &mut log);
+    assert_eq!(log.expired, [1, 0]);
+    assert_eq!(log.delivered.len(), 1);
+    assert!(q.balanced());
+}
+
+#[test]
+fn a_message_at_its_delivery_limit_is_rejected_instead_of_requeued() {
+    let mut q = config(|c| c.delivery_limit = Some(2));
+    let mut log = Log::default();
+    let c = q.add_consumer(0.0, 1, Ack::Manual, &mut log);
+    q.publish(0.0, 7, &mut log);
+    assert!(q.nack_oldest(0.0, c, true, &mut log), "first delivery: requeued");
+    assert_eq!(q.counters().redelivered, 1);
+    assert!(q.nack_oldest(0.0, c, true, &mut log), "second delivery: at the limit");
+    assert_eq!(log.rejected, [7]);
+    assert_eq!((q.counters().delivered, q.counters().rejected), (2, 1));
+    assert!(q.balanced());
+}
+
+#[test]
+fn reject_publish_dlx_refuses_and_dead_letters_while_reject_publish_does_not() {
+    #[derive(Default)]
+    struct Reasons(Vec<Reason>);
+    impl Observer<u32> for Reasons {
+        fn died(&mut self, _now: f64, _e: Entry<u32>, reason: Reason) {
+            self.0.push(reason);
+        }
+    }
+    for (overflow, reason) in
+        [(Overflow::RejectPublishDlx, Reason::Maxlen), (Overflow::RejectPublish, Reason::Refused)]
+    {
+        let mut q = queue(Some(1), overflow);
+        let mut r = Reasons::default();
+        q.publish(0.0, 0, &mut r);
+        assert_eq!(q.publish(0.0, 1, &mut r), Admission::Refused);
+        assert_eq!(r.0, [reason]);
+        assert_eq!(reason.dead_letters(), overflow == Overflow::RejectPublishDlx);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct RefMsg {
     id: u32,
     seq: u64,
     redelivered: bool,
+    priority: u8,
+    deliveries: u32,
+    expires: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -200,10 +298,16 @@ impl RefConsumer {
     }
 }
 
+/// The same rules written another way: ready messages in one flat vector, searched for the
+/// next one to deliver (highest priority, then lowest arrival number), the line as join
+/// stamps.
 #[derive(Debug, Default)]
 struct Reference {
     max_length: Option<u64>,
-    reject: bool,
+    overflow: Option<Overflow>,
+    ttl: Option<f64>,
+    max_priority: Option<u8>,
+    delivery_limit: Option<u32>,
     ready: Vec<RefMsg>,
     consumers: Vec<Option<RefConsumer>>,
     stamp: u64,
@@ -213,6 +317,10 @@ struct Reference {
 }
 
 impl Reference {
+    fn overflow(&self) -> Overflow {
+        self.overflow.unwrap_or(Overflow::DropHead)
+    }
+
     fn stamp(&mut self) -> u64 {
         self.stamp += 1;
         self.stamp
@@ -226,7 +334,30 @@ impl Reference {
             .map(|(_, i)| i)
     }
 
-    fn deliver(&mut self, m: RefMsg) {
+    /// Index of the next ready message to deliver.
+    fn next(&self) -> Option<usize> {
+        (0..self.ready.len()).min_by_key(|&i| (u8::MAX - self.ready[i].priority, self.ready[i].seq))
+    }
+
+    /// Index of the head of priority `p` (the oldest ready message of that priority).
+    fn head_of(&self, p: u8) -> Option<usize> {
+        (0..self.ready.len())
+            .filter(|&i| self.ready[i].priority == p)
+            .min_by_key(|&i| self.ready[i].seq)
+    }
+
+    fn expire_heads(&mut self, now: f64) {
+        loop {
+            let due = (0..=u8::MAX)
+                .filter_map(|p| self.head_of(p))
+                .find(|&i| self.ready[i].expires <= now);
+            let Some(i) = due else { return };
+            self.ready.remove(i);
+            self.counts.expired += 1;
+        }
+    }
+
+    fn deliver(&mut self, mut m: RefMsg) {
         let i = self.first_in_line().unwrap();
         self.next_tag += 1;
         let tag = self.next_tag;
@@ -234,55 +365,89 @@ impl Reference {
         if m.redelivered {
             self.counts.redelivered += 1;
         }
+        m.deliveries += 1;
         let s = self.stamp();
         let c = self.consumers[i].as_mut().unwrap();
         c.held.push((tag, m));
         c.joined = if c.room() { Some(s) } else { None };
     }
 
-    fn dispatch(&mut self) {
-        while !self.ready.is_empty() && self.first_in_line().is_some() {
-            let m = self.ready.remove(0);
-            self.deliver(m);
+    fn dispatch(&mut self, now: f64) {
+        while self.first_in_line().is_some() {
+            let Some(i) = self.next() else { break };
+            let m = self.ready.remove(i);
+            if m.expires <= now {
+                self.counts.expired += 1;
+            } else {
+                self.deliver(m);
+            }
         }
     }
 
-    fn publish(&mut self, id: u32) {
+    fn publish(&mut self, now: f64, id: u32, ttl: Option<f64>, priority: u8) {
+        self.expire_heads(now);
         self.counts.offered += 1;
-        let m = RefMsg { id, seq: self.next_seq, redelivered: false };
+        let ttl = match (ttl, self.ttl) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let priority = self.max_priority.map_or(0, |m| priority.min(m));
+        let expires = ttl.map_or(f64::INFINITY, |t| now + t);
+        let m =
+            RefMsg { id, seq: self.next_seq, redelivered: false, priority, deliveries: 0, expires };
         self.next_seq += 1;
-        let full = self.max_length.is_some_and(|l| self.ready.len() as u64 >= l);
-        if full && self.reject {
-            self.counts.dropped += 1;
-        } else if self.ready.is_empty() && self.first_in_line().is_some() {
+        let refuse_all = self.overflow() != Overflow::DropHead && self.max_length == Some(0);
+        if self.ready.is_empty() && self.first_in_line().is_some() && !refuse_all {
             self.deliver(m);
-        } else {
-            self.ready.push(m);
-            if full {
-                self.ready.remove(0);
-                self.counts.dropped += 1;
-            }
+            return;
         }
+        if expires <= now {
+            self.counts.expired += 1;
+            return;
+        }
+        let full = self.max_length.is_some_and(|l| self.ready.len() as u64 >= l);
+        if full && self.overflow() != Overflow::DropHead {
+            self.counts.dropped += 1;
+        } else {
+            if full {
+                self.counts.dropped += 1;
+                match self.next() {
+                    Some(i) => {
+                        self.ready.remove(i);
+                    }
+                    None => return,
+                }
+            }
+            self.ready.push(m);
+        }
+    }
+
+    fn at_limit(&self, m: &RefMsg) -> bool {
+        self.delivery_limit.is_some_and(|l| m.deliveries >= l)
     }
 
     fn requeue(&mut self, mut m: RefMsg) {
+        if self.at_limit(&m) {
+            self.counts.rejected += 1;
+            return;
+        }
         m.redelivered = true;
         self.ready.push(m);
-        self.ready.sort_by_key(|m| m.seq);
     }
 
     fn trim(&mut self) {
-        if !self.reject
+        if self.overflow() == Overflow::DropHead
             && let Some(l) = self.max_length
         {
             while self.ready.len() as u64 > l {
-                self.ready.remove(0);
+                let i = self.next().unwrap();
+                self.ready.remove(i);
                 self.counts.dropped += 1;
             }
         }
     }
 
-    fn add(&mut self, prefetch: u32, auto: bool) -> usize {
+    fn add(&mut self, now: f64, prefetch: u32, auto: bool) -> usize {
         let s = self.stamp();
         let c = RefConsumer { prefetch, auto, held: Vec::new(), joined: Some(s) };
         let i = match self.consumers.iter().position(Option::is_none) {
@@ -293,24 +458,24 @@ impl Reference {
             }
         };
         self.consumers[i] = Some(c);
-        self.dispatch();
+        self.dispatch(now);
         i
     }
 
-    fn remove(&mut self, i: usize) {
+    fn remove(&mut self, now: f64, i: usize) {
         let Some(c) = self.consumers.get_mut(i).and_then(Option::take) else { return };
         if c.auto {
             self.counts.acked += c.held.len() as u64;
-        } else {
+        } else if !c.held.is_empty() {
             for (_, m) in c.held {
                 self.requeue(m);
             }
             self.trim();
         }
-        self.dispatch();
+        self.dispatch(now);
     }
 
-    fn settle(&mut self, i: usize, nth: usize, outcome: Option<bool>) {
+    fn settle(&mut self, now: f64, i: usize, nth: usize, outcome: Option<bool>) {
         let Some(c) = self.consumers.get_mut(i).and_then(Option::as_mut) else { return };
         if c.held.is_empty() {
             return;
@@ -329,57 +494,77 @@ impl Reference {
             let s = self.stamp();
             self.consumers[i].as_mut().unwrap().joined = Some(s);
         }
-        self.dispatch();
+        self.dispatch(now);
+    }
+
+    /// Ready messages in delivery order.
+    fn ready_order(&self) -> Vec<(u32, bool)> {
+        let mut r: Vec<&RefMsg> = self.ready.iter().collect();
+        r.sort_by_key(|m| (u8::MAX - m.priority, m.seq));
+        r.iter().map(|m| (m.id, m.redelivered)).collect()
     }
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Publish,
+    Publish { ttl: Option<u8>, priority: u8 },
     Add { prefetch: u32, auto: bool },
     Remove(usize),
     Ack(usize, usize),
     Nack(usize, usize, bool),
+    Advance,
+    Expire,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => Just(Op::Publish),
+        6 => (prop::option::weighted(0.3, 0u8..4), 0u8..5).prop_map(|(ttl, priority)| Op::Publish { ttl, priority }),
         1 => (0u32..4, prop::bool::weighted(0.2)).prop_map(|(prefetch, auto)| Op::Add { prefetch, auto }),
         1 => (0usize..5).prop_map(Op::Remove),
         4 => (0usize..5, 0usize..4).prop_map(|(c, n)| Op::Ack(c, n)),
         2 => (0usize..5, 0usize..4, any::<bool>()).prop_map(|(c, n, r)| Op::Nack(c, n, r)),
+        2 => Just(Op::Advance),
+        1 => Just(Op::Expire),
     ]
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
     fn the_core_matches_the_reference_and_balances_after_every_step(
         max_length in prop::option::of(0u64..4),
-        reject in any::<bool>(),
+        overflow in prop_oneof![Just(Overflow::DropHead), Just(Overflow::RejectPublish), Just(Overflow::RejectPublishDlx)],
+        ttl in prop::option::weighted(0.3, 0u8..5),
+        max_priority in prop::option::weighted(0.3, 1u8..4),
+        delivery_limit in prop::option::weighted(0.3, 1u32..4),
         ops in prop::collection::vec(op(), 1..120),
     ) {
-        let overflow = if reject { Overflow::RejectPublish } else { Overflow::DropHead };
-        let mut core = queue(max_length, overflow);
-        let mut reference = Reference { max_length, reject, ..Reference::default() };
+        let ttl = ttl.map(f64::from);
+        let config = QueueConfig { max_length, overflow, message_ttl: ttl, max_priority, delivery_limit };
+        let mut core: Queue<u32> = Queue::new(config);
+        let mut reference = Reference {
+            max_length, overflow: Some(overflow), ttl, max_priority, delivery_limit,
+            ..Reference::default()
+        };
         let mut next_id = 0;
+        let mut now = 0.0;
         for op in ops {
             match op {
-                Op::Publish => {
-                    core.publish(0.0, next_id, &mut NoObserver);
-                    reference.publish(next_id);
+                Op::Publish { ttl, priority } => {
+                    let ttl = ttl.map(f64::from);
+                    core.publish_with(now, next_id, Props { ttl, priority, deliveries: 0 }, &mut NoObserver);
+                    reference.publish(now, next_id, ttl, priority);
                     next_id += 1;
                 }
                 Op::Add { prefetch, auto } => {
                     let ack = if auto { Ack::Auto } else { Ack::Manual };
-                    let a = core.add_consumer(0.0, prefetch, ack, &mut NoObserver);
-                    prop_assert_eq!(a, reference.add(prefetch, auto));
+                    let a = core.add_consumer(now, prefetch, ack, &mut NoObserver);
+                    prop_assert_eq!(a, reference.add(now, prefetch, auto));
                 }
                 Op::Remove(c) => {
-                    core.remove_consumer(0.0, c, &mut NoObserver);
-                    reference.remove(c);
+                    core.remove_consumer(now, c, &mut NoObserver);
+                    reference.remove(now, c);
                 }
                 Op::Ack(c, n) | Op::Nack(c, n, _) => {
                     let outcome = match op { Op::Nack(_, _, r) => Some(r), _ => None };
@@ -387,18 +572,22 @@ proptest! {
                     if !held.is_empty() {
                         let tag = held[n % held.len()];
                         match outcome {
-                            None => { core.ack(0.0, c, tag, &mut NoObserver); }
-                            Some(r) => { core.nack(0.0, c, tag, r, &mut NoObserver); }
+                            None => { core.ack(now, c, tag, &mut NoObserver); }
+                            Some(r) => { core.nack(now, c, tag, r, &mut NoObserver); }
                         }
                     }
-                    reference.settle(c, n, outcome);
+                    reference.settle(now, c, n, outcome);
+                }
+                Op::Advance => now += 1.0,
+                Op::Expire => {
+                    core.expire(now, &mut NoObserver);
+                    reference.expire_heads(now);
                 }
             }
             prop_assert!(core.balanced(), "unbalanced: {:?}", core.counters());
             prop_assert_eq!(core.counters(), reference.counts);
-            let ready: Vec<(u32, bool)> = core.ready.iter().map(|e| (e.msg, e.redelivered)).collect();
-            let want: Vec<(u32, bool)> = reference.ready.iter().map(|m| (m.id, m.redelivered)).collect();
-            prop_assert_eq!(ready, want);
+            let ready: Vec<(u32, bool)> = core.ready().map(|e| (e.msg, e.redelivered)).collect();
+            prop_assert_eq!(ready, reference.ready_order());
             for (i, rc) in reference.consumers.iter().enumerate() {
                 let got: Vec<(Tag, u32)> = core.held(i).map(|h| (h.tag, h.entry.msg)).collect();
                 let want: Vec<(Tag, u32)> = rc.iter().flat_map(|c| c.held.iter().map(|(t, m)| (*t, m.id))).collect();
@@ -406,6 +595,11 @@ proptest! {
             }
             // The invariant the fast paths rely on.
             prop_assert!(core.ready_len() == 0 || core.line.is_empty());
+            // No delivered message was past its expiry when delivered: held ones only
+            // expire if they are requeued later, so check the ready side's earliest head.
+            if let Some(t) = core.next_expiry() {
+                prop_assert!(t.is_finite());
+            }
         }
     }
 }

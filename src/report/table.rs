@@ -149,29 +149,75 @@ pub fn render_run(r: &RunReport) -> String {
     out.push_str(&t.render());
     out.push_str("\nWq = wait until service starts (prefetch buffers included), W = sojourn until service ends; ± is the 95% CI over replications.\n");
 
-    let mut c = Table::new(&[
-        "queue",
-        "offered",
-        "delivered",
-        "acked",
-        "dropped",
-        "in flight at end",
-        "balanced",
-    ]);
+    // The second edition's counts appear when the scenario uses its features.
+    let lifecycle = r.queues.iter().any(|q| q.counts.expired.is_some());
+    let mut heads = vec!["queue", "offered", "delivered", "acked", "dropped"];
+    if lifecycle {
+        heads.extend(["expired", "rejected", "dead-lettered", "redelivered"]);
+    }
+    heads.extend(["in flight at end", "balanced"]);
+    let mut c = Table::new(&heads);
     for q in &r.queues {
         let k = &q.counts;
-        c.row(vec![
+        let mut row = vec![
             q.name.clone(),
             k.offered.to_string(),
             k.delivered.to_string(),
             k.acked.to_string(),
             k.dropped.to_string(),
-            k.in_flight_at_end.to_string(),
-            if k.balanced() { "yes".into() } else { "NO".into() },
-        ]);
+        ];
+        if lifecycle {
+            let n = |v: Option<u64>| v.unwrap_or(0).to_string();
+            row.extend([n(k.expired), n(k.rejected), n(k.dead_lettered), n(k.redelivered)]);
+        }
+        row.push(k.in_flight_at_end.to_string());
+        row.push(if k.balanced() { "yes".into() } else { "NO".into() });
+        c.row(row);
     }
     out.push_str("\nMessage counts (all replications, warm-up included):\n");
     out.push_str(&c.render());
+    if lifecycle {
+        out.push_str(
+            "balanced: offered = acked + dropped + expired + rejected + in flight at end.\n",
+        );
+        for q in &r.queues {
+            let k = &q.counts;
+            let (cy, un) =
+                (k.dead_letter_cycles.unwrap_or(0), k.dead_letter_unroutable.unwrap_or(0));
+            if cy > 0 || un > 0 {
+                out.push_str(&format!(
+                    "{}: of its dead letters {un} matched no queue, and {cy} were dropped instead of going round a cycle with no rejection in it (RabbitMQ's rule).\n",
+                    q.name
+                ));
+            }
+        }
+    }
+    for q in &r.queues {
+        if let Some(e) = &q.expire_probability {
+            out.push_str(&format!(
+                "{}: expired {:.4}{} of its offered messages (TTL).\n",
+                q.name,
+                e.mean,
+                e.ci95.map(|h| format!(" ±{h:.4}")).unwrap_or_default()
+            ));
+        }
+    }
+    for q in &r.queues {
+        let Some(bp) = &q.by_priority else { continue };
+        let mut t = Table::new(&["priority", "offered", "Wq mean", "Wq p99", "W mean", "W p99"]);
+        for p in bp {
+            t.row(vec![
+                p.priority.to_string(),
+                p.offered.to_string(),
+                secs(p.wait_s.mean),
+                secs(p.wait_s.p99),
+                secs(p.sojourn_s.mean),
+                secs(p.sojourn_s.p99),
+            ]);
+        }
+        out.push_str(&format!("\nBy priority, queue {} (post-warm-up):\n", q.name));
+        out.push_str(&t.render());
+    }
 
     let mut p = Table::new(&["producer", "published", "unroutable"]);
     for pr in &r.producers {

@@ -1077,7 +1077,8 @@ fn resolve_dead_letters(
 /// Legal but probably not meant: a queue nobody consumes only grows.
 fn warn_unconsumed_queues(queues: &[Queue], warnings: &mut Vec<String>) {
     for q in queues {
-        if q.groups.is_empty() {
+        // A queue with a TTL and no consumers is a delay queue: its messages expire.
+        if q.groups.is_empty() && q.message_ttl.is_none() {
             warnings.push(format!(
                 "queue \"{}\" has no consumers: its messages will only accumulate",
                 q.name

@@ -439,3 +439,124 @@ fn over_long_names_and_keys_are_refused() {
     Model::from_toml(&format!("[simulation]\nhorizon = 1\n[[queues]]\nname = \"{ok}\"\n"), "t")
         .unwrap();
 }
+
+#[test]
+fn message_lifecycle_fields_parse() {
+    let doc = r#"
+[simulation]
+horizon = "1h"
+[[exchanges]]
+name = "retry"
+type = "direct"
+[[producers]]
+name = "p"
+routing_key = "work"
+ttl = "10s"
+priority = { values = [9, 1], weights = [1, 3] }
+arrival = { dist = "exponential", rate = 10 }
+[[queues]]
+name = "work"
+message_ttl = "30s"
+dead_letter_exchange = "retry"
+delivery_limit = 5
+delivery_limit_routing_key = "parked"
+max_priority = 9
+overflow = "reject-publish-dlx"
+max_length = 100
+[[queues]]
+name = "delay"
+bindings = [{ exchange = "retry", key = "work" }]
+message_ttl = "5s"
+dead_letter_exchange = ""
+dead_letter_routing_key = "work"
+[[queues]]
+name = "parked"
+bindings = [{ exchange = "retry", key = "parked" }]
+[[consumers]]
+name = "w"
+queue = "work"
+count = 2
+service = { dist = "exponential", mean = "10ms" }
+failure = { probability = 0.1, action = "reject" }
+crash = { every = { dist = "exponential", mean = "1h" }, restart = { dist = "constant", value = "30s" } }
+"#;
+    let m = Model::from_toml(doc, "t.toml").unwrap();
+    assert!(m.uses_message_lifecycle());
+    let w = &m.queues[0];
+    assert_eq!((w.message_ttl, w.delivery_limit, w.max_priority), (Some(30.0), Some(5), Some(9)));
+    assert_eq!(w.overflow, Overflow::RejectPublishDlx);
+    let dl = w.dead_letter.as_ref().unwrap();
+    let key = |k: &str| m.keys.iter().position(|x| x == k).unwrap() as KeyId;
+    // Own key "work" reaches the delay queue; at the limit, "parked" the parking lot.
+    assert_eq!(dl.routes[dl.key_for(key("work"), crate::mq::Reason::Rejected) as usize], [1]);
+    assert_eq!(dl.routes[dl.key_for(key("work"), crate::mq::Reason::DeliveryLimit) as usize], [2]);
+    let d = m.queues[1].dead_letter.as_ref().unwrap();
+    assert_eq!(d.routes[d.key_for(key("parked"), crate::mq::Reason::Expired) as usize], [0]);
+    assert_eq!(m.producers[0].ttl, Some(10.0));
+    assert_eq!(m.producers[0].priority.shares(), [(9, 0.25), (1, 0.75)]);
+    let g = &m.groups[0];
+    assert_eq!(g.failure, Some(Failure { probability: 0.1, requeue: false }));
+    assert!(g.crash.is_some());
+    // A delay queue (TTL, no consumers) is not warned about.
+    assert!(!m.warnings.iter().any(|w| w.contains("\"delay\"")), "{:?}", m.warnings);
+    // A first-edition scenario uses none of it.
+    assert!(!Model::from_toml(BASE, "t.toml").unwrap().uses_message_lifecycle());
+}
+
+#[test]
+fn bad_message_lifecycle_values_name_field_and_line() {
+    let cases: [(&str, &str, &str); 9] = [
+        ("message_ttl = \"-1s\"", "queues[0].message_ttl", ""),
+        ("max_priority = 0", "queues[0].max_priority", "from 1 to 255"),
+        ("max_priority = 256", "queues[0].max_priority", "from 1 to 255"),
+        ("delivery_limit = 0", "queues[0].delivery_limit", ">= 1"),
+        (
+            "dead_letter_exchange = \"nope\"",
+            "queues[0].dead_letter_exchange",
+            "no exchange named \"nope\"",
+        ),
+        (
+            "dead_letter_routing_key = \"k\"",
+            "queues[0].dead_letter_routing_key",
+            "needs a dead_letter_exchange",
+        ),
+        ("overflow = \"reject-publish-dl\"", "queues[0].overflow", "reject-publish-dlx"),
+        ("priority = 3", "queues[0]", "priority"),
+        ("max_length = 3\nmessage_ttl = \"1 fortnight\"", "queues[0].message_ttl", ""),
+    ];
+    for (line, path, words) in cases {
+        let doc = format!("{BASE}{line}\n");
+        let p = problems(&doc);
+        assert!(p[0].path.starts_with(path), "{line}: {p:?}");
+        assert!(p[0].message.contains(words), "{line}: {p:?}");
+        assert!(p[0].line.is_some(), "{line}: {p:?}");
+    }
+    let consumer = |extra: &str| {
+        format!(
+            "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"constant\", value = 1 }}\n{extra}\n"
+        )
+    };
+    let p = problems(&consumer("failure = { probability = 1.5, action = \"requeue\" }"));
+    assert_eq!((p[0].path.as_str(), p[0].line), ("consumers[0].failure.probability", Some(10)));
+    let p = problems(&consumer("failure = { probability = 0.5, action = \"retry\" }"));
+    assert!(p[0].message.contains("`requeue` or `reject`"), "{p:?}");
+    let p = problems(&consumer(
+        "ack = \"auto\"\nfailure = { probability = 0.5, action = \"requeue\" }",
+    ));
+    assert!(p[0].message.contains("auto-ack"), "{p:?}");
+    let p = problems(&consumer(
+        "crash = { every = { dist = \"exponential\", mean = \"-1h\" }, restart = { dist = \"constant\", value = 1 } }",
+    ));
+    assert!(p[0].path.starts_with("consumers[0].crash.every"), "{p:?}");
+    let producer = |extra: &str| {
+        format!(
+            "{BASE}[[producers]]\nname = \"p\"\nrouting_key = \"q\"\narrival = {{ dist = \"constant\", value = 1 }}\n{extra}\n"
+        )
+    };
+    let p = problems(&producer("priority = 300"));
+    assert_eq!(p[0].path, "producers[0].priority");
+    let p = problems(&producer("priority = { values = [1, 2], weights = [1] }"));
+    assert!(p[0].message.contains("as many weights as values"), "{p:?}");
+    let p = problems(&producer("ttl = \"-5s\""));
+    assert_eq!(p[0].path, "producers[0].ttl");
+}
