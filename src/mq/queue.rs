@@ -639,6 +639,7 @@ impl<M> Queue<M> {
 
     /// Moves ready messages to the line until one side runs out; a message past its expiry
     /// expires instead of being delivered.
+    #[inline(always)]
     fn dispatch(&mut self, now: f64, obs: &mut impl Observer<M>) {
         if !self.dispatching {
             return;
@@ -647,7 +648,7 @@ impl<M> Queue<M> {
         while !self.line.is_empty() {
             let Some(entry) = self.ready.pop_front() else { break };
             moved = true;
-            if entry.expires <= now {
+            if self.may_expire && entry.expires <= now {
                 self.counts.expired += 1;
                 obs.died(now, entry, Reason::Expired);
                 continue;

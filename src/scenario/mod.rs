@@ -131,6 +131,7 @@ pub enum Priority {
 
 impl Priority {
     /// Draws one priority; a fixed one draws nothing.
+    #[inline]
     pub fn sample(&self, rng: &mut impl rand::Rng) -> u8 {
         match self {
             Priority::Fixed(p) => *p,
@@ -995,8 +996,8 @@ fn resolve_priority(c: &mut Checker, path: &str, raw: &Option<RawPriority>) -> O
 }
 
 /// Most queues with a dead-letter exchange: a message's dead-letter history is one bit per
-/// such queue in a `u64`.
-pub const MAX_DEAD_LETTER_QUEUES: usize = 64;
+/// such queue in a `u32` (kept small: every message in the simulator carries it).
+pub const MAX_DEAD_LETTER_QUEUES: usize = 32;
 
 /// Interns every routing key a message can carry and resolves each queue's dead-letter
 /// exchange into routes per key. Returns the key table.

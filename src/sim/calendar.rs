@@ -144,7 +144,7 @@ impl<E: Copy> Calendar<E> {
 
     /// Removes and returns the earliest pending event (FIFO among equal times), dropping
     /// cancelled events on the way.
-    #[inline]
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<(f64, E)> {
         loop {
             self.settle();

@@ -49,7 +49,7 @@ fn model(s: &Setup) -> Model {
 
 fn through_simulator(s: &Setup, ops: &[Op]) -> Trace {
     let m = model(s);
-    let mut e = Engine::new(&m, 0);
+    let mut e = Engine::<true>::new(&m, 0);
     let mut trace = Trace::new();
     let mut seen = 0;
     let mut id = 0u32;

@@ -43,7 +43,7 @@ struct Msg {
     key: KeyId,
     /// Dead-letter history since the last rejection: the cycle bits of the queues it died
     /// in (RabbitMQ drops a dead letter that would return to one of them).
-    dl_mask: u64,
+    dl_mask: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -176,7 +176,7 @@ impl Recorder {
     }
 
     /// Takes every sample due before `t` (the state is constant between events).
-    fn advance(&mut self, e: &Engine, t: f64) {
+    fn advance<const L: bool>(&mut self, e: &Engine<L>, t: f64) {
         let sub = self.series.step / f64::from(SUBSAMPLES);
         while self.next < t {
             for ((core, st), s) in e.cores.iter().zip(&e.side.queues).zip(&mut self.sums) {
@@ -258,6 +258,7 @@ struct QueueState {
     dead_letter_cycles: u64,
     /// Per priority, for a priority queue (empty otherwise).
     by_priority: Vec<Option<Box<PriorityRecorders>>>,
+    max_priority: Option<u8>,
     wait: LatencyRecorder,
     sojourn: LatencyRecorder,
     ready_avg: TimeAverage,
@@ -312,6 +313,9 @@ struct Side<'m> {
     dead: std::collections::VecDeque<(Msg, u8, u32, u32, Reason)>,
     /// Does any queue have a dead-letter exchange?
     dead_lettering: bool,
+    /// Can anything expire or be dead-lettered? Without, nothing needs doing after an
+    /// operation on a queue.
+    lifecycle: bool,
 }
 
 impl Side<'_> {
@@ -379,7 +383,10 @@ impl Observer<Msg> for SimObserver<'_, '_> {
     }
 }
 
-struct Engine<'m> {
+/// One replication's state. `L`: the scenario uses the message lifecycle (TTLs,
+/// dead-lettering, priorities, failures, crashes); without it those paths are compiled out,
+/// so a first-edition scenario runs as fast as before they existed.
+struct Engine<'m, const L: bool> {
     model: &'m Model,
     now: f64,
     cores: Vec<mq::Queue<Msg>>,
@@ -403,7 +410,7 @@ pub mod stream {
     pub const CRASH: u64 = 4;
 }
 
-impl<'m> Engine<'m> {
+impl<'m, const L: bool> Engine<'m, L> {
     fn new(model: &'m Model, replication: u32) -> Self {
         let sim = &model.simulation;
         let seed = |kind, i| {
@@ -428,6 +435,7 @@ impl<'m> Engine<'m> {
                 dead_letter_unroutable: 0,
                 dead_letter_cycles: 0,
                 by_priority: Vec::new(),
+                max_priority: q.max_priority,
                 wait: LatencyRecorder::new(),
                 sojourn: LatencyRecorder::new(),
                 ready_avg: TimeAverage::new(warmup),
@@ -507,6 +515,8 @@ impl<'m> Engine<'m> {
                 groups,
                 dead: std::collections::VecDeque::new(),
                 dead_lettering: model.queues.iter().any(|q| q.dead_letter.is_some()),
+                lifecycle: model.queues.iter().any(|q| q.dead_letter.is_some())
+                    || (0..model.queues.len()).any(|q| model.may_expire(q)),
             },
             producers,
             events: 0,
@@ -521,7 +531,7 @@ impl<'m> Engine<'m> {
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
         let core = &mut self.cores[q];
-        if let Some(max) = self.model.queues[q].max_priority
+        if L && let Some(max) = st.max_priority
             && post
         {
             let p = usize::from(props.priority.min(max));
@@ -546,6 +556,9 @@ impl<'m> Engine<'m> {
     /// and republishes what died.
     #[inline(always)]
     fn after(&mut self, q: usize) {
+        if !L || !self.side.lifecycle {
+            return;
+        }
         if let Some(t) = self.cores[q].next_expiry() {
             let st = &mut self.side.queues[q];
             if t < st.expiry_at {
@@ -607,10 +620,11 @@ impl<'m> Engine<'m> {
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
         let started = cons.started;
         let group = &mut self.side.groups[g];
-        let failed = group.failure.is_some_and(|f| {
-            f.probability > 0.0
-                && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability
-        });
+        let failed = L
+            && group.failure.is_some_and(|f| {
+                f.probability > 0.0
+                    && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability
+            });
         let st = &mut self.side.queues[q];
         st.busy -= 1;
         st.busy_avg.set(now, f64::from(st.busy));
@@ -638,12 +652,14 @@ impl<'m> Engine<'m> {
         st.completed_post += u64::from(now >= warmup);
         if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
-            if st.wait_at_success {
-                st.wait.record(started - msg.enq_t);
-            }
-            if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority)) {
-                p.wait.record(started - msg.enq_t);
-                p.sojourn.record(now - msg.enq_t);
+            if L {
+                if st.wait_at_success {
+                    st.wait.record(started - msg.enq_t);
+                }
+                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority)) {
+                    p.wait.record(started - msg.enq_t);
+                    p.sojourn.record(now - msg.enq_t);
+                }
             }
         }
         let group = &mut self.side.groups[g];
@@ -692,8 +708,12 @@ impl<'m> Engine<'m> {
         if routes.is_empty() {
             producer.unroutable += 1;
         }
-        let priority = producer.priority.sample(&mut producer.priority_rng);
-        let props = Props { ttl: producer.ttl, priority, deliveries: 0 };
+        let props = if L {
+            let priority = producer.priority.sample(&mut producer.priority_rng);
+            Props { ttl: producer.ttl, priority, deliveries: 0 }
+        } else {
+            Props::default()
+        };
         let msg =
             Msg { origin_t: now, enq_t: now, producer: p as u32, key: producer.key, dl_mask: 0 };
         for &q in routes {
@@ -786,8 +806,10 @@ impl<'m> Engine<'m> {
             let gap = producer.arrival.sample(&mut producer.rng);
             self.side.calendar.schedule(gap, Event::Arrival(p as u32));
         }
-        for c in 0..self.side.consumers.len() {
-            self.schedule_crash(c);
+        if L {
+            for c in 0..self.side.consumers.len() {
+                self.schedule_crash(c);
+            }
         }
         let nq = self.cores.len();
         let mut recorder = series_step.filter(|s| *s > 0.0).map(|step| Recorder::new(step, nq));
@@ -886,11 +908,15 @@ impl<'m> Engine<'m> {
 /// Runs replication number `replication` of `model` (seeded from the model's seed), and
 /// records a state snapshot every `series_step` seconds when given.
 pub fn simulate(model: &Model, replication: u32, series_step: Option<f64>) -> ReplicationResult {
-    Engine::new(model, replication).run(series_step)
+    if model.uses_message_lifecycle() {
+        Engine::<true>::new(model, replication).run(series_step)
+    } else {
+        Engine::<false>::new(model, replication).run(series_step)
+    }
 }
 
 #[cfg(test)]
-impl Engine<'_> {
+impl<const L: bool> Engine<'_, L> {
     /// A consumer goes away mid-run, as a crash does (without a restart).
     fn lose_consumer(&mut self, c: usize) {
         self.crash(c);
