@@ -56,6 +56,9 @@ pub(super) fn blank(model: &Model, q: QueueId, input: Stream) -> QueueAnalysis {
         utilization: None,
         waiting: MeanCount::default(),
         in_system: MeanCount::default(),
+        expire_probability: None,
+        reject_probability: None,
+        by_priority: None,
     }
 }
 
@@ -92,6 +95,26 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
     let c64: u64 = groups.iter().map(|g| u64::from(g.count)).sum();
     qa.consumers = u32::try_from(c64).unwrap_or(u32::MAX);
 
+    if (groups.is_empty() || c64 == 0)
+        && let Some(d) = queue.message_ttl
+        && queue.max_length.is_none()
+        && lambda.is_finite()
+    {
+        // A delay queue: every message stays exactly its TTL and expires (an
+        // infinite-server station with constant service: exact, whatever the arrivals).
+        qa.model = Some("delay (TTL, no consumers)".into());
+        qa.exact = true;
+        qa.throughput = Some(0.0);
+        qa.loss_probability = Some(0.0);
+        qa.expire_probability = Some(if lambda > 0.0 { 1.0 } else { 0.0 });
+        qa.queue_length.mean = Some(lambda * d);
+        qa.notes.push(format!(
+            "no consumers and a TTL of {d} s: every message waits exactly the TTL and expires; the queue holds λ·TTL = {:.6} messages on average (Little)",
+            lambda * d
+        ));
+        let out = Stream { rate: 0.0, scv: 1.0, poisson: false };
+        return (qa, out);
+    }
     if groups.is_empty() || c64 == 0 {
         qa.notes
             .push("no consumers read this queue: no service, so no queueing model applies".into());

@@ -49,6 +49,7 @@
 //!   with different service or regime: `model: null`.
 
 mod choose;
+mod deadletter;
 mod figures;
 pub mod ggc;
 pub mod mg1;

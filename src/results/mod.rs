@@ -15,7 +15,7 @@ mod speed;
 
 pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
 pub use latency::{Latency, serialize_prediction};
-pub use prediction::{AnalyticReport, EndToEndPath, MeanCount, QueueAnalysis};
+pub use prediction::{AnalyticReport, EndToEndPath, MeanCount, PriorityAnalysis, QueueAnalysis};
 pub use run::{
     Counts, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
 };

@@ -12,6 +12,22 @@ pub struct MeanCount {
     pub mean: Option<f64>,
 }
 
+/// One priority's prediction in a priority queue (the shape of the run's `by_priority`,
+/// with `offered` a rate).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriorityAnalysis {
+    /// The priority.
+    pub priority: u8,
+    /// Messages of this priority offered per second.
+    pub offered: f64,
+    /// Its wait.
+    #[serde(serialize_with = "serialize_prediction")]
+    pub wait_s: Latency,
+    /// Its sojourn.
+    #[serde(serialize_with = "serialize_prediction")]
+    pub sojourn_s: Latency,
+}
+
 /// One queue's analytic figures, serialised as one element of the contract's `queues`.
 /// The fields after `notes` are additions to the contract.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,6 +83,17 @@ pub struct QueueAnalysis {
     pub waiting: MeanCount,
     /// Messages in the system (waiting + in service), time-averaged (L) — addition.
     pub in_system: MeanCount,
+    /// Probability that a message offered to the queue expires (a queue whose messages
+    /// can expire).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_probability: Option<f64>,
+    /// Probability that a message offered to the queue is rejected by a consumer (failures
+    /// with `action = "reject"`, or the delivery limit); an extension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_probability: Option<f64>,
+    /// Per priority, highest first, for a priority queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_priority: Option<Vec<PriorityAnalysis>>,
 }
 
 /// Mean end-to-end latency along one path of a producer's messages through a pipeline.
