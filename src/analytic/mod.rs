@@ -51,6 +51,7 @@
 mod choose;
 mod figures;
 pub mod ggc;
+pub mod impatience;
 pub mod mg1;
 pub mod mmc;
 pub mod mmck;
@@ -60,6 +61,7 @@ mod traffic;
 pub mod tutorial;
 
 pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
+pub use impatience::{ImpatienceResult, erlang_a, mm1_plus_d, mmc_plus_d};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
