@@ -57,6 +57,7 @@ pub mod mmc;
 pub mod mmck;
 mod network;
 mod numeric;
+pub mod priority;
 mod traffic;
 pub mod tutorial;
 
@@ -65,6 +66,7 @@ pub use impatience::{ImpatienceResult, erlang_a, mm1_plus_d, mmc_plus_d};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
+pub use priority::{PriorityClass, mg1_priority, mmc_priority};
 
 use crate::results::{AnalyticReport, QueueAnalysis};
 use crate::scenario::Model;
