@@ -226,7 +226,7 @@ mod tests {
         let id = |s: usize, q0: usize, q1: usize| 1 + s * side * side + q0 * side + q1;
         let states = 1 + 2 * side * side;
         let mut tr = vec![(0, id(0, 0, 0), lam[0]), (0, id(1, 0, 0), lam[1])];
-        for s in 0..2 {
+        for (s, &rate) in mu.iter().enumerate() {
             for q0 in 0..=n {
                 for q1 in 0..=n {
                     let from = id(s, q0, q1);
@@ -243,7 +243,7 @@ mod tests {
                     } else {
                         0
                     };
-                    tr.push((from, to, mu[s]));
+                    tr.push((from, to, rate));
                 }
             }
         }
