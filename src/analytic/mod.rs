@@ -49,6 +49,7 @@
 //!   with different service or regime: `model: null`.
 
 mod choose;
+pub mod crash;
 mod figures;
 pub mod ggc;
 pub mod impatience;
@@ -61,6 +62,10 @@ pub mod priority;
 mod traffic;
 pub mod tutorial;
 
+pub use crash::{
+    BreakdownApprox, BreakdownResult, Downtime, mm1_breakdowns, mm1_breakdowns_general,
+    mm1_breakdowns_with, mmc_breakdowns_approx,
+};
 pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
 pub use impatience::{ImpatienceResult, erlang_a, mm1_plus_d, mmc_plus_d};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
