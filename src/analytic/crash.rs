@@ -564,7 +564,7 @@ mod tests {
                 if done > warmup {
                     sum_w += t - arrived;
                     sum_q += attempt_start - arrived;
-                    if (done - warmup) % per == 0 {
+                    if (done - warmup).is_multiple_of(per) {
                         out.push((sum_w / per as f64, sum_q / per as f64));
                         (sum_w, sum_q) = (0.0, 0.0);
                     }
