@@ -50,6 +50,7 @@
 
 mod choose;
 pub mod crash;
+pub mod feedback;
 mod figures;
 pub mod ggc;
 pub mod impatience;
@@ -66,6 +67,7 @@ pub use crash::{
     BreakdownApprox, BreakdownResult, Downtime, mm1_breakdowns, mm1_breakdowns_general,
     mm1_breakdowns_with, mmc_breakdowns_approx,
 };
+pub use feedback::{RequeueResult, RetryLoopResult, mmc_requeue, retry_loop};
 pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
 pub use impatience::{ImpatienceResult, erlang_a, mm1_plus_d, mmc_plus_d};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
