@@ -133,7 +133,8 @@ fn valid(lambda: f64, mu: f64, c: u32) -> bool {
 /// M/M/c+D: a TTL of `d` seconds on the time a message waits in the queue (Zeltyn &
 /// Mandelbaum 2005 with deterministic patience, see the module docs). Stable for every λ
 /// when `d` is finite; `d = ∞` is M/M/c and needs `λ < cμ`. `None` for non-finite or
-/// non-positive rates, `c == 0`, a negative or NaN `d`, or `d = ∞` with `λ >= cμ`.
+/// non-positive rates, `c == 0`, a negative or NaN `d`, `d = ∞` with `λ >= cμ`, or a
+/// result that would overflow f64.
 /// O(c) time (the Erlang B recursion).
 pub fn mmc_plus_d(lambda: f64, mu: f64, c: u32, d: f64) -> Option<ImpatienceResult> {
     if !(valid(lambda, mu, c) && d >= 0.0) {
@@ -170,6 +171,10 @@ pub fn mmc_plus_d(lambda: f64, mu: f64, c: u32, d: f64) -> Option<ImpatienceResu
     let wait_sum = kappa * i1;
     let wait_all = wait_sum + if expire > 0.0 { d * expire } else { 0.0 };
     let wait_served_mean = wait_sum / p_served;
+    if !(wait_all.is_finite() && wait_served_mean.is_finite()) {
+        // Only for absurd inputs (e.g. λ = cμ exactly with D ~ 1e200: ∫x dx overflows).
+        return None;
+    }
     let served_rate = lambda * p_served;
     Some(ImpatienceResult {
         lambda,

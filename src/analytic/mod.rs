@@ -7,7 +7,10 @@
 //!   [`mod@mmc`] (Erlang B/C, M/M/1, M/M/c with exact wait and sojourn distributions),
 //!   [`mod@mmck`] (M/M/c/K for `max_length`, reject-publish and drop-head), [`mod@mg1`]
 //!   (Pollaczek–Khinchine, exact M/D/1 wait distribution), [`ggc`] (Allen–Cunneen, Kingman,
-//!   GI/M/1 for round-robin dispatch);
+//!   GI/M/1 for round-robin dispatch), [`impatience`] (a TTL as deterministic patience,
+//!   M/M/c+D, and Erlang-A), [`priority`] (Cobham's non-preemptive priorities),
+//!   [`crash`] (a consumer that crashes and restarts), [`feedback`] (requeue and retry
+//!   loops). The last four are pure models not yet used by [`analyze`];
 //! - the traffic equations of a pipeline (producers → queues → `then` → queues), solved in
 //!   one topological pass, with Burke's theorem / Jackson networks where they hold and
 //!   Whitt's QNA two-moment approximations where they do not (`traffic`);
