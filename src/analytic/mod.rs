@@ -7,7 +7,10 @@
 //!   [`mod@mmc`] (Erlang B/C, M/M/1, M/M/c with exact wait and sojourn distributions),
 //!   [`mod@mmck`] (M/M/c/K for `max_length`, reject-publish and drop-head), [`mod@mg1`]
 //!   (Pollaczek–Khinchine, exact M/D/1 wait distribution), [`ggc`] (Allen–Cunneen, Kingman,
-//!   GI/M/1 for round-robin dispatch);
+//!   GI/M/1 for round-robin dispatch), [`impatience`] (a TTL as deterministic patience,
+//!   M/M/c+D, and Erlang-A), [`priority`] (Cobham's non-preemptive priorities),
+//!   [`crash`] (a consumer that crashes and restarts), [`feedback`] (requeue and retry
+//!   loops). The last four are pure models not yet used by [`analyze`];
 //! - the traffic equations of a pipeline (producers → queues → `then` → queues), solved in
 //!   one topological pass, with Burke's theorem / Jackson networks where they hold and
 //!   Whitt's QNA two-moment approximations where they do not (`traffic`);
@@ -49,21 +52,32 @@
 //!   with different service or regime: `model: null`.
 
 mod choose;
+pub mod crash;
 mod deadletter;
+pub mod feedback;
 mod figures;
 pub mod ggc;
+pub mod impatience;
 pub mod mg1;
 pub mod mmc;
 pub mod mmck;
 mod network;
 mod numeric;
+pub mod priority;
 mod traffic;
 pub mod tutorial;
 
+pub use crash::{
+    BreakdownApprox, BreakdownResult, Downtime, mm1_breakdowns, mm1_breakdowns_general,
+    mm1_breakdowns_with, mmc_breakdowns_approx,
+};
+pub use feedback::{RequeueResult, RetryLoopResult, mmc_requeue, retry_loop};
 pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
+pub use impatience::{ImpatienceResult, erlang_a, mm1_plus_d, mmc_plus_d};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
+pub use priority::{PriorityClass, mg1_priority, mmc_priority};
 
 use crate::results::{AnalyticReport, QueueAnalysis};
 use crate::scenario::Model;
