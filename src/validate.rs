@@ -1,7 +1,9 @@
 //! The validation matrix behind `mqsim validate`: the simulator and the analytic back end on
 //! a grid of textbook queues — ρ ∈ {0.1 … 0.95}, c ∈ {1, 2, 8, 64}, service exponential,
 //! constant, Erlang-4 and log-normal (CV 2), finite buffers (M/M/c/K under reject-publish and
-//! drop-head, one consumer with prefetch > 1 among them) and a Jackson tandem —
+//! drop-head, one consumer with prefetch > 1 among them), a Jackson tandem, and the message
+//! lifecycle (TTL as M/M/c+D, requeued and rejected failures, priorities, crashes, a retry
+//! loop through a dead-letter exchange and a delay queue) —
 //! and, beside them, the tutorial's four formulas against theory and simulation.
 //!
 //! A cell **passes** when theory lies inside the simulation's 99.9% Student-t interval over
@@ -112,6 +114,148 @@ fn single(
 
 const MU: f64 = 10.0;
 
+/// A one-queue cell with second-edition settings: `producer`, `queue` and `consumer` are
+/// extra TOML lines for the producer, the queue and the consumer group.
+#[allow(clippy::too_many_arguments)]
+fn lifecycle_cell(
+    label: &str,
+    lambda: f64,
+    c: u32,
+    producer: &str,
+    queue: &str,
+    consumer: &str,
+    customers: u64,
+    reps: u32,
+    seed: u64,
+) -> Cell {
+    let horizon = (customers as f64 / lambda).max(200.0);
+    let text = format!(
+        "[simulation]\nhorizon = {horizon}\nwarmup = {}\nreplications = {reps}\nseed = {seed}\n\
+         [[producers]]\nname = \"p\"\nrouting_key = \"q\"\narrival = {{ dist = \"exponential\", rate = {lambda} }}\n{producer}\n\
+         [[queues]]\nname = \"q\"\n{queue}\n\
+         [[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = {c}\nprefetch = 1\nservice = {{ dist = \"exponential\", mean = 0.1 }}\n{consumer}\n",
+        horizon / 10.0
+    );
+    Cell {
+        label: label.into(),
+        model: Model::from_toml(&text, "validate.toml").expect("generated cell is valid"),
+    }
+}
+
+/// The second edition's models: TTL (M/M/c+D), requeued and rejected failures, priorities,
+/// crashes, and a retry loop through a dead-letter exchange and a delay queue.
+fn lifecycle_cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
+    let mut out = vec![
+        lifecycle_cell(
+            "M/M/2+D ttl=0.3s rho=1.5",
+            30.0,
+            2,
+            "",
+            "message_ttl = 0.3",
+            "",
+            customers,
+            reps,
+            2001,
+        ),
+        lifecycle_cell(
+            "M/M/1+D ttl=0.2s rho=0.8",
+            8.0,
+            1,
+            "",
+            "message_ttl = 0.2",
+            "",
+            customers,
+            reps,
+            2002,
+        ),
+        lifecycle_cell(
+            "M/M/2 requeue p=0.2 rho=0.7",
+            11.2,
+            2,
+            "",
+            "",
+            "failure = { probability = 0.2, action = \"requeue\" }",
+            customers,
+            reps,
+            2003,
+        ),
+        lifecycle_cell(
+            "M/M/4 priorities 1:3 rho=0.8",
+            32.0,
+            4,
+            "priority = { values = [5, 1], weights = [0.25, 0.75] }",
+            "max_priority = 5",
+            "",
+            customers,
+            reps,
+            2004,
+        ),
+        lifecycle_cell(
+            "M/M/1 crashes up=20s down=2s rho=0.5",
+            5.0,
+            1,
+            "",
+            "",
+            "crash = { every = { dist = \"exponential\", mean = 20 }, restart = { dist = \"exponential\", mean = 2 } }",
+            customers * 4,
+            reps,
+            2005,
+        ),
+    ];
+    if !quick {
+        out.push(lifecycle_cell(
+            "M/M/1 crashes up=20s down=2s constant rho=0.5",
+            5.0,
+            1,
+            "",
+            "",
+            "crash = { every = { dist = \"exponential\", mean = 20 }, restart = { dist = \"constant\", value = 2 } }",
+            customers * 4,
+            reps,
+            2006,
+        ));
+        out.push(lifecycle_cell(
+            "M/M/4 crashes up=20s down=2s rho=0.5",
+            20.0,
+            4,
+            "",
+            "",
+            "crash = { every = { dist = \"exponential\", mean = 20 }, restart = { dist = \"exponential\", mean = 2 } }",
+            customers * 4,
+            reps,
+            2007,
+        ));
+        out.push(lifecycle_cell(
+            "M/M/2 reject p=0.1 rho=0.8",
+            16.0,
+            2,
+            "",
+            "",
+            "failure = { probability = 0.1, action = \"reject\" }",
+            customers,
+            reps,
+            2008,
+        ));
+    }
+    let lambda = 40.0;
+    let horizon = (customers as f64 / lambda).max(200.0);
+    let retry = format!(
+        "[simulation]\nhorizon = {horizon}\nwarmup = {}\nreplications = {reps}\nseed = 2009\n\
+         [[producers]]\nname = \"p\"\nrouting_key = \"work\"\narrival = {{ dist = \"exponential\", rate = {lambda} }}\n\
+         [[exchanges]]\nname = \"retry\"\ntype = \"direct\"\n\
+         [[queues]]\nname = \"work\"\ndead_letter_exchange = \"retry\"\ndelivery_limit = 3\ndelivery_limit_routing_key = \"parked\"\n\
+         [[queues]]\nname = \"delay\"\nbindings = [{{ exchange = \"retry\", key = \"work\" }}]\nmessage_ttl = 1\ndead_letter_exchange = \"\"\ndead_letter_routing_key = \"work\"\n\
+         [[queues]]\nname = \"parked\"\nbindings = [{{ exchange = \"retry\", key = \"parked\" }}]\nmessage_ttl = 1\n\
+         [[consumers]]\nname = \"w\"\nqueue = \"work\"\ncount = 6\nprefetch = 1\nservice = {{ dist = \"exponential\", mean = 0.1 }}\nfailure = {{ probability = 0.3, action = \"reject\" }}\n",
+        horizon / 10.0
+    );
+    out.push(Cell {
+        label: "retry loop p=0.3 limit=3 delay=1s".into(),
+        model: Model::from_toml(&retry, "retry.toml").expect("generated retry loop is valid"),
+    });
+    out
+}
+
 /// The tutorial's system (`mmc-demo`): arrival rate W, msgs/s.
 pub const TUTORIAL_RATE: f64 = 64.0;
 /// The tutorial's system: mean service time D, seconds (exponential, the first of the
@@ -208,6 +352,7 @@ fn cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
         label: "tandem M/M/1 → M/M/2".into(),
         model: Model::from_toml(&tandem, "tandem.toml").expect("generated tandem is valid"),
     });
+    out.extend(lifecycle_cells(quick, reps, customers));
     out
 }
 
@@ -290,6 +435,21 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
         if cell.model.queues[qi].max_length.is_some() {
             push("loss_probability", a.loss_probability, Some(q.loss_probability));
         }
+        if cell.model.uses_message_lifecycle() {
+            push("throughput", a.throughput, Some(q.throughput));
+            push("sojourn_s.mean", a.sojourn_s.mean, mean_ci(q.sojourn_s.mean, q.sojourn_s.ci95));
+            push("expire_probability", a.expire_probability, q.expire_probability);
+            if let (Some(ap), Some(sp)) = (&a.by_priority, &q.by_priority) {
+                for p in ap {
+                    let Some(s) = sp.iter().find(|s| s.priority == p.priority) else { continue };
+                    push(
+                        &format!("by_priority[{}].wait_s.mean", p.priority),
+                        p.wait_s.mean,
+                        mean_ci(s.wait_s.mean, s.wait_s.ci95),
+                    );
+                }
+            }
+        }
     }
     if let (Some(e), Some(s)) = (theory.end_to_end_s.first(), out.report.end_to_end_s.first())
         && out.report.queues.len() > 1
@@ -298,7 +458,11 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
         let scale = cell.model.groups.iter().map(|g| g.service.mean()).sum();
         rows.push(row(
             &cell.label,
-            "Jackson (sum of stages)",
+            if cell.model.queues.iter().any(|q| q.dead_letter.is_some()) {
+                "BCMP mean-value (retries included)"
+            } else {
+                "Jackson (sum of stages)"
+            },
             e.exact,
             "end_to_end_s.mean",
             t,

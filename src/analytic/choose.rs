@@ -6,6 +6,7 @@
 
 use super::erlang_k_m1;
 use super::figures::{finite_buffer, infinite_buffer, round_robin};
+use super::lifecycle;
 use super::traffic::Stream;
 use crate::results::{Latency, MeanCount, QueueAnalysis};
 use crate::routing::QueueId;
@@ -240,10 +241,27 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
     qa.offered_load_erlangs = Some(a);
     qa.rho = Some(rho);
 
-    match st.dispatch {
+    let mut left_out = false;
+    if lifecycle::applies(model, q) {
+        match lifecycle::analyze(model, q, &st, qa) {
+            Ok((mut qa, mut out)) => {
+                lifecycle::adjust_after(model, q, &mut qa, &mut out);
+                return (qa, out);
+            }
+            Err(back) => {
+                (qa, left_out) = *back;
+            }
+        }
+    }
+    let (mut qa, mut out) = match st.dispatch {
         Dispatch::Unlimited if st.c > 1 => round_robin(&st, qa),
         _ => pooled(&st, qa),
+    };
+    lifecycle::adjust_after(model, q, &mut qa, &mut out);
+    if left_out {
+        qa.exact = false;
     }
+    (qa, out)
 }
 
 /// One FIFO pool of c servers (prefetch 1, or one consumer, or prefetch p > 1 as a bound).

@@ -58,6 +58,7 @@ pub mod feedback;
 mod figures;
 pub mod ggc;
 pub mod impatience;
+mod lifecycle;
 pub mod mg1;
 pub mod mmc;
 pub mod mmck;
@@ -85,8 +86,13 @@ use crate::scenario::Model;
 /// Analyses every queue of the model: traffic equations, then one model per queue, then
 /// end-to-end means along each producer's paths. Never panics on a valid [`Model`].
 pub fn analyze(model: &Model) -> AnalyticReport {
-    let queues = traffic::solve(model);
-    let end_to_end_s = network::end_to_end(model, &queues);
+    let (queues, end_to_end_s) = if model.queues.iter().any(|q| q.dead_letter.is_some()) {
+        deadletter::solve(model)
+    } else {
+        let queues = traffic::solve(model);
+        let paths = network::end_to_end(model, &queues);
+        (queues, paths)
+    };
     AnalyticReport {
         scenario: model.name.clone(),
         backend: "analytic".into(),

@@ -54,9 +54,6 @@ pub(super) fn departure_scv(rho: f64, ca2: f64, cs2: f64, c: u32) -> f64 {
 /// (shared between its groups) fed to the queues its groups publish to. One analysis per
 /// queue, in file order; a queue on a `then` cycle gets a note and no figures.
 pub(super) fn solve(model: &Model) -> Vec<QueueAnalysis> {
-    if model.queues.iter().any(|q| q.dead_letter.is_some()) {
-        return super::deadletter::solve(model);
-    }
     let nq = model.queues.len();
     let mut inflow: Vec<Vec<Stream>> = vec![Vec::new(); nq];
     for p in &model.producers {
