@@ -47,14 +47,15 @@ mod pacer;
 mod tests;
 
 use crate::broker::{
-    Broker, BrokerError, Consumer, ConsumerOptions, Delivery, QueueOptions, QueueStats, RecvError,
+    Broker, BrokerError, Consumer, ConsumerOptions, DeadLetterOptions, Delivery, QueueDeclaration,
+    QueueOptions, QueueStats, RecvError,
 };
 use crate::dist::Dist;
 use crate::results::{
     Counts, EndToEnd, Latency, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
 };
 use crate::routing::ExchangeId;
-use crate::scenario::{Loadtest, Model};
+use crate::scenario::{KeyId, Loadtest, Model};
 use crate::stats::{LatencyHistogram, MeanCi};
 use pacer::Pacer;
 use rand::SeedableRng;
@@ -472,19 +473,31 @@ fn real_window(lt: &Loadtest) -> Result<(Duration, Duration), LoadtestError> {
 }
 
 /// A broker with the model's topology: its router (exchanges and bindings) and its queues
-/// with their length limits.
+/// as [`queue_declarations`] declares them.
 fn broker_for(model: &Model) -> Result<Broker<Msg>, LoadtestError> {
-    let queues = model
+    Ok(Broker::from_router(model.router.clone(), queue_declarations(model))?)
+}
+
+/// How the broker declares each of the model's queues, in model order (so broker queue ids
+/// are model queue ids): the core's options with the TTL scaled to real seconds (the
+/// broker's clock), and the dead-letter exchange and keys by name.
+pub(crate) fn queue_declarations(model: &Model) -> Vec<(String, QueueDeclaration)> {
+    let scale = model.loadtest.time_scale;
+    let key = |k: KeyId| model.keys[k as usize].clone();
+    model
         .queues
         .iter()
         .map(|q| {
-            // The broker's clock is real seconds: a TTL in scenario seconds is scaled.
-            let scale = model.loadtest.time_scale;
-            let ttl = q.message_ttl.map(|t| t * scale);
-            (q.name.clone(), QueueOptions { message_ttl: ttl, ..q.core_config() })
+            let options =
+                QueueOptions { message_ttl: q.message_ttl.map(|t| t * scale), ..q.core_config() };
+            let dead_letter = q.dead_letter.as_ref().map(|dl| DeadLetterOptions {
+                exchange: model.router.exchange_name(dl.exchange).to_string(),
+                routing_key: dl.routing_key.map(key),
+                limit_routing_key: dl.limit_routing_key.map(key),
+            });
+            (q.name.clone(), QueueDeclaration { options, dead_letter })
         })
-        .collect();
-    Ok(Broker::from_router(model.router.clone(), queues)?)
+        .collect()
 }
 
 /// Subscribes and starts `count` consumer threads per group, in group order.
