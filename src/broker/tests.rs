@@ -760,10 +760,11 @@ fn messages_expire_on_time_with_nothing_else_happening() {
     assert_eq!(*d.payload(), 2);
     let death = *d.last_death().unwrap();
     assert_eq!((death.queue, death.reason), (b.queue_id("fast").unwrap(), Reason::Expired));
-    // On time: not before its TTL, and late only by a thread wake-up (generous for a
-    // machine shared with compilers).
+    // On time: not before its TTL, and late only by a thread wake-up (well under 1 ms on
+    // an idle machine; 70 ms allowed for one shared with compilers), not at the 10 s the
+    // thread was sleeping for.
     assert!(took >= Duration::from_millis(30), "{took:?}");
-    assert!(took < Duration::from_millis(80), "expired {took:?} after publish, TTL 30 ms");
+    assert!(took < Duration::from_millis(100), "expired {took:?} after publish, TTL 30 ms");
     assert!(death.at.duration_since(t0) >= Duration::from_millis(30));
     d.ack().unwrap();
     let s = b.queue_stats("fast").unwrap();
