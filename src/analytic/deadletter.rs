@@ -179,7 +179,15 @@ pub(super) fn solve(model: &Model) -> (Vec<QueueAnalysis>, Vec<EndToEndPath>) {
                 producer: p.name.clone(),
                 path: seen.iter().map(|&q| analyses[q].name.clone()).collect(),
                 mean: Some(ended[pi].1 / ended[pi].0),
-                exact: converged && seen.iter().all(|&q| analyses[q].exact),
+                // A queue nobody reads and without a TTL (a parking lot) holds no message
+                // that completes: it does not bear on the mean.
+                exact: converged
+                    && seen
+                        .iter()
+                        .filter(|&&q| {
+                            analyses[q].model.is_some() || !model.queues[q].groups.is_empty()
+                        })
+                        .all(|&q| analyses[q].exact),
             }
         })
         .collect();

@@ -1,8 +1,8 @@
 //! The consuming side: a [`Consumer`] receives [`Delivery`]s from one queue and settles
 //! them with [`Delivery::ack`] or [`Delivery::nack`].
 
-use super::Ack;
-use super::queue::QueueCore;
+use super::queue::{Death, Letter, QueueCore};
+use super::{Ack, Inner};
 use std::fmt;
 use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant};
@@ -37,6 +37,7 @@ pub enum SettleError {
 /// consumer, or unwinding through it when its thread panics, returns every message it holds
 /// unacknowledged to the head of the queue, flagged `redelivered`, for the rest of the group.
 pub struct Consumer<T> {
+    pub(super) broker: Arc<Inner<T>>,
     pub(crate) core: Arc<QueueCore<T>>,
     pub(crate) idx: usize,
     pub(crate) id: u64,
@@ -91,12 +92,14 @@ impl<T> Consumer<T> {
                 .ok_or(RecvError::Closed)?;
             if let Some(h) = slot.buffer.pop_front() {
                 return Ok(Delivery {
+                    broker: Arc::clone(&self.broker),
                     core: Arc::clone(&self.core),
                     idx: self.idx,
                     consumer_id: self.id,
                     tag: h.tag,
-                    msg: h.msg,
+                    letter: h.letter,
                     redelivered: h.redelivered,
+                    priority: h.priority,
                     ack: self.ack,
                     settled: false,
                 });
@@ -122,7 +125,8 @@ impl<T> Consumer<T> {
 
 impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
-        self.core.remove_consumer(self.idx, self.id);
+        let after = self.core.remove_consumer(self.idx, self.id);
+        self.broker.finish(None, self.core.id, after);
     }
 }
 
@@ -136,12 +140,14 @@ impl<T> Drop for Consumer<T> {
 /// on delivery; it counts as acked when [`ack`](Delivery::ack)ed or dropped (the
 /// application is done with it), so until then it is in flight.
 pub struct Delivery<T> {
+    broker: Arc<Inner<T>>,
     core: Arc<QueueCore<T>>,
     idx: usize,
     consumer_id: u64,
     tag: u64,
-    msg: Arc<T>,
+    letter: Letter<T>,
     redelivered: bool,
+    priority: u8,
     ack: Ack,
     settled: bool,
 }
@@ -152,7 +158,8 @@ impl<T: fmt::Debug> fmt::Debug for Delivery<T> {
             .field("queue", &self.core.name)
             .field("tag", &self.tag)
             .field("redelivered", &self.redelivered)
-            .field("payload", &self.msg)
+            .field("priority", &self.priority)
+            .field("payload", &self.letter.payload)
             .finish()
     }
 }
@@ -160,12 +167,24 @@ impl<T: fmt::Debug> fmt::Debug for Delivery<T> {
 impl<T> Delivery<T> {
     /// The message.
     pub fn payload(&self) -> &T {
-        &self.msg
+        &self.letter.payload
     }
 
     /// The message, shared with any other queue the same publish was routed to.
     pub fn payload_arc(&self) -> &Arc<T> {
-        &self.msg
+        &self.letter.payload
+    }
+
+    /// Its priority in this queue (as published, capped at the queue's `max_priority`; 0 in
+    /// a FIFO queue).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// For a dead letter, where, why and when it was last dead-lettered (it entered this
+    /// queue then); `None` for a message published to it.
+    pub fn last_death(&self) -> Option<&Death> {
+        self.letter.trail.as_ref().and_then(|t| t.death.as_ref())
     }
 
     /// Was this message delivered before (to a consumer that died or nacked it)?
@@ -191,7 +210,9 @@ impl<T> Delivery<T> {
     }
 
     /// Rejects: with `requeue` the message goes back among the ready ones at its original
-    /// position, for redelivery; without, it is discarded and counted as rejected. An
+    /// position, for redelivery; without, or at the queue's delivery limit, it leaves the
+    /// queue counted as rejected, to the queue's dead-letter exchange if it has one
+    /// (republished before this returns). An
     /// auto-ack delivery cannot be rejected (RabbitMQ settled it on delivery): it is acked
     /// and the error says so.
     pub fn nack(mut self, requeue: bool) -> Result<(), SettleError> {
@@ -203,11 +224,9 @@ impl<T> Delivery<T> {
     }
 
     fn settle(&self, nack: Option<bool>) -> Result<(), SettleError> {
-        if self.core.settle(self.idx, self.consumer_id, self.tag, nack) {
-            Ok(())
-        } else {
-            Err(SettleError::ConsumerGone)
-        }
+        let (done, after) = self.core.settle(self.idx, self.consumer_id, self.tag, nack);
+        self.broker.finish(None, self.core.id, after);
+        if done { Ok(()) } else { Err(SettleError::ConsumerGone) }
     }
 }
 

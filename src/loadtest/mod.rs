@@ -14,30 +14,48 @@
 //! - **Service emulation.** Each consumer group is `count` threads subscribed with the
 //!   group's prefetch and ack mode. A consumer serves its deliveries one at a time: it
 //!   takes the next service time from its group's shared stream, scales it, and waits
-//!   precisely (sleep, then yield-spin the last stretch; see `pacer`). The ratio actual ÷ intended − 1 is averaged into
-//!   `timing.service_error_mean`. With `then`, the message is published onward when its
-//!   service ends and acknowledged after that (at least once: a crash between the two would
-//!   redeliver, never lose).
+//!   precisely (sleep, then yield-spin the last stretch; see `pacer`). The ratio actual ÷
+//!   intended − 1 is averaged into `timing.service_error_mean`. With `then`, the message is
+//!   published onward when its service ends and acknowledged after that (at least once: a
+//!   crash between the two would redeliver, never lose).
+//! - **The message lifecycle.** Publishers publish with the producer's TTL (scaled to real
+//!   seconds) and a priority drawn as the simulator draws it; queues are declared with their
+//!   TTL (scaled), priorities, delivery limit and dead-letter exchange
+//!   ([`queue_declarations`]), and the broker does the rest (expiry on time, dead-lettering
+//!   with the cycle rule). A group with `failure` draws, after each full service, from its
+//!   failure stream (shared by its threads, as the service stream is) whether the service
+//!   failed, and nacks the message (requeue or reject) instead of acking it. A group with
+//!   `crash` draws each thread's up time from its crash stream: when it has passed, the
+//!   thread drops its subscription — the broker requeues everything it held, the message
+//!   half served included, whose service is abandoned — sleeps the drawn restart time and
+//!   subscribes again, drawing its next up time. Up and restart times are kept on the
+//!   schedule they were drawn for (a late crash does not push the next one back).
 //! - **Measurement.** Messages carry their first scheduled publish instant, the instant they
 //!   entered their current queue (the scheduled instant for a producer's publish, the end of
-//!   the previous service for an onward one) and their producer. Messages whose service ends
-//!   in the window `[warm-up, horizon]` (real) are recorded: wait (entered → start of
-//!   service), sojourn (entered → end of service) and, after the last stage, end-to-end
-//!   (first scheduled publish → end of service). Ready length is integrated exactly by the
-//!   broker; consumer busy time is clipped to the window.
+//!   the previous service for an onward one; a dead letter entered when it was republished,
+//!   which the broker tells with [`Delivery::last_death`]) and their producer. Messages
+//!   whose final, successful service ends in the window `[warm-up, horizon]` (real) are
+//!   recorded, as the simulator does: wait (entered → start of that service), sojourn
+//!   (entered → its ack) and, after the last stage, end-to-end (first scheduled publish →
+//!   end of service, across any dead-letter hops); for a priority queue, also per priority.
+//!   Ready length is integrated exactly by the broker; consumer busy time (failed and cut
+//!   services included) is clipped to the window.
 //! - **Shutdown and counts.** Publishers stop at the horizon; then consumers stop (one in
-//!   the middle of a service abandons it), the broker is closed, and the final counts are
-//!   read while the consumers are still subscribed: what is ready, in a consumer's buffer
-//!   or half served is `in_flight_at_end`, whatever the ack mode (as the simulator counts
-//!   it), so `offered = acked + dropped + in_flight_at_end` holds exactly for every queue.
+//!   the middle of a service abandons it), the broker is closed (which stops its expiry
+//!   thread), and the final counts are read while the consumers are still subscribed: what
+//!   is ready, in a consumer's buffer or half served is `in_flight_at_end`, whatever the ack
+//!   mode (as the simulator counts it), so `offered = acked + dropped + expired + rejected +
+//!   in_flight_at_end` holds exactly for every queue.
 //!
 //! Seeds: the load test draws from the simulator's random streams of replication 0 (see
 //! [`stream_rng`]): a publisher publishes at the instants replication 0 has its producer's
-//! arrivals ([`ArrivalSchedule`]), and a consumer group's threads share the group's service
-//! stream, one sample per service start, so the k-th service started in the group lasts
-//! the k-th service time of the simulated group. The random numbers — though not the
-//! real-clock interleaving, which decides which message gets which service time when a
-//! group has several consumers — are the same run after run, and the same as the
+//! arrivals ([`ArrivalSchedule`]) with the priorities of its priority stream, and a consumer
+//! group's threads share the group's service, failure and crash streams, one draw per
+//! service start, per finished service and per crash or restart, so the k-th service
+//! started in the group lasts the k-th service time of the simulated group and the k-th
+//! service finished fails if the simulated group's k-th does. The random numbers — though
+//! not the real-clock interleaving, which decides which message gets which service time
+//! when a group has several consumers — are the same run after run, and the same as the
 //! simulator's: `mqsim compare` pairs two runs of one sample path, so their difference is
 //! the broker's own effect, not sampling noise.
 
@@ -47,14 +65,16 @@ mod pacer;
 mod tests;
 
 use crate::broker::{
-    Broker, BrokerError, Consumer, ConsumerOptions, Delivery, QueueOptions, QueueStats, RecvError,
+    Broker, BrokerError, Consumer, ConsumerOptions, DeadLetterOptions, Delivery, Props,
+    QueueDeclaration, QueueOptions, QueueStats, RecvError,
 };
 use crate::dist::Dist;
 use crate::results::{
-    Counts, EndToEnd, Latency, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
+    Counts, EndToEnd, Latency, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport,
+    Timing,
 };
 use crate::routing::ExchangeId;
-use crate::scenario::{Loadtest, Model};
+use crate::scenario::{Crash, Failure, KeyId, Loadtest, Model, Priority};
 use crate::stats::{LatencyHistogram, MeanCi};
 use pacer::Pacer;
 use rand::SeedableRng;
@@ -109,20 +129,26 @@ pub enum Stream {
     Producer(usize),
     /// The service times of consumer group `i`, shared by all its consumers.
     Group(usize),
+    /// The weighted priorities of producer `i`.
+    Priority(usize),
+    /// The failure draws of consumer group `i`.
+    Failure(usize),
+    /// The up and restart times of consumer group `i`.
+    Crash(usize),
 }
 
-/// The kinds of source in [`crate::sim::stream_seed`], as the simulator's engine numbers
-/// them when it seeds a replication: producers' arrivals 0, groups' services 1.
-const ARRIVAL_STREAMS: u64 = 0;
-const SERVICE_STREAMS: u64 = 1;
-
 /// The generator of one stream: the simulator's stream of the same source in replication 0
-/// (`sim::stream_seed(seed, 0, kind, index)`), so the load test and that replication draw
-/// the same numbers. A test checks this against the engine itself.
+/// (`sim::stream_seed(seed, 0, kind, index)`, kinds from [`crate::sim::stream`]), so the load
+/// test and that replication draw the same numbers. A test checks this against the engine
+/// itself.
 pub fn stream_rng(seed: u64, stream: Stream) -> Xoshiro256PlusPlus {
+    use crate::sim::stream as kind;
     let (kind, index) = match stream {
-        Stream::Producer(i) => (ARRIVAL_STREAMS, i),
-        Stream::Group(i) => (SERVICE_STREAMS, i),
+        Stream::Producer(i) => (kind::ARRIVALS, i),
+        Stream::Group(i) => (kind::SERVICE, i),
+        Stream::Priority(i) => (kind::PRIORITY, i),
+        Stream::Failure(i) => (kind::FAILURE, i),
+        Stream::Crash(i) => (kind::CRASH, i),
     };
     Xoshiro256PlusPlus::seed_from_u64(crate::sim::stream_seed(seed, 0, kind, index))
 }
@@ -177,6 +203,60 @@ impl ServiceTimes {
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let (service, rng) = &mut *guard;
         service.sample(rng)
+    }
+}
+
+/// A random stream shared by a group's consumer threads (failure or crash draws), one draw
+/// at a time in whatever order the threads come, as [`ServiceTimes`] shares the service
+/// stream.
+#[derive(Debug, Clone)]
+struct SharedStream(Arc<Mutex<Xoshiro256PlusPlus>>);
+
+impl SharedStream {
+    fn new(seed: u64, stream: Stream) -> Self {
+        SharedStream(Arc::new(Mutex::new(stream_rng(seed, stream))))
+    }
+
+    fn draw<R>(&self, f: impl FnOnce(&mut Xoshiro256PlusPlus) -> R) -> R {
+        // Drawing cannot panic, so a poisoned lock still holds a consistent stream.
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// A group's failures: whether a finished service failed, drawn as the simulator draws it
+/// (nothing is drawn when the probability is 0), and then whether to requeue.
+#[derive(Debug, Clone)]
+struct Failures {
+    failure: Failure,
+    stream: SharedStream,
+}
+
+impl Failures {
+    /// `Some(requeue)` when the service failed.
+    fn draw(&self) -> Option<bool> {
+        let f = self.failure;
+        (f.probability > 0.0
+            && self.stream.draw(|rng| rand::RngExt::random::<f64>(rng) < f.probability))
+        .then_some(f.requeue)
+    }
+}
+
+/// A group's crashes: up times and restart times from the group's crash stream.
+#[derive(Debug, Clone)]
+struct Crashes {
+    crash: Crash,
+    stream: SharedStream,
+}
+
+impl Crashes {
+    /// Scenario seconds up before the next crash.
+    fn up(&self) -> f64 {
+        self.stream.draw(|rng| self.crash.every.sample(rng))
+    }
+
+    /// Scenario seconds down after a crash.
+    fn down(&self) -> f64 {
+        self.stream.draw(|rng| self.crash.restart.sample(rng))
     }
 }
 
@@ -250,12 +330,28 @@ struct PublisherJob {
     exchange: ExchangeId,
     routing_key: String,
     schedule: ArrivalSchedule,
+    /// The producer's TTL, real seconds.
+    ttl: Option<f64>,
+    priority: Priority,
+    /// Its [`Stream::Priority`] stream (a fixed priority draws nothing from it).
+    priority_rng: Xoshiro256PlusPlus,
     start: Start,
     stop: Arc<AtomicBool>,
 }
 
 fn run_publisher(job: PublisherJob) -> PublisherResult {
-    let PublisherJob { broker, index, exchange, routing_key, schedule, start, stop } = job;
+    let PublisherJob {
+        broker,
+        index,
+        exchange,
+        routing_key,
+        schedule,
+        ttl,
+        priority,
+        mut priority_rng,
+        start,
+        stop,
+    } = job;
     let mut r = PublisherResult::default();
     let Some(frame) = await_start(&start, &stop) else { return r };
     let mut pacer = Pacer::new();
@@ -268,7 +364,9 @@ fn run_publisher(job: PublisherJob) -> PublisherResult {
         }
         let late = scheduled.elapsed();
         let msg = Msg { producer: index as u32, first_scheduled: scheduled, entered: scheduled };
-        match broker.publish_to(exchange, &routing_key, msg) {
+        // Drawn per arrival, as the simulator's engine draws it.
+        let props = Props { ttl, priority: priority.sample(&mut priority_rng), deliveries: 0 };
+        match broker.publish_to_with(exchange, &routing_key, msg, props) {
             Ok(o) => {
                 r.published += 1;
                 r.unroutable += u64::from(o.unroutable());
@@ -286,7 +384,10 @@ struct ConsumerResult {
     queue: usize,
     wait: LatencyHistogram,
     sojourn: LatencyHistogram,
+    /// Per priority (index), for a priority queue: wait and sojourn.
+    by_priority: Vec<(LatencyHistogram, LatencyHistogram)>,
     end_to_end: Vec<LatencyHistogram>,
+    /// Successful services (acked).
     completed: u64,
     completed_in_window: u64,
     busy_s: f64,
@@ -300,26 +401,52 @@ struct ConsumerResult {
 struct ConsumerJob {
     broker: Broker<Msg>,
     consumer: Consumer<Msg>,
+    options: ConsumerOptions,
     queue: usize,
+    /// The queue's `max_priority`.
+    max_priority: Option<u8>,
     service: ServiceTimes,
+    failures: Option<Failures>,
+    /// The group's crashes, and this thread's first up time (scenario seconds), drawn when
+    /// the threads were started, in their order, as the simulator draws them at time zero.
+    crashes: Option<(Crashes, f64)>,
     then: Option<(ExchangeId, String)>,
     producers: usize,
     start: Start,
     stop: Arc<AtomicBool>,
 }
 
-/// What a consumer thread hands back when it stops: its figures, and its subscription with
-/// the delivery it was serving, kept alive until the final counts are read so that what it
-/// still held is counted in flight (dropping them would requeue manual-ack messages and
-/// settle auto-ack ones).
-type ConsumerExit = (ConsumerResult, Consumer<Msg>, Option<Delivery<Msg>>);
+/// What a consumer thread hands back when it stops: its figures, and its subscription (if
+/// it is not down after a crash) with the delivery it was serving, kept alive until the
+/// final counts are read so that what it still held is counted in flight (dropping them
+/// would requeue manual-ack messages and settle auto-ack ones).
+type ConsumerExit = (ConsumerResult, Option<Consumer<Msg>>, Option<Delivery<Msg>>);
 
+/// A consumer thread: serves deliveries one at a time, settles each as its group's failure
+/// stream says, and crashes and restarts as its crash stream says.
 fn run_consumer(job: ConsumerJob) -> ConsumerExit {
-    let ConsumerJob { broker, consumer, queue, service, then, producers, start, stop } = job;
+    let ConsumerJob {
+        broker,
+        consumer,
+        options,
+        queue,
+        max_priority,
+        service,
+        failures,
+        crashes,
+        then,
+        producers,
+        start,
+        stop,
+    } = job;
+    let levels = max_priority.map_or(0, |m| usize::from(m) + 1);
     let mut r = ConsumerResult {
         queue,
         wait: LatencyHistogram::new(),
         sojourn: LatencyHistogram::new(),
+        by_priority: (0..levels)
+            .map(|_| (LatencyHistogram::new(), LatencyHistogram::new()))
+            .collect(),
         end_to_end: (0..producers).map(|_| LatencyHistogram::new()).collect(),
         completed: 0,
         completed_in_window: 0,
@@ -329,10 +456,34 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         service_intended_s: 0.0,
         services: 0,
     };
+    let mut consumer = Some(consumer);
     let Some(frame) = await_start(&start, &stop) else { return (r, consumer, None) };
+    // Beyond any run: a crash that never comes, a service that ends only with the run.
+    let never = frame.end + Duration::from_secs(3600);
+    let after = |from: Instant, scenario_s: f64| {
+        frame.real(scenario_s).and_then(|d| from.checked_add(d)).unwrap_or(never)
+    };
+    let mut crash_at = crashes.as_ref().map_or(never, |(_, up)| after(frame.t0, *up));
     let mut pacer = Pacer::new();
     while !stop.load(Ordering::Relaxed) {
-        let d = match consumer.recv_timeout(RECV_POLL) {
+        if Instant::now() >= crash_at {
+            // Crash: the broker requeues everything this consumer held.
+            drop(consumer.take());
+            let (c, _) = crashes.as_ref().expect("a crash time comes from crashes");
+            let back = after(crash_at, c.down());
+            if !pacer.wait_until(back, &stop) {
+                return (r, None, None);
+            }
+            match broker.consume_id(queue, options) {
+                Ok(new) => consumer = Some(new),
+                Err(_) => return (r, None, None), // closed: the run is over
+            }
+            crash_at = after(back, c.up());
+            continue;
+        }
+        let c = consumer.as_ref().expect("subscribed while up");
+        let poll = RECV_POLL.min(crash_at.saturating_duration_since(Instant::now()));
+        let d = match c.recv_timeout(poll) {
             Ok(d) => d,
             Err(RecvError::Timeout) => continue,
             Err(RecvError::Closed) => break,
@@ -340,11 +491,18 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         let start = Instant::now();
         let intended = frame.real(service.next());
         // A service too long to represent ends only with the run.
-        let target = intended
-            .and_then(|i| start.checked_add(i))
-            .unwrap_or(frame.end + Duration::from_secs(3600));
-        if !pacer.wait_until(target, &stop) {
+        let target = intended.and_then(|i| start.checked_add(i)).unwrap_or(never);
+        if !pacer.wait_until(target.min(crash_at), &stop) {
             return (r, consumer, Some(d)); // stopped mid-service: still in flight
+        }
+        if target > crash_at {
+            // Crashed mid-service: the service is abandoned, the message requeued with the
+            // consumer (dropped first, so it goes back with the others it held, in order);
+            // the loop's top restarts it.
+            r.busy_s += frame.overlap(start, Instant::now());
+            drop(consumer.take());
+            drop(d);
+            continue;
         }
         let done = Instant::now();
         let intended = intended.unwrap_or_default().as_secs_f64();
@@ -356,19 +514,36 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             r.services += 1;
         }
         r.busy_s += frame.overlap(start, done);
+        if let Some(requeue) = failures.as_ref().and_then(Failures::draw) {
+            // A failed service: the message goes back (requeue) or dies (reject, to the
+            // dead-letter exchange if any). Only the final, successful service is measured.
+            let _ = d.nack(requeue);
+            continue;
+        }
         r.completed += 1;
         let m = *d.payload();
+        // A dead letter entered this queue when it was republished.
+        let entered = d.last_death().map_or(m.entered, |death| death.at);
         let in_window = frame.in_window(done);
         if in_window {
             r.completed_in_window += 1;
-            r.wait.record(frame.scn(start.saturating_duration_since(m.entered)));
-            r.sojourn.record(frame.scn(done.saturating_duration_since(m.entered)));
+            let wait = frame.scn(start.saturating_duration_since(entered));
+            let sojourn = frame.scn(done.saturating_duration_since(entered));
+            r.wait.record(wait);
+            r.sojourn.record(sojourn);
+            if let Some((w, s)) = r.by_priority.get_mut(usize::from(d.priority())) {
+                w.record(wait);
+                s.record(sojourn);
+            }
         }
         let last_stage = match &then {
             None => true,
-            Some((exchange, key)) => broker
-                .publish_to(*exchange, key, Msg { entered: done, ..m })
-                .is_ok_and(|o| o.unroutable()),
+            Some((exchange, key)) => {
+                let props = Props { ttl: None, priority: d.priority(), deliveries: 0 };
+                broker
+                    .publish_to_with(*exchange, key, Msg { entered: done, ..m }, props)
+                    .is_ok_and(|o| o.unroutable())
+            }
         };
         if last_stage && in_window {
             r.end_to_end[m.producer as usize]
@@ -472,33 +647,58 @@ fn real_window(lt: &Loadtest) -> Result<(Duration, Duration), LoadtestError> {
 }
 
 /// A broker with the model's topology: its router (exchanges and bindings) and its queues
-/// with their length limits.
+/// as [`queue_declarations`] declares them.
 fn broker_for(model: &Model) -> Result<Broker<Msg>, LoadtestError> {
-    let queues = model
+    Ok(Broker::from_router(model.router.clone(), queue_declarations(model))?)
+}
+
+/// How the broker declares each of the model's queues, in model order (so broker queue ids
+/// are model queue ids): the core's options with the TTL scaled to real seconds (the
+/// broker's clock), and the dead-letter exchange and keys by name.
+pub(crate) fn queue_declarations(model: &Model) -> Vec<(String, QueueDeclaration)> {
+    let scale = model.loadtest.time_scale;
+    let key = |k: KeyId| model.keys[k as usize].clone();
+    model
         .queues
         .iter()
         .map(|q| {
-            // The broker's clock is real seconds: a TTL in scenario seconds is scaled.
-            let scale = model.loadtest.time_scale;
-            let ttl = q.message_ttl.map(|t| t * scale);
-            (q.name.clone(), QueueOptions { message_ttl: ttl, ..q.core_config() })
+            let options =
+                QueueOptions { message_ttl: q.message_ttl.map(|t| t * scale), ..q.core_config() };
+            let dead_letter = q.dead_letter.as_ref().map(|dl| DeadLetterOptions {
+                exchange: model.router.exchange_name(dl.exchange).to_string(),
+                routing_key: dl.routing_key.map(key),
+                limit_routing_key: dl.limit_routing_key.map(key),
+            });
+            (q.name.clone(), QueueDeclaration { options, dead_letter })
         })
-        .collect();
-    Ok(Broker::from_router(model.router.clone(), queues)?)
+        .collect()
 }
 
 /// Subscribes and starts `count` consumer threads per group, in group order.
 fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> {
+    let seed = model.simulation.seed;
     for (gi, g) in model.groups.iter().enumerate() {
         let service = ServiceTimes::new(model, gi);
+        let failures = g.failure.map(|failure| Failures {
+            failure,
+            stream: SharedStream::new(seed, Stream::Failure(gi)),
+        });
+        let crashes = g.crash.as_ref().map(|crash| Crashes {
+            crash: crash.clone(),
+            stream: SharedStream::new(seed, Stream::Crash(gi)),
+        });
         for index in 0..g.count {
             let options = ConsumerOptions { prefetch: g.prefetch, ack: g.ack };
             let consumer = crew.broker.consume_id(g.queue, options)?;
             let job = ConsumerJob {
                 broker: crew.broker.clone(),
                 consumer,
+                options,
                 queue: g.queue,
+                max_priority: model.queues[g.queue].max_priority,
                 service: service.clone(),
+                failures: failures.clone(),
+                crashes: crashes.as_ref().map(|c| (c.clone(), c.up())),
                 then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
                 producers: model.producers.len(),
                 start: Arc::clone(&crew.start),
@@ -518,6 +718,7 @@ fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> 
 
 /// Starts one publisher thread per producer.
 fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> {
+    let scale = model.loadtest.time_scale;
     for (pi, p) in model.producers.iter().enumerate() {
         let job = PublisherJob {
             broker: crew.broker.clone(),
@@ -525,6 +726,10 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
             exchange: p.exchange,
             routing_key: p.routing_key.clone(),
             schedule: ArrivalSchedule::new(model, pi),
+            // The broker's clock is real seconds.
+            ttl: p.ttl.map(|t| t * scale),
+            priority: p.priority.clone(),
+            priority_rng: stream_rng(model.simulation.seed, Stream::Priority(pi)),
             start: Arc::clone(&crew.start),
             stop: Arc::clone(&crew.stop),
         };
@@ -601,8 +806,9 @@ fn measure(
     if let Some(role) = panicked {
         return Err(LoadtestError::Panicked(role));
     }
-    // Every consumer has stopped but is still subscribed: what it holds (in its buffer or
-    // half served) is unacked, in flight, whatever its ack mode — as the simulator counts it.
+    // Every consumer has stopped but is still subscribed (unless it was down after a
+    // crash): what it holds (in its buffer or half served) is unacked, in flight, whatever
+    // its ack mode — as the simulator counts it.
     let finals = crew.broker.stats();
     drop(subscriptions);
     progress(1.0);
@@ -644,14 +850,22 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
     let window_real = (m.horizon - m.warmup).as_secs_f64();
     let window_scn = window_real / m.time_scale;
     let mut queues = Vec::new();
+    let v2 = model.uses_message_lifecycle();
     for (qi, q) in model.queues.iter().enumerate() {
         let (w, e, f) = (&m.at_warm[qi], &m.at_end[qi], &m.finals[qi]);
         let mut wait = LatencyHistogram::new();
         let mut sojourn = LatencyHistogram::new();
         let (mut completed, mut completed_in_window, mut busy) = (0, 0, 0.0);
+        let levels = q.max_priority.map_or(0, |p| usize::from(p) + 1);
+        let mut by_priority: Vec<_> =
+            (0..levels).map(|_| (LatencyHistogram::new(), LatencyHistogram::new())).collect();
         for r in m.consumers.iter().filter(|r| r.queue == qi) {
             wait.merge(&r.wait);
             sojourn.merge(&r.sojourn);
+            for ((w, s), (rw, rs)) in by_priority.iter_mut().zip(&r.by_priority) {
+                w.merge(rw);
+                s.merge(rs);
+            }
             completed += r.completed;
             completed_in_window += r.completed_in_window;
             busy += r.busy_s;
@@ -659,12 +873,13 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
         let consumers = model.consumers_on(qi);
         let offered = e.offered - w.offered;
         let dropped = e.dropped - w.dropped;
+        let ratio = |n: u64| if offered > 0 { n as f64 / offered as f64 } else { 0.0 };
         queues.push(QueueReport {
             name: q.name.clone(),
             consumers,
             offered_rate: one(offered as f64 / window_scn),
             throughput: one(completed_in_window as f64 / window_scn),
-            loss_probability: one(if offered > 0 { dropped as f64 / offered as f64 } else { 0.0 }),
+            loss_probability: one(ratio(dropped)),
             wait_s: latency(&wait),
             sojourn_s: latency(&sojourn),
             queue_length: QueueLength {
@@ -686,12 +901,32 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
                 delivered: f.delivered,
                 acked: f.acked,
                 dropped: f.dropped,
+                expired: v2.then_some(f.expired),
+                rejected: v2.then_some(f.rejected),
+                dead_lettered: v2.then_some(f.dead_lettered),
+                redelivered: v2.then_some(f.redelivered),
+                dead_letter_unroutable: v2.then_some(f.dead_letter_unroutable),
+                dead_letter_cycles: v2.then_some(f.dead_letter_cycles),
                 in_flight_at_end: f.ready + f.unacked,
                 completed,
-                ..Counts::default()
             },
-            expire_probability: None,
-            by_priority: None,
+            expire_probability: model.may_expire(qi).then(|| one(ratio(e.expired - w.expired))),
+            by_priority: q.max_priority.map(|_| {
+                by_priority
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .filter_map(|(p, (wait, sojourn))| {
+                        let offered = e.offered_by_priority[p] - w.offered_by_priority[p];
+                        (offered > 0 || sojourn.count() > 0).then(|| PriorityReport {
+                            priority: p as u8,
+                            offered,
+                            wait_s: latency(wait),
+                            sojourn_s: latency(sojourn),
+                        })
+                    })
+                    .collect()
+            }),
         });
     }
     queues

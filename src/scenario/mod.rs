@@ -564,7 +564,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     if !c.problems.is_empty() {
         return None;
     }
-    warn_unconsumed_queues(&queues, &mut warnings);
+    warn_unconsumed_queues(&queues, &producers, &groups, &mut warnings);
 
     let name = raw.name.clone().unwrap_or_else(|| {
         std::path::Path::new(origin)
@@ -1076,10 +1076,21 @@ fn resolve_dead_letters(
 }
 
 /// Legal but probably not meant: a queue nobody consumes only grows.
-fn warn_unconsumed_queues(queues: &[Queue], warnings: &mut Vec<String>) {
-    for q in queues {
-        // A queue with a TTL and no consumers is a delay queue: its messages expire.
-        if q.groups.is_empty() && q.message_ttl.is_none() {
+fn warn_unconsumed_queues(
+    queues: &[Queue],
+    producers: &[Producer],
+    groups: &[ConsumerGroup],
+    warnings: &mut Vec<String>,
+) {
+    for (qi, q) in queues.iter().enumerate() {
+        // A queue with a TTL and no consumers is a delay queue: its messages expire. A
+        // queue that only dead letters reach is a parking lot: kept for people to inspect.
+        let published = producers.iter().any(|p| p.routes.contains(&qi))
+            || groups.iter().any(|g| g.then.as_ref().is_some_and(|t| t.routes.contains(&qi)));
+        let dead_letters_reach = queues.iter().any(|x| {
+            x.dead_letter.as_ref().is_some_and(|d| d.routes.iter().any(|r| r.contains(&qi)))
+        });
+        if q.groups.is_empty() && q.message_ttl.is_none() && (published || !dead_letters_reach) {
             warnings.push(format!(
                 "queue \"{}\" has no consumers: its messages will only accumulate",
                 q.name

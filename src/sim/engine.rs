@@ -612,25 +612,37 @@ impl<'m, const L: bool> Engine<'m, L> {
         }
     }
 
+    /// Consumer `c`'s service ends; whether it failed is drawn from its group's failure
+    /// stream.
     fn service_end(&mut self, c: usize) {
+        let group = &mut self.side.groups[self.side.consumers[c].group as usize];
+        let failed = if !L {
+            None
+        } else {
+            group.failure.and_then(|f| {
+                (f.probability > 0.0
+                    && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability)
+                    .then_some(f.requeue)
+            })
+        };
+        self.settle_service(c, failed);
+    }
+
+    /// Consumer `c`'s service ends: its message is acked, or, when it failed
+    /// (`Some(requeue)`), nacked.
+    #[inline(always)]
+    fn settle_service(&mut self, c: usize, failed: Option<bool>) {
         let now = self.now;
         let warmup = self.side.warmup;
         let cons = &mut self.side.consumers[c];
         cons.service_event = None;
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
         let started = cons.started;
-        let group = &mut self.side.groups[g];
-        let failed = L
-            && group.failure.is_some_and(|f| {
-                f.probability > 0.0
-                    && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability
-            });
         let st = &mut self.side.queues[q];
         st.busy -= 1;
         st.busy_avg.set(now, f64::from(st.busy));
-        if failed {
+        if let Some(requeue) = failed {
             // The consumer stays busy through its nack, as through an ack below.
-            let requeue = group.failure.is_some_and(|f| f.requeue);
             self.cores[q].nack_oldest(
                 now,
                 local,

@@ -28,6 +28,10 @@ fn all_shipped_scenarios_parse_without_warnings() {
         "log-collection",
         "email-sending",
         "prefetch-cost",
+        "retry-with-delay",
+        "priority-support",
+        "expiring-notifications",
+        "flaky-consumers",
     ] {
         assert!(
             names.contains(&format!("scenarios/{want}.toml").as_str()),
