@@ -125,6 +125,36 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
             (Some(sq.loss_probability.mean), sq.loss_probability.ci95),
             rq.map(|r| r.loss_probability.mean),
         );
+        // The second edition's figures, where the queue has them.
+        if let Some(e) = &sq.expire_probability {
+            push(
+                "expire_probability".into(),
+                a.and_then(|a| a.expire_probability),
+                (Some(e.mean), e.ci95),
+                rq.and_then(|r| r.expire_probability.as_ref()).map(|x| x.mean),
+            );
+        }
+        if let Some(bp) = &sq.by_priority {
+            for p in bp {
+                let ap = a
+                    .and_then(|a| a.by_priority.as_ref())
+                    .and_then(|v| v.iter().find(|x| x.priority == p.priority));
+                let rp = rq
+                    .and_then(|r| r.by_priority.as_ref())
+                    .and_then(|v| v.iter().find(|x| x.priority == p.priority));
+                for (name, sl, al, rl) in [
+                    ("wait_s", &p.wait_s, ap.map(|x| &x.wait_s), rp.map(|x| &x.wait_s)),
+                    ("sojourn_s", &p.sojourn_s, ap.map(|x| &x.sojourn_s), rp.map(|x| &x.sojourn_s)),
+                ] {
+                    push(
+                        format!("priority {}: {name}.mean", p.priority),
+                        al.filter(|_| stable).and_then(|l| l.mean),
+                        with_ci(sl, "mean"),
+                        rl.and_then(|l| l.mean),
+                    );
+                }
+            }
+        }
         queues.push(QueueComparison {
             name: sq.name.clone(),
             model: a.and_then(|a| a.model.clone()),
