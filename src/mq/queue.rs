@@ -228,6 +228,8 @@ pub struct Queue<M> {
     refuse_all: bool,
     /// A message with a finite expiry was admitted: expiry must be checked.
     may_expire: bool,
+    /// No queue TTL and no priorities: a message without a TTL needs no properties read.
+    plain: bool,
     counts: Counters,
 }
 
@@ -243,6 +245,7 @@ impl<M> Queue<M> {
             dispatching: true,
             refuse_all: config.overflow != Overflow::DropHead && config.max_length == Some(0),
             may_expire: false,
+            plain: config.message_ttl.is_none() && config.max_priority.is_none(),
             counts: Counters::default(),
         }
     }
@@ -423,14 +426,18 @@ impl<M> Queue<M> {
         if self.may_expire {
             self.expire(now, obs);
         }
-        let ttl = match (props.ttl, self.config.message_ttl) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let expires = ttl.map_or(f64::INFINITY, |t| now + t.max(0.0));
-        let priority = match self.config.max_priority {
-            Some(max) => props.priority.min(max),
-            None => 0,
+        let (expires, priority) = if self.plain && props.ttl.is_none() {
+            (f64::INFINITY, 0)
+        } else {
+            let ttl = match (props.ttl, self.config.message_ttl) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let priority = match self.config.max_priority {
+                Some(max) => props.priority.min(max),
+                None => 0,
+            };
+            (ttl.map_or(f64::INFINITY, |t| now + t.max(0.0)), priority)
         };
         // Arrival order is the offer count: every offered message gets the next number.
         let entry = Entry {

@@ -736,6 +736,16 @@ impl<'m, const L: bool> Engine<'m, L> {
         self.side.calendar.schedule(now + gap, Event::Arrival(p as u32));
     }
 
+    #[cold]
+    fn lifecycle_event(&mut self, ev: Event) {
+        match ev {
+            Event::Expire(q) => self.expire(q as usize),
+            Event::Crash(c) => self.crash(c as usize),
+            Event::Restart(c) => self.restart(c as usize),
+            Event::Arrival(_) | Event::ServiceEnd(_) => {}
+        }
+    }
+
     /// Queue `q`'s pending expiry is due.
     fn expire(&mut self, q: usize) {
         let now = self.now;
@@ -834,12 +844,12 @@ impl<'m, const L: bool> Engine<'m, L> {
             }
             self.now = t;
             self.events += 1;
+            // The two events of every scenario first; the lifecycle's only exist with `L`.
             match ev {
-                Event::Arrival(p) => self.arrival(p as usize),
                 Event::ServiceEnd(c) => self.service_end(c as usize),
-                Event::Expire(q) => self.expire(q as usize),
-                Event::Crash(c) => self.crash(c as usize),
-                Event::Restart(c) => self.restart(c as usize),
+                Event::Arrival(p) => self.arrival(p as usize),
+                other if L => self.lifecycle_event(other),
+                _ => {}
             }
         }
         self.now = horizon;
