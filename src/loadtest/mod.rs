@@ -840,6 +840,9 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         producers: producer_reports(model, m),
         end_to_end_s: end_to_end_reports(model, m),
         timing: Some(timing(m)),
+        partial: false,
+        replications_requested: None,
+        horizon_requested_s: None,
     }
 }
 

@@ -97,9 +97,30 @@ fn latency_cells(l: &Latency) -> [String; 3] {
     [secs_ci(l.mean, l.ci95), secs(l.p50), secs(l.p99)]
 }
 
+/// The line a partial run or load test report starts with (`None` for a full one).
+pub fn partial_note(r: &RunReport) -> Option<String> {
+    if !r.partial {
+        return None;
+    }
+    Some(match (r.replications_requested, r.horizon_requested_s) {
+        (Some(asked), _) => {
+            format!("PARTIAL: interrupted after {} of {asked} replications", r.replications)
+        }
+        (None, Some(asked)) => format!(
+            "PARTIAL: interrupted after {} of {} scenario time",
+            fmt_secs(r.horizon_s),
+            fmt_secs(asked)
+        ),
+        (None, None) => "PARTIAL: interrupted".to_string(),
+    })
+}
+
 /// The terminal view of a `run` or `loadtest` report.
 pub fn render_run(r: &RunReport) -> String {
     let mut out = String::new();
+    if let Some(note) = partial_note(r) {
+        let _ = writeln!(out, "{note}\n");
+    }
     let what = if r.backend == "real" { "real broker (loadtest)" } else { "simulation" };
     let _ = writeln!(
         out,
