@@ -633,7 +633,9 @@ pub fn size_until(
             not_run.extend(missed);
         }
         candidates.sort_by_key(|c| c.count);
+        not_run.retain(|n| !candidates.iter().any(|c| c.count == *n));
         not_run.sort_unstable();
+        not_run.dedup();
         by_prefetch.push(PrefetchSizing {
             prefetch,
             recommended,

@@ -326,3 +326,56 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
         events,
     }
 }
+
+#[cfg(test)]
+mod cancel_tests {
+    use super::*;
+
+    fn mm1(replications: u32) -> Model {
+        let text = std::fs::read_to_string("scenarios/mm1.toml").unwrap();
+        let mut m = Model::from_toml(&text, "mm1.toml").unwrap();
+        m.simulation.horizon = 2000.0;
+        m.simulation.warmup = 100.0;
+        m.simulation.replications = replications;
+        m
+    }
+
+    #[test]
+    fn a_stop_before_the_start_runs_nothing() {
+        let cancel = Cancel::new();
+        cancel.request();
+        assert!(run_until(&mm1(4), None, &NoProgress, &cancel).is_none());
+        assert!(simulate_until(&mm1(1), 0, None, &cancel).is_none());
+    }
+
+    /// Requests a stop when the first replication completes.
+    struct StopAfterOne(Cancel);
+    impl Progress for StopAfterOne {
+        fn replication_done(&self, _done: u32, _total: u32) {
+            self.0.request();
+        }
+    }
+
+    #[test]
+    fn a_stop_keeps_the_completed_replications_in_order_and_marks_the_report() {
+        let m = mm1(6);
+        let stop = StopAfterOne(Cancel::new());
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let out = pool.install(|| run_until(&m, None, &stop, &stop.0)).expect("one completed");
+        let r = &out.report;
+        assert!(r.partial);
+        assert_eq!((r.replications, r.replications_requested), (1, Some(6)));
+        // The same figures as a run asked for that one replication.
+        let mut one = m.clone();
+        one.simulation.replications = 1;
+        let full = run(&one, None, &NoProgress).report;
+        assert!(!full.partial && full.replications_requested.is_none());
+        assert_eq!(r.queues, full.queues);
+        assert!(r.queues.iter().all(|q| q.counts.balanced()));
+        let json = r.to_json();
+        assert!(
+            json.contains("\"partial\": true") && json.contains("\"replications_requested\": 6")
+        );
+        assert!(!full.to_json().contains("partial"));
+    }
+}

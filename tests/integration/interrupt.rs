@@ -209,3 +209,78 @@ fn loadtest_interrupted_in_its_warm_up_reports_nothing() {
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stderr).contains("warm-up"));
 }
+
+#[test]
+fn sweep_interrupted_reports_finished_cells_and_lists_the_rest() {
+    let child = start(&[
+        "sweep",
+        "scenarios/mmc.toml",
+        "--set",
+        "consumers.order-workers.count=8..40",
+        "--replications",
+        "2",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    let out = interrupt(child, "-INT", Duration::from_millis(2500), Duration::from_secs(8));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["partial"], true);
+    let cells = v["cells"].as_array().expect("cells");
+    let not_run = v["not_run"].as_array().expect("not_run");
+    assert!(
+        !cells.is_empty() && !not_run.is_empty(),
+        "{} done, {} not",
+        cells.len(),
+        not_run.len()
+    );
+    let mut seen: Vec<u64> =
+        cells.iter().chain(not_run).map(|c| c["cell"].as_u64().unwrap()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..33).collect::<Vec<u64>>(), "every cell once, finished or not run");
+    for c in cells {
+        // A finished cell has every replication asked for: not itself partial.
+        assert_eq!(c["report"]["replications"], 2);
+        assert!(c["report"].get("partial").is_none());
+        assert_balanced(&c["report"]);
+    }
+    for c in not_run {
+        assert!(c["set"]["consumers.order-workers.count"].is_i64(), "{c}");
+    }
+}
+
+#[test]
+fn size_interrupted_reports_finished_counts_and_lists_the_rest() {
+    let child = start(&[
+        "size",
+        "scenarios/mmc.toml",
+        "--group",
+        "order-workers",
+        "--target",
+        "p99 wait <= 50ms",
+        "--replications",
+        "5",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    let out = interrupt(child, "-INT", Duration::from_millis(1500), Duration::from_secs(8));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["partial"], true);
+    let not_run: Vec<u64> =
+        v["not_run"].as_array().expect("not_run").iter().map(|c| c.as_u64().unwrap()).collect();
+    assert!(!not_run.is_empty());
+    for c in v["candidates"].as_array().expect("candidates") {
+        assert!(!not_run.contains(&c["count"].as_u64().unwrap()), "{c} listed as not run");
+    }
+    // A recommendation survives only if the search had bracketed it: count − 1 fails.
+    if let Some(r) = v["recommended"].as_u64() {
+        let c = v["candidates"].as_array().unwrap();
+        assert!(c.iter().any(|c| c["count"] == r && c["meets"] == true));
+        assert!(c.iter().any(|c| c["count"] == r - 1 && c["meets"] == false));
+    } else {
+        assert!(v["none_reason"].as_str().unwrap().contains("interrupted"));
+    }
+}
