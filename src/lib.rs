@@ -4,6 +4,7 @@
 
 pub mod analytic;
 pub mod broker;
+pub mod cancel;
 pub mod dist;
 pub mod loadtest;
 pub mod merge;

@@ -9,6 +9,7 @@
 //! numbers), which makes their difference much more precise than either figure alone.
 
 use crate::analytic::{self, tutorial};
+use crate::cancel::Cancel;
 use crate::results::QueueAnalysis;
 use crate::scenario::{Model, parse_duration};
 use crate::sim::{self, NoProgress, SimOutcome};
@@ -204,6 +205,10 @@ pub struct PrefetchSizing {
     pub analytic_guess: Option<u32>,
     /// Counts evaluated, ascending.
     pub candidates: Vec<Candidate>,
+    /// Interrupted: counts whose simulation was due but did not finish (extension; absent
+    /// when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<u32>,
 }
 
 /// The answer of `mqsim size`.
@@ -231,6 +236,14 @@ pub struct SizeReport {
     /// count is recommended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub none_reason: Option<String>,
+    /// The search was interrupted (Ctrl-C): the candidates are the counts finished,
+    /// `recommended` is `null` unless the search had already bracketed it, and the
+    /// prefetch settings not searched are absent (extension; absent when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// Interrupted: the headline search's counts not run (extension; absent when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<u32>,
 }
 
 impl SizeReport {
@@ -243,6 +256,7 @@ impl SizeReport {
                 recommended: self.recommended,
                 analytic_guess: self.analytic_guess,
                 candidates: self.candidates.clone(),
+                not_run: self.not_run.clone(),
             }]
         } else {
             self.by_prefetch.clone()
@@ -349,6 +363,7 @@ pub const MAX_COUNT: u32 = 100_000;
 
 struct Search<'m> {
     model: &'m Model,
+    cancel: &'m Cancel,
     group: usize,
     queue: usize,
     target: Target,
@@ -391,12 +406,13 @@ impl Search<'_> {
         Some(lo)
     }
 
-    fn evaluate(&self, count: u32) -> Candidate {
+    /// The candidate, or `None` if a stop was requested before its simulation finished.
+    fn evaluate(&self, count: u32) -> Option<Candidate> {
         let a = self.analysis(count);
         let analytic = a.as_ref().and_then(|a| analytic_figure(a, &self.target));
         let unstable = a.as_ref().is_some_and(|a| !a.stable);
         if unstable {
-            return Candidate {
+            return Some(Candidate {
                 count,
                 meets: false,
                 value: None,
@@ -411,13 +427,19 @@ impl Search<'_> {
                 note: Some(
                     "unstable (offered load ≥ capacity, unbounded queue): not simulated".into(),
                 ),
-            };
+            });
         }
-        let out = sim::run(&self.variant(count), None, &NoProgress);
+        if self.cancel.requested() {
+            return None;
+        }
+        let out = sim::run_until(&self.variant(count), None, &NoProgress, self.cancel)?;
+        if out.report.partial {
+            return None;
+        }
         let (value, upper) = sim_figure(&out, self.queue, &self.target);
         let r = &out.report.queues[self.queue];
         let lat = if self.target.metric == Metric::Wait { &r.wait_s } else { &r.sojourn_s };
-        Candidate {
+        Some(Candidate {
             count,
             meets: upper.is_some_and(|u| u <= self.target.value),
             value,
@@ -430,48 +452,82 @@ impl Search<'_> {
             p99: lat.p99,
             loss: Some(r.loss_probability.mean),
             note: None,
-        }
+        })
+    }
+
+    /// Evaluates `counts` in parallel: the candidates finished, and the counts not run.
+    fn evaluate_all(
+        &self,
+        counts: &[u32],
+        on_count: &(dyn Fn(u32) + Sync),
+    ) -> (Vec<Candidate>, Vec<u32>) {
+        let out: Vec<(u32, Option<Candidate>)> = counts
+            .par_iter()
+            .map(|&c| {
+                let cand = self.evaluate(c);
+                if cand.is_some() {
+                    on_count(c);
+                }
+                (c, cand)
+            })
+            .collect();
+        let mut not_run = Vec::new();
+        let done = out
+            .into_iter()
+            .filter_map(|(c, cand)| {
+                if cand.is_none() {
+                    not_run.push(c);
+                }
+                cand
+            })
+            .collect();
+        (done, not_run)
     }
 
     /// Simulates around `start` until the smallest meeting count is bracketed: a count that
-    /// meets with count − 1 failing (or count = `min`).
+    /// meets with count − 1 failing (or count = `min`). Interrupted, it stops with no
+    /// recommendation (unless already bracketed) and the counts not run.
     fn run(
         &self,
         start: u32,
         min: u32,
         limit: u32,
         on_count: &(dyn Fn(u32) + Sync),
-    ) -> (Option<u32>, Vec<Candidate>) {
+    ) -> (Option<u32>, Vec<Candidate>, Vec<u32>, bool) {
         let mut done: Vec<Candidate> = Vec::new();
-        let eval = |counts: Vec<u32>, done: &mut Vec<Candidate>| {
+        let mut not_run: Vec<u32> = Vec::new();
+        let mut eval = |counts: Vec<u32>, done: &mut Vec<Candidate>| {
             let counts: Vec<u32> = counts
                 .into_iter()
                 .filter(|c| (min..=limit).contains(c) && !done.iter().any(|d| d.count == *c))
                 .collect();
-            let new: Vec<Candidate> = counts
-                .par_iter()
-                .map(|&c| {
-                    let cand = self.evaluate(c);
-                    on_count(c);
-                    cand
-                })
-                .collect();
+            let (new, missed) = self.evaluate_all(&counts, on_count);
             done.extend(new);
             done.sort_by_key(|c| c.count);
+            not_run.extend(missed);
         };
         let start = start.clamp(min, limit);
         eval(vec![start.saturating_sub(1), start, start + 1], &mut done);
+        let bracketed = |done: &[Candidate]| {
+            let c = done.iter().find(|c| c.meets).map(|c| c.count)?;
+            (c == min || done.iter().any(|d| d.count == c - 1 && !d.meets)).then_some(c)
+        };
         loop {
+            if self.cancel.requested() {
+                let rec = bracketed(&done);
+                not_run.sort_unstable();
+                return (rec, done, not_run, true);
+            }
             let lowest_meeting = done.iter().find(|c| c.meets).map(|c| c.count);
             match lowest_meeting {
                 Some(c) if c == min || done.iter().any(|d| d.count == c - 1 && !d.meets) => {
-                    return (Some(c), done);
+                    return (Some(c), done, not_run, false);
                 }
                 Some(c) => eval(vec![c - 1, c.saturating_sub(2)], &mut done),
                 None => {
                     let top = done.last().map_or(start, |c| c.count);
                     if top >= limit {
-                        return (None, done);
+                        return (None, done, not_run, false);
                     }
                     // Grow by about 10% per round (at least 2 counts), in parallel. Clamped
                     // to the limit: a count past it was filtered out, nothing new was
@@ -494,6 +550,20 @@ pub fn size(
     target: &Target,
     prefetches: &[u32],
     on_count: &(dyn Fn(u32) + Sync),
+) -> Result<SizeReport, SizeError> {
+    size_until(model, group_name, target, prefetches, on_count, &Cancel::new())
+}
+
+/// [`size`], stopping early when `cancel` is set: the report then has `partial` set, the
+/// counts finished as candidates, the counts not run in `not_run`, and a recommendation
+/// only if the search had already bracketed it; prefetch settings not reached are left out.
+pub fn size_until(
+    model: &Model,
+    group_name: &str,
+    target: &Target,
+    prefetches: &[u32],
+    on_count: &(dyn Fn(u32) + Sync),
+    cancel: &Cancel,
 ) -> Result<SizeReport, SizeError> {
     let group = model.group_id(group_name).ok_or_else(|| {
         SizeError::NoGroup(
@@ -537,32 +607,50 @@ pub fn size(
         prefetches.to_vec()
     };
     let mut by_prefetch = Vec::new();
+    let mut interrupted = false;
     for &prefetch in &settings {
-        let s = Search { model, group, queue, target: target.clone(), prefetch };
+        if interrupted {
+            break;
+        }
+        let s = Search { model, cancel, group, queue, target: target.clone(), prefetch };
         let analytic_guess = s.analytic_guess(min, limit);
         let start = analytic_guess.unwrap_or(tutorial_guess.max(min));
-        let (recommended, mut candidates) = s.run(start, min, limit, on_count);
+        let (recommended, mut candidates, mut not_run, stopped) =
+            s.run(start, min, limit, on_count);
+        interrupted |= stopped;
         // Fill in the curve from the smallest stable count to a few past the answer, so the
         // sizing chart shows the knee, not just the bracket.
         let hi = recommended.unwrap_or(start).saturating_add(3).min(limit);
         let lo = hi.saturating_sub(11).max(min);
         let missing: Vec<u32> =
             (lo..=hi).filter(|c| !candidates.iter().any(|d| d.count == *c)).collect();
-        candidates.extend(
-            missing
-                .par_iter()
-                .map(|&c| {
-                    let cand = s.evaluate(c);
-                    on_count(c);
-                    cand
-                })
-                .collect::<Vec<_>>(),
-        );
+        if interrupted {
+            not_run.extend(missing);
+        } else {
+            let (more, missed) = s.evaluate_all(&missing, on_count);
+            candidates.extend(more);
+            interrupted |= !missed.is_empty();
+            not_run.extend(missed);
+        }
         candidates.sort_by_key(|c| c.count);
-        by_prefetch.push(PrefetchSizing { prefetch, recommended, analytic_guess, candidates });
+        not_run.retain(|n| !candidates.iter().any(|c| c.count == *n));
+        not_run.sort_unstable();
+        not_run.dedup();
+        by_prefetch.push(PrefetchSizing {
+            prefetch,
+            recommended,
+            analytic_guess,
+            candidates,
+            not_run,
+        });
     }
+    let partial = interrupted;
     let head = by_prefetch[0].clone();
     let none_reason = head.recommended.is_none().then(|| {
+        if partial {
+            return "interrupted before the search found the smallest count meeting the target"
+                .to_string();
+        }
         // Why: the nearest the search came, so the gap to the target is visible.
         let closest = head
             .candidates
@@ -591,6 +679,8 @@ pub fn size(
         candidates: head.candidates,
         by_prefetch: if prefetches.is_empty() { Vec::new() } else { by_prefetch },
         none_reason,
+        partial,
+        not_run: head.not_run,
     })
 }
 

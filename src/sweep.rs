@@ -8,6 +8,7 @@
 //! `loadtest`. Values are a comma list (`10,20,40`, `"100ms","200ms"`) or an inclusive
 //! integer range `1..16`, optionally with a step `1..16:3`.
 
+use crate::cancel::Cancel;
 use crate::results::RunReport;
 use crate::scenario::{Model, ScenarioError, parse_duration};
 use crate::sim::{self, NoProgress};
@@ -238,15 +239,40 @@ pub fn run(
     cells: &[(usize, Vec<Value>)],
     on_cell: &(dyn Fn() + Sync),
 ) -> Vec<Cell> {
-    models
+    let (done, not_run) = run_until(models, cells, on_cell, &Cancel::new());
+    debug_assert!(not_run.is_empty());
+    done
+}
+
+/// [`run`], stopping early when `cancel` is set: returns the cells finished (every
+/// replication; in cell order) and, in grid order, the cells not run — not started, or
+/// stopped part-way (their completed replications are discarded, so every cell reported
+/// has the replications asked for).
+pub fn run_until(
+    models: &[Model],
+    cells: &[(usize, Vec<Value>)],
+    on_cell: &(dyn Fn() + Sync),
+    cancel: &Cancel,
+) -> (Vec<Cell>, Vec<(usize, Vec<Value>)>) {
+    let outcomes: Vec<Option<RunReport>> = models
         .par_iter()
-        .zip(cells.par_iter())
-        .map(|(m, (index, values))| {
-            let report = sim::run(m, None, &NoProgress).report;
+        .map(|m| {
+            if cancel.requested() {
+                return None;
+            }
+            let report = sim::run_until(m, None, &NoProgress, cancel)?.report;
             on_cell();
-            Cell { index: *index, values: values.clone(), report }
+            (!report.partial).then_some(report)
         })
-        .collect()
+        .collect();
+    let (mut done, mut not_run) = (Vec::new(), Vec::new());
+    for (report, (index, values)) in outcomes.into_iter().zip(cells) {
+        match report {
+            Some(report) => done.push(Cell { index: *index, values: values.clone(), report }),
+            None => not_run.push((*index, values.clone())),
+        }
+    }
+    (done, not_run)
 }
 
 /// A swept value as a number, for chart axes: integers, floats and durations (`"250ms"`);

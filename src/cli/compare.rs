@@ -52,7 +52,11 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     let theory = mqsim::analytic::analyze(&model);
     let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
     let sim = sim::run(&model, step, &NoProgress);
-    let real = if a.no_real { None } else { Some(run_real(&model, a.quiet, a.format)?) };
+    let real = if a.no_real {
+        None
+    } else {
+        Some(run_real(&model, a.quiet, a.format, &mqsim::cancel::Cancel::new())?)
+    };
     let c = compare3(&theory, &sim.report, real.as_ref());
     if let Some(dir) = &a.out {
         write_atomic(dir, "compare.json", json::to_json(&c).as_bytes())?;

@@ -5,6 +5,8 @@ use super::output::{
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use indicatif::{ProgressBar, ProgressStyle};
+use mqsim::cancel::Cancel;
+use mqsim::loadtest::LoadtestError;
 use mqsim::report::markdown;
 use mqsim::results::RunReport;
 use mqsim::scenario::{Model, parse_duration};
@@ -90,7 +92,12 @@ pub fn check_real_run(model: &Model, file: &std::path::Path, quiet: bool) -> Res
 }
 
 /// Runs the load test with a progress bar when a person is watching.
-pub fn run_real(model: &Model, quiet: bool, format: Format) -> Result<RunReport, CliError> {
+pub fn run_real(
+    model: &Model,
+    quiet: bool,
+    format: Format,
+    stop: &Cancel,
+) -> Result<RunReport, CliError> {
     let bar = if show_progress(quiet, format) {
         let b = ProgressBar::new(1000);
         b.set_style(
@@ -103,21 +110,29 @@ pub fn run_real(model: &Model, quiet: bool, format: Format) -> Result<RunReport,
     } else {
         ProgressBar::hidden()
     };
-    let r = mqsim::loadtest::run_loadtest(model, &|f| bar.set_position((f * 1000.0) as u64))
-        .map_err(|e| CliError::Other(anyhow::anyhow!("loadtest failed: {e}")));
+    let r = mqsim::loadtest::run_loadtest_until(
+        model,
+        &|f| bar.set_position((f * 1000.0) as u64),
+        stop,
+    )
+    .map_err(|e| match e {
+        LoadtestError::Interrupted => CliError::Interrupted(Some(format!("loadtest {e}"))),
+        e => CliError::Other(anyhow::anyhow!("loadtest failed: {e}")),
+    });
     bar.finish_and_clear();
     r
 }
 
 pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     super::output::prepare_out(a.out.as_deref())?;
+    let stop = super::stop_on_interrupt();
     let mut model = load(&a.scenario.file)?;
     apply_overrides(&mut model, a.time_scale, a.duration.as_deref())?;
     check_real_run(&model, &a.scenario.file, a.quiet)?;
     if !a.quiet {
         warn_model(&model);
     }
-    let report = run_real(&model, a.quiet, a.format)?;
+    let report = run_real(&model, a.quiet, a.format, &stop)?;
     if let Some(dir) = &a.out {
         write_run_files(dir, &report)?;
         let theory = mqsim::analytic::analyze(&model);
@@ -130,5 +145,5 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
         )?;
     }
     print_run(a.format, &report);
-    Ok(())
+    if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }
 }

@@ -14,9 +14,11 @@ mod sweep;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use mqsim::cancel::Cancel;
 use mqsim::scenario::{Model, ScenarioError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 /// Message-queue capacity planning: theory, simulation and a real broker from one scenario.
 #[derive(Debug, Parser)]
@@ -68,6 +70,9 @@ pub enum CliError {
     Input(anyhow::Error),
     /// Anything else: exit code 1.
     Other(anyhow::Error),
+    /// Stopped by Ctrl-C or SIGTERM: exit code 130 (128 + SIGINT), after whatever was
+    /// finished has been printed; with a message when nothing was.
+    Interrupted(Option<String>),
 }
 
 impl From<anyhow::Error> for CliError {
@@ -122,7 +127,42 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+        Err(CliError::Interrupted(message)) => {
+            if let Some(m) = message {
+                eprintln!("interrupted: {m}");
+            }
+            ExitCode::from(INTERRUPTED)
+        }
     }
+}
+
+/// The exit status of an interrupted command (128 + SIGINT), partial results or not.
+pub const INTERRUPTED: u8 = 130;
+
+/// Installs the process's one Ctrl-C (and SIGTERM) handler, the first time it is called,
+/// and returns the stop flag it sets: the first signal asks the running computation to stop
+/// and report what it has finished; a second one exits at once with status 130.
+pub fn stop_on_interrupt() -> Cancel {
+    static FLAG: OnceLock<Cancel> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Cancel::new();
+        let seen = flag.clone();
+        let installed = ctrlc::set_handler(move || {
+            if seen.requested() {
+                std::process::exit(i32::from(INTERRUPTED));
+            }
+            seen.request();
+            eprintln!(
+                "\ninterrupted: stopping and reporting what is finished (again to quit at once)"
+            );
+        });
+        if let Err(e) = installed {
+            // Without the handler the default applies: the signal ends the process.
+            eprintln!("warning: cannot catch Ctrl-C ({e}); it will stop without results");
+        }
+        flag
+    })
+    .clone()
 }
 
 /// Common arguments of the commands that take a scenario.

@@ -47,6 +47,7 @@ impl Progress for Bar {
 
 pub fn run(a: RunArgs) -> Result<(), CliError> {
     super::output::prepare_out(a.out.as_deref())?;
+    let stop = super::stop_on_interrupt();
     let mut model = load(&a.scenario.file)?;
     if let Some(s) = a.seed {
         model.simulation.seed = s;
@@ -90,8 +91,14 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         .context("cannot start worker threads")?;
     let bar = Bar(bar);
     let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
-    let outcome = pool.install(|| sim::run(&model, step, &bar));
+    let outcome = pool.install(|| sim::run_until(&model, step, &bar, &stop));
     bar.0.finish_and_clear();
+    let Some(outcome) = outcome else {
+        return Err(CliError::Interrupted(Some(format!(
+            "no replication of {} completed: nothing to report",
+            model.simulation.replications
+        ))));
+    };
     let report = &outcome.report;
     if let Some(dir) = &a.out {
         write_run_files(dir, report)?;
@@ -106,5 +113,5 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         )?;
     }
     print_run(a.format, report);
-    Ok(())
+    if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }
 }

@@ -55,9 +55,15 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
     } else {
         ProgressBar::hidden()
     };
-    let report = size::size(&model, &a.group, &a.target, &a.prefetch, &|c| {
-        bar.set_message(format!("{c} done"))
-    })
+    let stop = super::stop_on_interrupt();
+    let report = size::size_until(
+        &model,
+        &a.group,
+        &a.target,
+        &a.prefetch,
+        &|c| bar.set_message(format!("{c} done")),
+        &stop,
+    )
     .map_err(|e| CliError::Input(e.into()))?;
     bar.finish_and_clear();
     if let Some(dir) = &a.out {
@@ -72,5 +78,5 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
         || json::to_json(&report),
         || csv::size(&report),
     );
-    Ok(())
+    if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }
 }

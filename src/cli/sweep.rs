@@ -100,6 +100,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
     for m in &models {
         super::refuse_absurd_run(m, file)?;
     }
+    let stop = super::stop_on_interrupt();
     let bar = if show_progress(a.quiet, a.format) {
         let b = ProgressBar::new(cells.len() as u64);
         b.set_style(
@@ -112,21 +113,35 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
     } else {
         ProgressBar::hidden()
     };
-    let results = sweep::run(&models, &cells, &|| bar.inc(1));
+    let (results, not_run) = sweep::run_until(&models, &cells, &|| bar.inc(1), &stop);
     bar.finish_and_clear();
+    // Interrupted: the finished cells, under a line that says which were not run. The CSV
+    // keeps its columns (its rows are the finished cells', as `merge --partial` expects).
+    let note = (!not_run.is_empty()).then(|| table::sweep_partial_note(results.len(), &not_run));
+    let noted = |text: String| match &note {
+        Some(n) => format!("{n}\n\n{text}"),
+        None => text,
+    };
     if let Some(dir) = &a.out {
         write_atomic(dir, "sweep.csv", &csv::sweep(&a.sets, &results))?;
         let written = write_figures(dir, &figures::sweep_figures(&a.sets, &results), Charts::Png)?;
         let md = markdown::sweep_markdown(&file.display().to_string(), &a.sets, &results, &written);
+        let md = match &note {
+            Some(n) => md.replacen("\n\n", &format!("\n\n**{n}**\n\n"), 1),
+            None => md,
+        };
         write_atomic(dir, "report.md", md.as_bytes())?;
     }
     print(
         a.format,
-        || table::render_sweep(&a.sets, &results),
-        || json::sweep_json(&a.sets, &results),
+        || noted(table::render_sweep(&a.sets, &results)),
+        || match note {
+            Some(_) => json::sweep_json_partial(&a.sets, &results, &not_run),
+            None => json::sweep_json(&a.sets, &results),
+        },
         || csv::sweep(&a.sets, &results),
     );
-    Ok(())
+    if not_run.is_empty() { Ok(()) } else { Err(CliError::Interrupted(None)) }
 }
 
 #[derive(Debug, clap::Args)]

@@ -68,6 +68,7 @@ use crate::broker::{
     Broker, BrokerError, Consumer, ConsumerOptions, DeadLetterOptions, Delivery, Props,
     QueueDeclaration, QueueOptions, QueueStats, RecvError,
 };
+use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::results::{
     Counts, EndToEnd, Latency, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport,
@@ -120,6 +121,9 @@ pub enum LoadtestError {
     /// A publisher or consumer thread panicked (a bug).
     #[error("a {0} thread panicked")]
     Panicked(&'static str),
+    /// Stopped before the measurement window began (during the warm-up): nothing measured.
+    #[error("stopped during the warm-up, before anything was measured")]
+    Interrupted,
 }
 
 /// A random stream of the load test.
@@ -336,6 +340,8 @@ struct PublisherJob {
     /// Its [`Stream::Priority`] stream (a fixed priority draws nothing from it).
     priority_rng: Xoshiro256PlusPlus,
     start: Start,
+    /// Set at the end of the run, or when the run is stopped early (then before the
+    /// consumers' flag: publishing stops first, consumers keep serving).
     stop: Arc<AtomicBool>,
 }
 
@@ -413,8 +419,13 @@ struct ConsumerJob {
     then: Option<(ExchangeId, String)>,
     producers: usize,
     start: Start,
+    /// Where the measurement window ends when the run is stopped early (before the horizon).
+    cut: Cut,
     stop: Arc<AtomicBool>,
 }
+
+/// The instant a run stopped early ends its measurement window at, set once.
+type Cut = Arc<OnceLock<Instant>>;
 
 /// What a consumer thread hands back when it stops: its figures, and its subscription (if
 /// it is not down after a crash) with the delivery it was serving, kept alive until the
@@ -437,6 +448,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         then,
         producers,
         start,
+        cut,
         stop,
     } = job;
     let levels = max_priority.map_or(0, |m| usize::from(m) + 1);
@@ -458,6 +470,11 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
     };
     let mut consumer = Some(consumer);
     let Some(frame) = await_start(&start, &stop) else { return (r, consumer, None) };
+    // The window as it stands: to the horizon, or to where the run was stopped.
+    let window = || match cut.get() {
+        Some(&c) => Frame { end: frame.end.min(c), ..frame },
+        None => frame,
+    };
     // Beyond any run: a crash that never comes, a service that ends only with the run.
     let never = frame.end + Duration::from_secs(3600);
     let after = |from: Instant, scenario_s: f64| {
@@ -499,7 +516,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             // Crashed mid-service: the service is abandoned, the message requeued with the
             // consumer (dropped first, so it goes back with the others it held, in order);
             // the loop's top restarts it.
-            r.busy_s += frame.overlap(start, Instant::now());
+            r.busy_s += window().overlap(start, Instant::now());
             drop(consumer.take());
             drop(d);
             continue;
@@ -513,7 +530,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             r.service_intended_s += intended;
             r.services += 1;
         }
-        r.busy_s += frame.overlap(start, done);
+        r.busy_s += window().overlap(start, done);
         if let Some(requeue) = failures.as_ref().and_then(Failures::draw) {
             // A failed service: the message goes back (requeue) or dies (reject, to the
             // dead-letter exchange if any). Only the final, successful service is measured.
@@ -524,7 +541,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         let m = *d.payload();
         // A dead letter entered this queue when it was republished.
         let entered = d.last_death().map_or(m.entered, |death| death.at);
-        let in_window = frame.in_window(done);
+        let in_window = window().in_window(done);
         if in_window {
             r.completed_in_window += 1;
             let wait = frame.scn(start.saturating_duration_since(entered));
@@ -564,12 +581,22 @@ fn one(mean: f64) -> MeanCi {
     MeanCi { mean, ci95: None }
 }
 
-/// Sleeps until `until`, calling `progress` with the fraction of the horizon done.
-fn wait_reporting(until: Instant, frame: &Frame, horizon: Duration, progress: &dyn Fn(f64)) {
+/// Sleeps until `until`, calling `progress` with the fraction of the horizon done; `false`
+/// if `cancel` was set first (looked at every [`PROGRESS_EVERY`] at most).
+fn wait_reporting(
+    until: Instant,
+    frame: &Frame,
+    horizon: Duration,
+    progress: &dyn Fn(f64),
+    cancel: &Cancel,
+) -> bool {
     loop {
+        if cancel.requested() {
+            return false;
+        }
         let now = Instant::now();
         if now >= until {
-            return;
+            return true;
         }
         thread::sleep((until - now).min(PROGRESS_EVERY));
         let done = Instant::now().saturating_duration_since(frame.t0);
@@ -583,6 +610,10 @@ fn wait_reporting(until: Instant, frame: &Frame, horizon: Duration, progress: &d
 struct Crew {
     broker: Broker<Msg>,
     start: Start,
+    /// The publishers' stop flag.
+    publish_stop: Arc<AtomicBool>,
+    cut: Cut,
+    /// The consumers' stop flag.
     stop: Arc<AtomicBool>,
     publishers: Vec<JoinHandle<PublisherResult>>,
     consumers: Vec<JoinHandle<ConsumerExit>>,
@@ -593,6 +624,8 @@ impl Crew {
         Crew {
             broker,
             start: Arc::new(OnceLock::new()),
+            publish_stop: Arc::new(AtomicBool::new(false)),
+            cut: Arc::new(OnceLock::new()),
             stop: Arc::new(AtomicBool::new(false)),
             publishers: Vec::new(),
             consumers: Vec::new(),
@@ -602,6 +635,7 @@ impl Crew {
 
 impl Drop for Crew {
     fn drop(&mut self) {
+        self.publish_stop.store(true, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
         self.broker.close();
         for h in self.publishers.drain(..) {
@@ -619,13 +653,27 @@ impl Drop for Crew {
 /// the threads; calls `progress` with the fraction done (0 to 1) about every 100 ms from
 /// the calling thread. Starts one thread per producer and one per consumer.
 pub fn run_loadtest(model: &Model, progress: &dyn Fn(f64)) -> Result<RunReport, LoadtestError> {
+    run_loadtest_until(model, progress, &Cancel::new())
+}
+
+/// [`run_loadtest`], stopping early when `cancel` is set: publishing stops, the consumers
+/// are stopped as at the horizon (what they hold stays in flight), every thread is joined,
+/// and the report covers the window measured so far — `horizon_s` is where it stopped,
+/// `partial` is set, and the counts balance as ever. Stopped during the warm-up, there is
+/// nothing to report: [`LoadtestError::Interrupted`].
+pub fn run_loadtest_until(
+    model: &Model,
+    progress: &dyn Fn(f64),
+    cancel: &Cancel,
+) -> Result<RunReport, LoadtestError> {
     let (horizon, warmup) = real_window(&model.loadtest)?;
     clock::check(model).map_err(LoadtestError::Settings)?;
     let mut crew = Crew::new(broker_for(model)?);
     // Consumers first, so all are subscribed before the first publish.
     spawn_consumers(&mut crew, model)?;
     spawn_publishers(&mut crew, model)?;
-    let measured = measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress)?;
+    let measured =
+        measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress, cancel)?;
     Ok(assemble_report(model, &measured))
 }
 
@@ -702,6 +750,7 @@ fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> 
                 then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
                 producers: model.producers.len(),
                 start: Arc::clone(&crew.start),
+                cut: Arc::clone(&crew.cut),
                 stop: Arc::clone(&crew.stop),
             };
             match thread::Builder::new()
@@ -731,7 +780,7 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
             priority: p.priority.clone(),
             priority_rng: stream_rng(model.simulation.seed, Stream::Priority(pi)),
             start: Arc::clone(&crew.start),
-            stop: Arc::clone(&crew.stop),
+            stop: Arc::clone(&crew.publish_stop),
         };
         match thread::Builder::new()
             .name(format!("publish-{}", p.name))
@@ -748,7 +797,10 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
 /// consumers left, and every thread's figures.
 struct Measured {
     time_scale: f64,
+    /// Where the window ended: the horizon, or where the run was stopped.
     horizon: Duration,
+    /// Stopped before the horizon?
+    partial: bool,
     warmup: Duration,
     at_warm: Vec<QueueStats>,
     at_end: Vec<QueueStats>,
@@ -769,16 +821,30 @@ fn measure(
     horizon: Duration,
     warmup: Duration,
     progress: &dyn Fn(f64),
+    cancel: &Cancel,
 ) -> Result<Measured, LoadtestError> {
     let t0 = Instant::now() + START_DELAY;
     let frame = Frame { scale: time_scale, t0, warm: t0 + warmup, end: t0 + horizon };
     crew.start.set(frame).expect("set once, here");
     progress(0.0);
-    wait_reporting(frame.warm, &frame, horizon, progress);
+    if !wait_reporting(frame.warm, &frame, horizon, progress, cancel) {
+        return Err(LoadtestError::Interrupted); // dropping the crew joins every thread
+    }
     let at_warm = crew.broker.stats();
     let warm_taken = Instant::now();
     crew.broker.reset_ready_peaks();
-    wait_reporting(frame.end, &frame, horizon, progress);
+    let partial = !wait_reporting(frame.end, &frame, horizon, progress, cancel);
+    let horizon = if partial {
+        // Stopped early: the window ends now. Publishing stops (the publishers are joined
+        // below, as at the horizon, where they stop by themselves), and the consumers
+        // measure nothing past this instant.
+        let cut = Instant::now();
+        let _ = crew.cut.set(cut);
+        crew.publish_stop.store(true, Ordering::SeqCst);
+        cut.saturating_duration_since(t0).max(warmup)
+    } else {
+        horizon
+    };
 
     let mut publishers = Vec::new();
     let mut panicked = None;
@@ -811,10 +877,13 @@ fn measure(
     // its ack mode — as the simulator counts it.
     let finals = crew.broker.stats();
     drop(subscriptions);
-    progress(1.0);
+    if !partial {
+        progress(1.0);
+    }
     Ok(Measured {
         time_scale,
         horizon,
+        partial,
         warmup,
         at_warm,
         at_end,
@@ -833,13 +902,20 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         backend: "real".to_string(),
         seed: model.simulation.seed,
         replications: 1,
-        horizon_s: lt.horizon / lt.time_scale,
+        horizon_s: if m.partial {
+            m.horizon.as_secs_f64() / lt.time_scale
+        } else {
+            lt.horizon / lt.time_scale
+        },
         warmup_s: lt.warmup / lt.time_scale,
         time_scale: Some(lt.time_scale),
         queues: queue_reports(model, m),
         producers: producer_reports(model, m),
         end_to_end_s: end_to_end_reports(model, m),
         timing: Some(timing(m)),
+        partial: m.partial,
+        replications_requested: None,
+        horizon_requested_s: m.partial.then(|| lt.horizon / lt.time_scale),
     }
 }
 

@@ -77,6 +77,9 @@ fn run_page(
     let mut out = String::new();
     let backend = if r.backend == "real" { "real broker (loadtest)" } else { "simulation" };
     let _ = writeln!(out, "{heading} {} — {backend}\n", r.scenario);
+    if let Some(note) = super::table::partial_note(r) {
+        let _ = writeln!(out, "**{note}**\n");
+    }
     let _ = writeln!(
         out,
         "{} replication(s) of {} scenario time (first {} discarded), seed {}.\n",

@@ -97,9 +97,42 @@ fn latency_cells(l: &Latency) -> [String; 3] {
     [secs_ci(l.mean, l.ci95), secs(l.p50), secs(l.p99)]
 }
 
+/// The line a partial run or load test report starts with (`None` for a full one).
+pub fn partial_note(r: &RunReport) -> Option<String> {
+    if !r.partial {
+        return None;
+    }
+    Some(match (r.replications_requested, r.horizon_requested_s) {
+        (Some(asked), _) => {
+            format!("PARTIAL: interrupted after {} of {asked} replications", r.replications)
+        }
+        (None, Some(asked)) => format!(
+            "PARTIAL: interrupted after {} of {} scenario time",
+            fmt_secs(r.horizon_s),
+            fmt_secs(asked)
+        ),
+        (None, None) => "PARTIAL: interrupted".to_string(),
+    })
+}
+
+/// The line an interrupted sweep's table and page start with: how many cells finished and
+/// which were not run.
+pub fn sweep_partial_note(finished: usize, not_run: &[(usize, Vec<toml::Value>)]) -> String {
+    let list: Vec<String> = not_run.iter().map(|(i, _)| i.to_string()).collect();
+    format!(
+        "PARTIAL: interrupted after {finished} of {} cells; not run: cell{} {}",
+        finished + not_run.len(),
+        if not_run.len() == 1 { "" } else { "s" },
+        list.join(", ")
+    )
+}
+
 /// The terminal view of a `run` or `loadtest` report.
 pub fn render_run(r: &RunReport) -> String {
     let mut out = String::new();
+    if let Some(note) = partial_note(r) {
+        let _ = writeln!(out, "{note}\n");
+    }
     let what = if r.backend == "real" { "real broker (loadtest)" } else { "simulation" };
     let _ = writeln!(
         out,
@@ -428,12 +461,20 @@ fn candidates_table(t: &Target, cands: &[Candidate]) -> String {
 /// The terminal view of a sizing: per prefetch setting the candidates and the
 /// recommendation, then the tutorial's rule beside it.
 pub fn render_size(r: &SizeReport) -> String {
-    let mut out = format!("{} — sizing group \"{}\" for {}\n\n", r.scenario, r.group, r.target);
-    for PrefetchSizing { prefetch, recommended: rec, analytic_guess: guess, candidates } in
+    let mut out = String::new();
+    if r.partial {
+        let _ = writeln!(out, "PARTIAL: interrupted before the search finished\n");
+    }
+    let _ = write!(out, "{} — sizing group \"{}\" for {}\n\n", r.scenario, r.group, r.target);
+    for PrefetchSizing { prefetch, recommended: rec, analytic_guess: guess, candidates, not_run } in
         r.settings()
     {
         let _ = writeln!(out, "prefetch {prefetch}:");
         out.push_str(&candidates_table(&r.target, &candidates));
+        if !not_run.is_empty() {
+            let counts: Vec<String> = not_run.iter().map(u32::to_string).collect();
+            let _ = writeln!(out, "not run: {} consumers", counts.join(", "));
+        }
         let _ = writeln!(
             out,
             "→ recommended: {}   (theory's first guess: {})\n",

@@ -200,6 +200,17 @@ pub struct RunReport {
     /// Real-clock fidelity (loadtest only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    /// The run was interrupted (Ctrl-C): the report holds what was finished (`run`: the
+    /// completed replications; `loadtest`: the window measured so far). Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// Of a partial `run`: the replications asked for (`replications` completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications_requested: Option<u32>,
+    /// Of a partial `loadtest`: the horizon asked for, scenario seconds (`horizon_s` is
+    /// where the measurement stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_requested_s: Option<f64>,
 }
 
 impl RunReport {

@@ -22,6 +22,7 @@
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::{Calendar, EventId};
+use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason};
 use crate::results::Counts;
@@ -822,7 +823,9 @@ impl<'m, const L: bool> Engine<'m, L> {
         }
     }
 
-    fn run(mut self, series_step: Option<f64>) -> ReplicationResult {
+    /// Runs to the horizon; `None` if `cancel` was set (polled about every
+    /// [`CANCEL_POLL`] events): a truncated replication is discarded, not reported.
+    fn run(mut self, series_step: Option<f64>, cancel: &Cancel) -> Option<ReplicationResult> {
         let horizon = self.model.simulation.horizon;
         for (p, producer) in self.producers.iter_mut().enumerate() {
             let gap = producer.arrival.sample(&mut producer.rng);
@@ -835,9 +838,29 @@ impl<'m, const L: bool> Engine<'m, L> {
         }
         let nq = self.cores.len();
         let mut recorder = series_step.filter(|s| *s > 0.0).map(|step| Recorder::new(step, nq));
+        // The stop flag is looked at when the clock passes `look_at`, a point ≤ the horizon
+        // moved forward by a step adapted to about CANCEL_POLL events: the loop's one
+        // comparison (`t > look_at`) stands for the horizon's, so polling costs no
+        // instruction per event.
+        let mut step = horizon * 2f64.powi(-20);
+        let mut look_at = horizon.min(step);
+        let mut looked = 0u64;
         while let Some((t, ev)) = self.side.calendar.pop() {
-            if t > horizon {
-                break;
+            if t > look_at {
+                if t > horizon {
+                    break;
+                }
+                if cancel.requested() {
+                    return None;
+                }
+                let n = self.events - looked;
+                looked = self.events;
+                if n < CANCEL_POLL / 2 {
+                    step *= 2.0;
+                } else if n > CANCEL_POLL * 2 {
+                    step *= 0.5;
+                }
+                look_at = horizon.min(t + step);
             }
             if let Some(r) = recorder.as_mut() {
                 r.advance(&self, t);
@@ -923,19 +946,35 @@ impl<'m, const L: bool> Engine<'m, L> {
             .into_iter()
             .map(|g| GroupStats { served: g.served, unroutable_onward: g.unroutable_onward })
             .collect();
-        ReplicationResult { queues, producers, groups, events: self.events, series }
+        Some(ReplicationResult { queues, producers, groups, events: self.events, series })
     }
 }
 
 /// Runs replication number `replication` of `model` (seeded from the model's seed), and
 /// records a state snapshot every `series_step` seconds when given.
 pub fn simulate(model: &Model, replication: u32, series_step: Option<f64>) -> ReplicationResult {
+    simulate_until(model, replication, series_step, &Cancel::new())
+        .expect("nobody else holds the flag")
+}
+
+/// [`simulate`], stopping early when `cancel` is set: `None` then (the replication is
+/// discarded: a truncated one would bias the statistics).
+pub fn simulate_until(
+    model: &Model,
+    replication: u32,
+    series_step: Option<f64>,
+    cancel: &Cancel,
+) -> Option<ReplicationResult> {
     if model.uses_message_lifecycle() {
-        Engine::<true>::new(model, replication).run(series_step)
+        Engine::<true>::new(model, replication).run(series_step, cancel)
     } else {
-        Engine::<false>::new(model, replication).run(series_step)
+        Engine::<false>::new(model, replication).run(series_step, cancel)
     }
 }
+
+/// About how many events pass between two looks at the stop flag: a replication notices a
+/// stop within a millisecond or so.
+pub const CANCEL_POLL: u64 = 4096;
 
 #[cfg(test)]
 impl<const L: bool> Engine<'_, L> {

@@ -11,8 +11,11 @@ pub mod reference;
 pub mod speed;
 
 pub use calendar::{Calendar, EventId};
-pub use engine::{ReplicationResult, Series, simulate, stream, stream_seed};
+pub use engine::{
+    CANCEL_POLL, ReplicationResult, Series, simulate, simulate_until, stream, stream_seed,
+};
 
+use crate::cancel::Cancel;
 use crate::results::{
     CURVE_QUANTILES, Counts, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport,
     QueueCurves, QueueLength, QueueReport, RunReport,
@@ -72,15 +75,22 @@ pub const MSER_PILOTS: u32 = 5;
 /// MSER-5 and keeps the largest truncation over queues, averaged over pilots. The result
 /// is at most half the horizon. Deterministic: pilots use replications 0, 1, ….
 pub fn detect_warmup(model: &Model) -> f64 {
+    detect_warmup_until(model, &Cancel::new()).expect("nobody else holds the flag")
+}
+
+/// [`detect_warmup`], or `None` if `cancel` was set before every pilot finished.
+pub fn detect_warmup_until(model: &Model, cancel: &Cancel) -> Option<f64> {
     let mut pilot = model.clone();
     pilot.simulation.warmup = 0.0;
     let step = model.simulation.horizon / 500.0;
     let pilots = model.simulation.replications.min(MSER_PILOTS);
-    let cuts: Vec<f64> = (0..pilots)
+    let cuts: Option<Vec<f64>> = (0..pilots)
         .into_par_iter()
         .map(|r| {
-            let s = simulate(&pilot, r, Some(step)).series.expect("a series was asked for");
-            (0..model.queues.len())
+            let s = simulate_until(&pilot, r, Some(step), cancel)?
+                .series
+                .expect("a series was asked for");
+            let cut = (0..model.queues.len())
                 .map(|q| {
                     let n: Vec<f64> = s.ready[q]
                         .iter()
@@ -90,33 +100,63 @@ pub fn detect_warmup(model: &Model) -> f64 {
                         .collect();
                     crate::stats::mser::mser5(&n) as f64 * step
                 })
-                .fold(0.0, f64::max)
+                .fold(0.0, f64::max);
+            Some(cut)
         })
         .collect();
-    if cuts.is_empty() { 0.0 } else { cuts.iter().sum::<f64>() / cuts.len() as f64 }
+    let cuts = cuts?;
+    Some(if cuts.is_empty() { 0.0 } else { cuts.iter().sum::<f64>() / cuts.len() as f64 })
 }
 
 /// Runs every replication of `model` (its `simulation` settings) on the current rayon pool.
 /// With `warmup = "auto"` the warm-up is chosen first by [`detect_warmup`] and reported as
 /// `warmup_s`.
 pub fn run(model: &Model, series_step: Option<f64>, progress: &dyn Progress) -> SimOutcome {
+    run_until(model, series_step, progress, &Cancel::new()).expect("nobody else holds the flag")
+}
+
+/// [`run`], stopping early when `cancel` is set: replications not started are skipped, one
+/// in progress stops at its next look at the flag ([`CANCEL_POLL`] events) and is
+/// discarded. The report then aggregates the completed replications, in replication order,
+/// with `replications` = how many completed and `partial` set; `None` if none completed
+/// (or the stop came while the automatic warm-up was being chosen).
+pub fn run_until(
+    model: &Model,
+    series_step: Option<f64>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Option<SimOutcome> {
     if model.simulation.warmup_auto {
         let mut m = model.clone();
-        m.simulation.warmup = detect_warmup(model);
+        m.simulation.warmup = detect_warmup_until(model, cancel)?;
         m.simulation.warmup_auto = false;
-        return run(&m, series_step, progress);
+        return run_until(&m, series_step, progress, cancel);
     }
     let total = model.simulation.replications;
     let done = AtomicU32::new(0);
-    let results: Vec<ReplicationResult> = (0..total)
+    let results: Vec<Option<ReplicationResult>> = (0..total)
         .into_par_iter()
         .map(|r| {
-            let res = simulate(model, r, if r == 0 { series_step } else { None });
+            if cancel.requested() {
+                return None;
+            }
+            let res = simulate_until(model, r, if r == 0 { series_step } else { None }, cancel)?;
             progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            res
+            Some(res)
         })
         .collect();
-    aggregate(model, results)
+    let completed: Vec<ReplicationResult> = results.into_iter().flatten().collect();
+    if completed.is_empty() {
+        return None;
+    }
+    let n = completed.len() as u32;
+    let mut outcome = aggregate(model, completed);
+    if n < total {
+        outcome.report.replications = n;
+        outcome.report.partial = true;
+        outcome.report.replications_requested = Some(total);
+    }
+    Some(outcome)
 }
 
 fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
@@ -275,11 +315,67 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
             producers,
             end_to_end_s: end_to_end,
             timing: None,
+            partial: false,
+            replications_requested: None,
+            horizon_requested_s: None,
         },
         wait: waits,
         sojourn: sojourns,
         curves,
         series,
         events,
+    }
+}
+
+#[cfg(test)]
+mod cancel_tests {
+    use super::*;
+
+    fn mm1(replications: u32) -> Model {
+        let text = std::fs::read_to_string("scenarios/mm1.toml").unwrap();
+        let mut m = Model::from_toml(&text, "mm1.toml").unwrap();
+        m.simulation.horizon = 2000.0;
+        m.simulation.warmup = 100.0;
+        m.simulation.replications = replications;
+        m
+    }
+
+    #[test]
+    fn a_stop_before_the_start_runs_nothing() {
+        let cancel = Cancel::new();
+        cancel.request();
+        assert!(run_until(&mm1(4), None, &NoProgress, &cancel).is_none());
+        assert!(simulate_until(&mm1(1), 0, None, &cancel).is_none());
+    }
+
+    /// Requests a stop when the first replication completes.
+    struct StopAfterOne(Cancel);
+    impl Progress for StopAfterOne {
+        fn replication_done(&self, _done: u32, _total: u32) {
+            self.0.request();
+        }
+    }
+
+    #[test]
+    fn a_stop_keeps_the_completed_replications_in_order_and_marks_the_report() {
+        let m = mm1(6);
+        let stop = StopAfterOne(Cancel::new());
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let out = pool.install(|| run_until(&m, None, &stop, &stop.0)).expect("one completed");
+        let r = &out.report;
+        assert!(r.partial);
+        assert_eq!((r.replications, r.replications_requested), (1, Some(6)));
+        // The same figures as a run asked for that one replication.
+        let mut one = m.clone();
+        one.simulation.replications = 1;
+        let full = run(&one, None, &NoProgress).report;
+        assert!(!full.partial && full.replications_requested.is_none());
+        assert_eq!(r.queues, full.queues);
+        assert!(r.queues.iter().all(|q| q.counts.balanced()));
+        let json = r.to_json();
+        assert!(
+            json.contains("\"partial\": true") && json.contains("\"replications_requested\": 6")
+        );
+        assert!(!full.to_json().contains("partial"));
     }
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod fuzz;
 mod golden;
+mod interrupt;
 mod properties;
 mod robustness;
 mod scenarios;
