@@ -19,7 +19,7 @@
 
 use super::choose;
 use super::traffic::Stream;
-use crate::mq::Reason;
+use crate::mq::{Reason, dead_letter};
 use crate::results::{EndToEndPath, QueueAnalysis};
 use crate::scenario::{KeyId, Model};
 use std::collections::BTreeMap;
@@ -227,17 +227,10 @@ fn send_on(
             if rate <= 0.0 {
                 return;
             }
-            let mask = if matches!(reason, Reason::Rejected | Reason::DeliveryLimit) {
-                0
-            } else {
-                mask | 1 << dl.cycle_bit
-            };
+            let mut mask = mask;
             let key = dl.key_for(key, reason);
             let routes = &dl.routes[key as usize];
-            let cycles = routes.iter().any(|&t| {
-                model.queues[t].dead_letter.as_ref().is_some_and(|x| mask >> x.cycle_bit & 1 == 1)
-            });
-            if !cycles {
+            if dead_letter::pass_on(&mut mask, dl.cycle_bit, reason, dl.targets(model, key)) {
                 for &tq in routes {
                     let class = (producer, key, deliveries, mask);
                     add(&mut next_dead[tq], class, rate, rate * (so_far + time_here));

@@ -129,7 +129,7 @@ pub use crate::routing::{ExchangeId, ExchangeKind, QueueId};
 pub use consumer::{Consumer, Delivery, RecvError, SettleError};
 pub use queue::Death;
 
-use crate::mq::Admission;
+use crate::mq::{Admission, dead_letter};
 use crate::routing::{Router, RoutingError};
 use queue::{After, Clock, Dead, Letter, QueueCore, Trail};
 use std::cell::RefCell;
@@ -401,28 +401,19 @@ impl<T> Inner<T> {
             let Some(dl) = &source.declaration.dead_letter else { continue };
             let Dead { letter, priority, deliveries, reason } = dead;
             let old = letter.trail.as_deref();
-            // RabbitMQ's cycle rule: a rejection clears the history; a message that would
-            // return, with no rejection since, to a queue it already died in is dropped.
-            let history = match reason {
-                Reason::Rejected | Reason::DeliveryLimit => Vec::new(),
-                _ => {
-                    let mut h = old.map(|o| o.history.clone()).unwrap_or_default();
-                    if !h.contains(&from) {
-                        h.push(from);
-                    }
-                    h
-                }
-            };
             let own = old.map_or("", |o| &o.key);
-            let key = match (reason, &dl.limit_routing_key) {
-                (Reason::DeliveryLimit, Some(k)) => k.as_str(),
-                _ => dl.routing_key.as_deref().unwrap_or(own),
-            };
+            let key = dead_letter::dead_letter_key(
+                reason,
+                own,
+                dl.routing_key.as_deref(),
+                dl.limit_routing_key.as_deref(),
+            );
             match t.router.exchange_id(&dl.exchange) {
                 Some(ex) => t.router.route_into(ex, key, &mut routes),
                 None => routes.clear(),
             }
-            if routes.iter().any(|q| history.contains(q)) {
+            let mut history = old.map(|o| o.history.clone()).unwrap_or_default();
+            if !dead_letter::pass_on(&mut history, from, reason, routes.iter().map(|&q| Some(q))) {
                 source.dead_letter_cycles.fetch_add(1, Ordering::Relaxed);
                 continue;
             }

@@ -17,6 +17,7 @@
 //! a message's life, and a hook on [`Observer`] if a back end must react. The simulator and
 //! the broker then get it at once; `tests` here check it against a reference model.
 
+pub mod dead_letter;
 mod queue;
 mod ready;
 

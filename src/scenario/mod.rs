@@ -185,10 +185,24 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// The key a message with key `own` is republished with, for `reason`.
     pub fn key_for(&self, own: KeyId, reason: crate::mq::Reason) -> KeyId {
-        match (reason, self.limit_routing_key) {
-            (crate::mq::Reason::DeliveryLimit, Some(k)) => k,
-            _ => self.routing_key.unwrap_or(own),
-        }
+        crate::mq::dead_letter::dead_letter_key(
+            reason,
+            own,
+            self.routing_key,
+            self.limit_routing_key,
+        )
+    }
+
+    /// The queues a dead letter with key `key` reaches, each with its cycle bit (`None` for
+    /// a queue without a dead-letter exchange: no message ever died there with one).
+    pub fn targets<'a>(
+        &'a self,
+        model: &'a Model,
+        key: KeyId,
+    ) -> impl Iterator<Item = Option<u8>> + 'a {
+        self.routes[key as usize]
+            .iter()
+            .map(|&t| model.queues[t].dead_letter.as_ref().map(|d| d.cycle_bit))
     }
 }
 

@@ -24,7 +24,7 @@
 use super::calendar::{Calendar, EventId};
 use crate::cancel::Cancel;
 use crate::dist::Dist;
-use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason};
+use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason, dead_letter};
 use crate::results::Counts;
 use crate::scenario::{Crash, Failure, KeyId, Model, Priority};
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
@@ -578,23 +578,16 @@ impl<'m, const L: bool> Engine<'m, L> {
         while let Some((mut msg, priority, deliveries, from, reason)) = self.side.dead.pop_front() {
             let from = from as usize;
             let Some(dl) = &self.model.queues[from].dead_letter else { continue };
-            // RabbitMQ's cycle rule: a rejection clears the history; a message that would
-            // return, with no rejection since, to a queue it already died in is dropped.
-            if matches!(reason, Reason::Rejected | Reason::DeliveryLimit) {
-                msg.dl_mask = 0;
-            } else {
-                msg.dl_mask |= 1 << dl.cycle_bit;
-            }
             msg.key = dl.key_for(msg.key, reason);
             let routes = &dl.routes[msg.key as usize];
-            let cycles = routes.iter().any(|&t| {
-                self.model.queues[t]
-                    .dead_letter
-                    .as_ref()
-                    .is_some_and(|d| msg.dl_mask >> d.cycle_bit & 1 == 1)
-            });
+            let passes = dead_letter::pass_on(
+                &mut msg.dl_mask,
+                dl.cycle_bit,
+                reason,
+                dl.targets(self.model, msg.key),
+            );
             let st = &mut self.side.queues[from];
-            if cycles {
+            if !passes {
                 st.dead_letter_cycles += 1;
                 continue;
             }
