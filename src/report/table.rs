@@ -228,7 +228,7 @@ pub fn render_run(r: &RunReport) -> String {
     for q in &r.queues {
         if let Some(e) = &q.expire_probability {
             out.push_str(&format!(
-                "{}: expired {:.4}{} of its offered messages (TTL).\n",
+                "{}: expired {:.4}{} of its offered messages (TTL); its waits and sojourns above are those of the messages served.\n",
                 q.name,
                 e.mean,
                 e.ci95.map(|h| format!(" ±{h:.4}")).unwrap_or_default()
