@@ -208,6 +208,7 @@ pub struct RawConsumer {
     pub then: Option<RawThen>,
     pub failure: Option<RawFailure>,
     pub crash: Option<RawCrash>,
+    pub network_delay: Option<Seconds>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -55,6 +55,19 @@ enum Event {
     Expire(u32),
     Crash(u32),
     Restart(u32),
+    /// A delivery reaches consumer `c` (`network_delay` after the core delivered it).
+    Reach(u32),
+    /// Consumer `c`'s oldest settlement reaches the broker: an ack, or a nack (requeue or
+    /// not), `network_delay` after its service ended.
+    Settle(u32, Settlement),
+}
+
+/// What a consumer sent the broker at the end of a service (with `network_delay` it is
+/// on the wire until it arrives).
+#[derive(Debug, Clone, Copy)]
+enum Settlement {
+    Ack,
+    Nack { requeue: bool },
 }
 
 /// A consumer as the simulator sees it: where it reads from, and whether it is serving.
@@ -71,6 +84,13 @@ struct Consumer {
     service_event: Option<EventId>,
     /// Subscribed (not crashed).
     up: bool,
+    /// One-way `network_delay` of its group (0: none, and the three fields below stay 0).
+    delay: f64,
+    /// Deliveries that reached it and wait in its buffer, not yet started.
+    arrived: u32,
+    /// Services ended whose settlement is still on its way to the broker: the oldest
+    /// `settling` messages the core says it holds.
+    settling: u32,
 }
 
 /// Per-queue figures of one replication.
@@ -358,7 +378,11 @@ impl Observer<Msg> for SimObserver<'_, '_> {
     #[inline]
     fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<Msg>) {
         let c = self.side.queues[self.q].global[consumer] as usize;
-        if !self.side.consumers[c].busy {
+        let cons = &self.side.consumers[c];
+        if cons.delay > 0.0 {
+            // On the wire: the consumer sees it `delay` later.
+            self.side.calendar.schedule(now + cons.delay, Event::Reach(c as u32));
+        } else if !cons.busy {
             self.side.start_service(now, c, held.entry.msg.enq_t);
         }
     }
@@ -465,6 +489,9 @@ impl<'m, const L: bool> Engine<'m, L> {
                         started: 0.0,
                         service_event: None,
                         up: true,
+                        delay: g.network_delay,
+                        arrived: 0,
+                        settling: 0,
                     });
                 }
             }
@@ -619,7 +646,89 @@ impl<'m, const L: bool> Engine<'m, L> {
                     .then_some(f.requeue)
             })
         };
-        self.settle_service(c, failed);
+        if self.side.consumers[c].delay > 0.0 {
+            self.service_end_delayed(c, failed);
+        } else {
+            self.settle_service(c, failed);
+        }
+    }
+
+    /// With `network_delay`: consumer `c`'s service ends; the outcome is measured now, its
+    /// ack or nack leaves for the broker (arriving `delay` later, when the core settles it),
+    /// and the consumer starts on the next delivery that has reached it.
+    fn service_end_delayed(&mut self, c: usize, failed: Option<bool>) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        cons.service_event = None;
+        cons.busy = false;
+        let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
+        let (started, delay, index) = (cons.started, cons.delay, cons.settling as usize);
+        cons.settling += 1;
+        let st = &mut self.side.queues[q];
+        st.busy -= 1;
+        st.busy_avg.set(now, f64::from(st.busy));
+        let settlement = match failed {
+            Some(requeue) => Settlement::Nack { requeue },
+            None => {
+                let held = self.cores[q]
+                    .held(local)
+                    .nth(index)
+                    .expect("the message just served is held until its ack arrives");
+                let (msg, priority) = (held.entry.msg, held.entry.priority);
+                self.record_success(now, q, g, msg, priority, started);
+                Settlement::Ack
+            }
+        };
+        self.side.calendar.schedule(now + delay, Event::Settle(c as u32, settlement));
+        self.next_arrived(c);
+        self.after(q);
+    }
+
+    /// With `network_delay`: a delivery reaches consumer `c`, which starts it if idle.
+    fn reach(&mut self, c: usize) {
+        let cons = &mut self.side.consumers[c];
+        cons.arrived += 1;
+        if !cons.busy {
+            self.next_arrived(c);
+        }
+    }
+
+    /// With `network_delay`: idle consumer `c` starts the oldest delivery that reached it,
+    /// if any (held after the ones whose settlement is on its way).
+    fn next_arrived(&mut self, c: usize) {
+        let cons = &self.side.consumers[c];
+        if cons.arrived == 0 {
+            return;
+        }
+        let (q, local, index) = (cons.queue as usize, cons.local as usize, cons.settling as usize);
+        let enq_t = self.cores[q]
+            .held(local)
+            .nth(index)
+            .expect("a delivery that reached the consumer is held")
+            .entry
+            .msg
+            .enq_t;
+        self.side.consumers[c].arrived -= 1;
+        self.side.start_service(self.now, c, enq_t);
+    }
+
+    /// With `network_delay`: consumer `c`'s oldest ack or nack reaches the broker, which
+    /// settles it and so frees prefetch room.
+    fn settle_arrives(&mut self, c: usize, settlement: Settlement) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        cons.settling -= 1;
+        let (q, local) = (cons.queue as usize, cons.local as usize);
+        let obs = &mut SimObserver { q, side: &mut self.side };
+        match settlement {
+            Settlement::Ack => {
+                self.cores[q].ack_oldest(now, local, obs);
+            }
+            Settlement::Nack { requeue } => {
+                self.cores[q].nack_oldest(now, local, requeue, obs);
+            }
+        }
+        self.after(q);
     }
 
     /// Consumer `c`'s service ends: its message is acked, or, when it failed
@@ -627,7 +736,6 @@ impl<'m, const L: bool> Engine<'m, L> {
     #[inline(always)]
     fn settle_service(&mut self, c: usize, failed: Option<bool>) {
         let now = self.now;
-        let warmup = self.side.warmup;
         let cons = &mut self.side.consumers[c];
         cons.service_event = None;
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
@@ -652,7 +760,24 @@ impl<'m, const L: bool> Engine<'m, L> {
         let entry = self.cores[q]
             .ack_oldest(now, local, &mut SimObserver { q, side: &mut self.side })
             .expect("a busy consumer holds its message");
-        let msg = entry.msg;
+        self.record_success(now, q, g, entry.msg, entry.priority, started);
+        self.next_service(c, q, local);
+        self.after(q);
+    }
+
+    /// A successful service of `msg` (priority `priority`, started at `started`) by group
+    /// `g` on queue `q` ended now: its figures, and its onward publish or end to end.
+    #[inline(always)]
+    fn record_success(
+        &mut self,
+        now: f64,
+        q: usize,
+        g: usize,
+        msg: Msg,
+        priority: u8,
+        started: f64,
+    ) {
+        let warmup = self.side.warmup;
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
@@ -662,7 +787,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                 if st.wait_at_success {
                     st.wait.record(started - msg.enq_t);
                 }
-                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority)) {
+                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(priority)) {
                     p.wait.record(started - msg.enq_t);
                     p.sojourn.record(now - msg.enq_t);
                 }
@@ -674,7 +799,7 @@ impl<'m, const L: bool> Engine<'m, L> {
         match group.then {
             Some(routes) if !routes.is_empty() => {
                 let key = group.then_key;
-                let props = Props { ttl: None, priority: entry.priority, deliveries: 0 };
+                let props = Props { ttl: None, priority, deliveries: 0 };
                 for &nq in routes {
                     self.arrive(nq, Msg { enq_t: now, key, dl_mask: 0, ..msg }, props);
                 }
@@ -690,8 +815,6 @@ impl<'m, const L: bool> Engine<'m, L> {
                 }
             }
         }
-        self.next_service(c, q, local);
-        self.after(q);
     }
 
     /// After a settlement: the consumer serves its next held message, or idles.
@@ -736,7 +859,7 @@ impl<'m, const L: bool> Engine<'m, L> {
             Event::Expire(q) => self.expire(q as usize),
             Event::Crash(c) => self.crash(c as usize),
             Event::Restart(c) => self.restart(c as usize),
-            Event::Arrival(_) | Event::ServiceEnd(_) => {}
+            Event::Arrival(_) | Event::ServiceEnd(_) | Event::Reach(_) | Event::Settle(..) => {}
         }
     }
 
@@ -864,6 +987,8 @@ impl<'m, const L: bool> Engine<'m, L> {
             match ev {
                 Event::ServiceEnd(c) => self.service_end(c as usize),
                 Event::Arrival(p) => self.arrival(p as usize),
+                Event::Reach(c) => self.reach(c as usize),
+                Event::Settle(c, s) => self.settle_arrives(c as usize, s),
                 other if L => self.lifecycle_event(other),
                 _ => {}
             }

@@ -318,6 +318,7 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
             partial: false,
             replications_requested: None,
             horizon_requested_s: None,
+            server: None,
         },
         wait: waits,
         sojourn: sojourns,
