@@ -159,7 +159,7 @@ impl<T> Observer<Letter<T>> for Side<T> {
             tag: held.tag,
             letter: held.entry.msg.clone(),
             redelivered: held.entry.redelivered,
-            priority: held.entry.priority,
+            priority: held.entry.priority(),
         });
         if link.waiting {
             link.cv.notify_one();
@@ -170,8 +170,8 @@ impl<T> Observer<Letter<T>> for Side<T> {
         if self.dead_lettering && reason.dead_letters() {
             self.dead.push(Dead {
                 letter: entry.msg,
-                priority: entry.priority,
-                deliveries: entry.deliveries,
+                priority: entry.life.priority,
+                deliveries: entry.life.deliveries,
                 reason,
             });
         }

@@ -22,6 +22,6 @@ mod queue;
 mod ready;
 
 pub use queue::{
-    Ack, Admission, ConsumerId, Counters, Entry, Held, NoObserver, Observer, Overflow, Props,
-    Queue, QueueConfig, Reason, Tag,
+    Ack, Admission, ConsumerId, Counters, Entry, Held, Life, Lifecycle, NoObserver, Observer,
+    Overflow, Props, Queue, QueueConfig, Reason, Tag,
 };

@@ -33,19 +33,100 @@ use rand::rngs::Xoshiro256PlusPlus;
 
 /// A message copy inside one queue.
 #[derive(Debug, Clone, Copy)]
-struct Msg {
+struct Msg<T> {
     /// Time of the first publish (end-to-end latency starts here).
     origin_t: f64,
     /// Time the copy entered its current queue.
     enq_t: f64,
     /// Producer of the first publish.
     producer: u32,
-    /// Its routing key (a dead letter is republished with it unless the queue sets one).
-    key: KeyId,
+    /// What dead-lettering needs ([`Trail`]; nothing in a [`Plain`] run).
+    trail: T,
+}
+
+/// What a message carries for dead-lettering: its routing key and its dead-letter history.
+trait Trail: Copy + std::fmt::Debug {
+    fn new(key: KeyId) -> Self;
+    fn key(&self) -> KeyId;
     /// Dead-letter history since the last rejection: the cycle bits of the queues it died
     /// in (RabbitMQ drops a dead letter that would return to one of them).
+    fn mask(&mut self) -> &mut u32;
+    fn set_key(&mut self, key: KeyId);
+}
+
+/// [`Trail`] of a run with the message lifecycle.
+#[derive(Debug, Clone, Copy)]
+struct DeadLetterTrail {
+    /// Its routing key (a dead letter is republished with it unless the queue sets one).
+    key: KeyId,
     dl_mask: u32,
 }
+
+impl Trail for DeadLetterTrail {
+    #[inline(always)]
+    fn new(key: KeyId) -> Self {
+        DeadLetterTrail { key, dl_mask: 0 }
+    }
+    #[inline(always)]
+    fn key(&self) -> KeyId {
+        self.key
+    }
+    #[inline(always)]
+    fn mask(&mut self) -> &mut u32 {
+        &mut self.dl_mask
+    }
+    #[inline(always)]
+    fn set_key(&mut self, key: KeyId) {
+        self.key = key;
+    }
+}
+
+/// No dead-lettering: nothing to carry (the key is never read).
+impl Trail for () {
+    #[inline(always)]
+    fn new(_: KeyId) -> Self {}
+    #[inline(always)]
+    fn key(&self) -> KeyId {
+        0
+    }
+    fn mask(&mut self) -> &mut u32 {
+        unreachable!("a plain run never dead-letters")
+    }
+    #[inline(always)]
+    fn set_key(&mut self, _: KeyId) {}
+}
+
+/// What a replication's engine is compiled for, chosen once per scenario: [`Plain`] when
+/// the scenario uses none of the message lifecycle (TTLs, dead-lettering, priorities,
+/// failures, crashes), whose paths are then compiled out and whose queue entries are as
+/// small as before those features existed (40 bytes, against 56); [`Full`] otherwise.
+trait Mode: 'static {
+    /// The message lifecycle is on.
+    const L: bool;
+    /// The lifecycle fields the queues keep per message.
+    type Life: mq::Lifecycle;
+    /// What a message carries for dead-lettering.
+    type Trail: Trail;
+}
+
+/// A scenario without the message lifecycle.
+struct Plain;
+impl Mode for Plain {
+    const L: bool = false;
+    type Life = ();
+    type Trail = ();
+}
+
+/// A scenario with the message lifecycle.
+struct Full;
+impl Mode for Full {
+    const L: bool = true;
+    type Life = mq::Life;
+    type Trail = DeadLetterTrail;
+}
+
+type MsgOf<K> = Msg<<K as Mode>::Trail>;
+type CoreOf<K> = mq::Queue<MsgOf<K>, <K as Mode>::Life>;
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -177,7 +258,7 @@ impl Recorder {
     }
 
     /// Takes every sample due before `t` (the state is constant between events).
-    fn advance<const L: bool>(&mut self, e: &Engine<L>, t: f64) {
+    fn advance<K: Mode>(&mut self, e: &Engine<K>, t: f64) {
         let sub = self.series.step / f64::from(SUBSAMPLES);
         while self.next < t {
             for ((core, st), s) in e.cores.iter().zip(&e.side.queues).zip(&mut self.sums) {
@@ -246,6 +327,8 @@ struct QueueState {
     /// Global index of each consumer, by its id in the core (a restarted consumer may come
     /// back under another id).
     global: Vec<u32>,
+    /// Global index of the queue's first consumer (before any restart, ids are consecutive).
+    first: u32,
     /// Consumers in service.
     busy: u32,
     /// Time the waits at the end of a successful service rather than at its start: a
@@ -303,7 +386,7 @@ struct GroupState<'m> {
 
 /// Everything but the queues' cores, so that the core of one queue can be borrowed while
 /// its observer (which starts services and records figures) borrows the rest.
-struct Side<'m> {
+struct Side<'m, K: Mode> {
     warmup: f64,
     calendar: Calendar<Event>,
     consumers: Vec<Consumer>,
@@ -311,7 +394,7 @@ struct Side<'m> {
     groups: Vec<GroupState<'m>>,
     /// Dead letters waiting to be republished once the core that let them go is released:
     /// (message, priority, deliveries, queue it died in, reason).
-    dead: std::collections::VecDeque<(Msg, u8, u32, u32, Reason)>,
+    dead: std::collections::VecDeque<(MsgOf<K>, u8, u32, u32, Reason)>,
     /// Does any queue have a dead-letter exchange?
     dead_lettering: bool,
     /// Can anything expire or be dead-lettered? Without, nothing needs doing after an
@@ -319,16 +402,18 @@ struct Side<'m> {
     lifecycle: bool,
 }
 
-impl Side<'_> {
+impl<K: Mode> Side<'_, K> {
     /// Consumer `c` starts serving a message that entered its queue at `enq_t`.
     #[inline]
     fn start_service(&mut self, now: f64, c: usize, enq_t: f64) {
         let cons = &mut self.consumers[c];
         cons.busy = true;
-        cons.started = now;
+        if K::L {
+            cons.started = now;
+        }
         let (q, g) = (cons.queue as usize, cons.group as usize);
         let st = &mut self.queues[q];
-        if enq_t >= self.warmup && !st.wait_at_success {
+        if enq_t >= self.warmup && !(K::L && st.wait_at_success) {
             st.wait.record(now - enq_t);
         }
         st.busy += 1;
@@ -336,7 +421,7 @@ impl Side<'_> {
         let group = &mut self.groups[g];
         let s = group.service.sample(&mut group.rng);
         let id = self.calendar.schedule(now + s, Event::ServiceEnd(c as u32));
-        if group.crash.is_some() {
+        if K::L && group.crash.is_some() {
             self.consumers[c].service_event = Some(id);
         }
     }
@@ -344,27 +429,29 @@ impl Side<'_> {
 
 /// The simulator's view of one queue's core: statistics, and a delivery to an idle
 /// consumer starts its service.
-struct SimObserver<'a, 'm> {
+struct SimObserver<'a, 'm, K: Mode> {
     q: usize,
-    side: &'a mut Side<'m>,
+    side: &'a mut Side<'m, K>,
 }
 
-impl Observer<Msg> for SimObserver<'_, '_> {
+impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
     #[inline]
     fn ready_changed(&mut self, now: f64, ready: usize) {
         self.side.queues[self.q].ready_avg.set(now, ready as f64);
     }
 
     #[inline]
-    fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<Msg>) {
-        let c = self.side.queues[self.q].global[consumer] as usize;
+    fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<MsgOf<K>, K::Life>) {
+        // Without crashes a consumer keeps the id it joined with: consecutive from `first`.
+        let st = &self.side.queues[self.q];
+        let c = if K::L { st.global[consumer] as usize } else { st.first as usize + consumer };
         if !self.side.consumers[c].busy {
             self.side.start_service(now, c, held.entry.msg.enq_t);
         }
     }
 
     #[inline]
-    fn died(&mut self, now: f64, entry: mq::Entry<Msg>, reason: Reason) {
+    fn died(&mut self, now: f64, entry: mq::Entry<MsgOf<K>, K::Life>, reason: Reason) {
         let post = u64::from(now >= self.side.warmup);
         let st = &mut self.side.queues[self.q];
         match reason {
@@ -372,11 +459,11 @@ impl Observer<Msg> for SimObserver<'_, '_> {
             Reason::Expired => st.expired_post += post,
             Reason::Rejected | Reason::DeliveryLimit => {}
         }
-        if self.side.dead_lettering && reason.dead_letters() {
+        if K::L && self.side.dead_lettering && reason.dead_letters() {
             self.side.dead.push_back((
                 entry.msg,
-                entry.priority,
-                entry.deliveries,
+                entry.priority(),
+                entry.deliveries(),
                 self.q as u32,
                 reason,
             ));
@@ -387,11 +474,11 @@ impl Observer<Msg> for SimObserver<'_, '_> {
 /// One replication's state. `L`: the scenario uses the message lifecycle (TTLs,
 /// dead-lettering, priorities, failures, crashes); without it those paths are compiled out,
 /// so a first-edition scenario runs as fast as before they existed.
-struct Engine<'m, const L: bool> {
+struct Engine<'m, K: Mode> {
     model: &'m Model,
     now: f64,
-    cores: Vec<mq::Queue<Msg>>,
-    side: Side<'m>,
+    cores: Vec<CoreOf<K>>,
+    side: Side<'m, K>,
     producers: Vec<ProducerState<'m>>,
     events: u64,
 }
@@ -411,20 +498,21 @@ pub mod stream {
     pub const CRASH: u64 = 4;
 }
 
-impl<'m, const L: bool> Engine<'m, L> {
+impl<'m, K: Mode> Engine<'m, K> {
     fn new(model: &'m Model, replication: u32) -> Self {
         let sim = &model.simulation;
         let seed = |kind, i| {
             Xoshiro256PlusPlus::seed_from_u64(stream_seed(sim.seed, replication, kind, i))
         };
         let warmup = sim.warmup;
-        let mut cores: Vec<mq::Queue<Msg>> =
+        let mut cores: Vec<CoreOf<K>> =
             model.queues.iter().map(|q| mq::Queue::new(q.core_config())).collect();
         let mut queues: Vec<QueueState> = model
             .queues
             .iter()
             .map(|q| QueueState {
                 global: Vec::new(),
+                first: 0,
                 busy: 0,
                 wait_at_success: q
                     .groups
@@ -451,6 +539,7 @@ impl<'m, const L: bool> Engine<'m, L> {
         // join its line.
         let mut consumers = Vec::new();
         for (q, (core, st)) in cores.iter_mut().zip(&mut queues).enumerate() {
+            st.first = consumers.len() as u32;
             for &gi in &model.queues[q].groups {
                 let g = &model.groups[gi];
                 for _ in 0..g.count {
@@ -526,13 +615,14 @@ impl<'m, const L: bool> Engine<'m, L> {
 
     /// A message copy arrives at queue `q`.
     #[inline(always)]
-    fn arrive(&mut self, q: usize, msg: Msg, props: Props) {
+    fn arrive(&mut self, q: usize, msg: MsgOf<K>, props: Props) {
         let now = self.now;
         let post = now >= self.side.warmup;
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
         let core = &mut self.cores[q];
-        if L && let Some(max) = st.max_priority
+        if K::L
+            && let Some(max) = st.max_priority
             && post
         {
             let p = usize::from(props.priority.min(max));
@@ -557,7 +647,7 @@ impl<'m, const L: bool> Engine<'m, L> {
     /// and republishes what died.
     #[inline(always)]
     fn after(&mut self, q: usize) {
-        if !L || !self.side.lifecycle {
+        if !K::L || !self.side.lifecycle {
             return;
         }
         if let Some(t) = self.cores[q].next_expiry() {
@@ -578,13 +668,14 @@ impl<'m, const L: bool> Engine<'m, L> {
         while let Some((mut msg, priority, deliveries, from, reason)) = self.side.dead.pop_front() {
             let from = from as usize;
             let Some(dl) = &self.model.queues[from].dead_letter else { continue };
-            msg.key = dl.key_for(msg.key, reason);
-            let routes = &dl.routes[msg.key as usize];
+            let key = dl.key_for(msg.trail.key(), reason);
+            msg.trail.set_key(key);
+            let routes = &dl.routes[key as usize];
             let passes = dead_letter::pass_on(
-                &mut msg.dl_mask,
+                msg.trail.mask(),
                 dl.cycle_bit,
                 reason,
-                dl.targets(self.model, msg.key),
+                dl.targets(self.model, key),
             );
             let st = &mut self.side.queues[from];
             if !passes {
@@ -610,7 +701,7 @@ impl<'m, const L: bool> Engine<'m, L> {
     /// stream.
     fn service_end(&mut self, c: usize) {
         let group = &mut self.side.groups[self.side.consumers[c].group as usize];
-        let failed = if !L {
+        let failed = if !K::L {
             None
         } else {
             group.failure.and_then(|f| {
@@ -629,7 +720,9 @@ impl<'m, const L: bool> Engine<'m, L> {
         let now = self.now;
         let warmup = self.side.warmup;
         let cons = &mut self.side.consumers[c];
-        cons.service_event = None;
+        if K::L {
+            cons.service_event = None;
+        }
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
         let started = cons.started;
         let st = &mut self.side.queues[q];
@@ -658,11 +751,11 @@ impl<'m, const L: bool> Engine<'m, L> {
         st.completed_post += u64::from(now >= warmup);
         if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
-            if L {
+            if K::L {
                 if st.wait_at_success {
                     st.wait.record(started - msg.enq_t);
                 }
-                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority)) {
+                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority())) {
                     p.wait.record(started - msg.enq_t);
                     p.sojourn.record(now - msg.enq_t);
                 }
@@ -674,9 +767,9 @@ impl<'m, const L: bool> Engine<'m, L> {
         match group.then {
             Some(routes) if !routes.is_empty() => {
                 let key = group.then_key;
-                let props = Props { ttl: None, priority: entry.priority, deliveries: 0 };
+                let props = Props { ttl: None, priority: entry.priority(), deliveries: 0 };
                 for &nq in routes {
-                    self.arrive(nq, Msg { enq_t: now, key, dl_mask: 0, ..msg }, props);
+                    self.arrive(nq, Msg { enq_t: now, trail: K::Trail::new(key), ..msg }, props);
                 }
             }
             then => {
@@ -714,14 +807,18 @@ impl<'m, const L: bool> Engine<'m, L> {
         if routes.is_empty() {
             producer.unroutable += 1;
         }
-        let props = if L {
+        let props = if K::L {
             let priority = producer.priority.sample(&mut producer.priority_rng);
             Props { ttl: producer.ttl, priority, deliveries: 0 }
         } else {
             Props::default()
         };
-        let msg =
-            Msg { origin_t: now, enq_t: now, producer: p as u32, key: producer.key, dl_mask: 0 };
+        let msg = Msg {
+            origin_t: now,
+            enq_t: now,
+            producer: p as u32,
+            trail: K::Trail::new(producer.key),
+        };
         for &q in routes {
             self.arrive(q, msg, props);
         }
@@ -824,7 +921,7 @@ impl<'m, const L: bool> Engine<'m, L> {
             let gap = producer.arrival.sample(&mut producer.rng);
             self.side.calendar.schedule(gap, Event::Arrival(p as u32));
         }
-        if L {
+        if K::L {
             for c in 0..self.side.consumers.len() {
                 self.schedule_crash(c);
             }
@@ -864,7 +961,7 @@ impl<'m, const L: bool> Engine<'m, L> {
             match ev {
                 Event::ServiceEnd(c) => self.service_end(c as usize),
                 Event::Arrival(p) => self.arrival(p as usize),
-                other if L => self.lifecycle_event(other),
+                other if K::L => self.lifecycle_event(other),
                 _ => {}
             }
         }
@@ -959,9 +1056,9 @@ pub fn simulate_until(
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
     if model.uses_message_lifecycle() {
-        Engine::<true>::new(model, replication).run(series_step, cancel)
+        Engine::<Full>::new(model, replication).run(series_step, cancel)
     } else {
-        Engine::<false>::new(model, replication).run(series_step, cancel)
+        Engine::<Plain>::new(model, replication).run(series_step, cancel)
     }
 }
 
@@ -970,7 +1067,7 @@ pub fn simulate_until(
 pub const CANCEL_POLL: u64 = 4096;
 
 #[cfg(test)]
-impl<const L: bool> Engine<'_, L> {
+impl<K: Mode> Engine<'_, K> {
     /// A consumer goes away mid-run, as a crash does (without a restart).
     fn lose_consumer(&mut self, c: usize) {
         self.crash(c);
