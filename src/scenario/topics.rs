@@ -337,3 +337,99 @@ fn key_count(c: &mut Checker, path: &str, count: i64) -> Option<u64> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::mq::log::Assignor;
+    use crate::scenario::{Keys, Model};
+
+    /// The contract's example (shared/spec/scenario.md, "Kafka-style topics"), as written.
+    const CONTRACT: &str = r#"
+[simulation]
+horizon = "1h"
+
+[[topics]]
+name = "clicks"
+partitions = 12
+
+[[producers]]
+name = "web"
+topic = "clicks"                                       # instead of exchange / routing_key
+keys = { dist = "uniform", count = 100000 }            # or { dist = "zipf", count = 10000, exponent = 1.1 },
+                                                       # or { dist = "none" } (no key: round-robin over partitions)
+arrival = { dist = "exponential", rate = 500.0 }
+
+[[consumers]]
+name = "analytics"
+topic = "clicks"                                       # instead of queue: a consumer group on the topic
+count = 8
+assignment = "range"                                   # range (Kafka's default) | round-robin | cooperative-sticky
+max_poll_records = 500                                 # a poll takes up to this many records from the consumer's partitions
+service = { dist = "exponential", mean = "5ms" }       # per record
+rebalance_pause = "3s"                                 # with `crash`: how long the group stops while it rebalances
+"#;
+
+    #[test]
+    fn the_contract_example_parses() {
+        let m = Model::from_toml(CONTRACT, "t.toml").unwrap();
+        assert!(m.queues.is_empty() && m.producers.is_empty() && m.groups.is_empty());
+        let t = &m.topics[0];
+        assert_eq!((t.name.as_str(), t.partitions), ("clicks", 12));
+        assert_eq!(t.producers[0].keys, Keys::Uniform { count: 100_000 });
+        assert_eq!(t.producers[0].key_partition.len(), 100_000);
+        let g = &t.groups[0];
+        assert_eq!((g.count, g.assignor, g.max_poll_records), (8, Assignor::Range, 500));
+        assert_eq!(g.rebalance_pause, 3.0);
+        let rates = t.partition_rates();
+        assert!((rates.iter().sum::<f64>() - 500.0).abs() < 1e-6);
+        for other in [r#"{ dist = "zipf", count = 10000, exponent = 1.1 }"#, r#"{ dist = "none" }"#]
+        {
+            let text = CONTRACT.replace(r#"{ dist = "uniform", count = 100000 }"#, other);
+            let m = Model::from_toml(&text, "t.toml").unwrap();
+            let rates = m.topics[0].partition_rates();
+            assert!((rates.iter().sum::<f64>() - 500.0).abs() < 1e-6);
+        }
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        let e = Model::from_toml(text, "t.toml").unwrap_err();
+        e.problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+    }
+
+    #[test]
+    fn mistakes_name_their_field() {
+        let cases = [
+            ("partitions = 12", "partitions = 0", "topics[0].partitions"),
+            (
+                "topic = \"clicks\"                                       # instead of exchange",
+                "topic = \"clocks\" #",
+                "producers[0].topic",
+            ),
+            ("count = 100000 }", "count = 0 }", "producers[0].keys.count"),
+            ("assignment = \"range\"", "assignment = \"sticky\"", "consumers[0].assignment"),
+            ("max_poll_records = 500", "max_poll_records = 0", "consumers[0].max_poll_records"),
+            (
+                "rebalance_pause = \"3s\"",
+                "rebalance_pause = \"3s\"\nprefetch = 1",
+                "consumers[0].prefetch",
+            ),
+            ("name = \"web\"", "name = \"web\"\nrouting_key = \"x\"", "producers[0].routing_key"),
+            ("keys = { dist = \"uniform\", count = 100000 }", "", "producers[0]"),
+        ];
+        for (from, to, path) in cases {
+            assert!(CONTRACT.contains(from), "{from}");
+            let p = problems(&CONTRACT.replacen(from, to, 1));
+            assert!(p.iter().any(|p| p.starts_with(&format!("{path}:"))), "{path}: {p:?}");
+        }
+        let p = problems(&CONTRACT.replace(
+            "topic = \"clicks\"                                       # instead of queue",
+            "queue = \"q\" #",
+        ));
+        assert!(p.iter().any(|p| p.starts_with("consumers[0].queue:")), "{p:?}");
+        let p = problems(&CONTRACT.replace(
+            "topic = \"clicks\"                                       # instead of queue",
+            "#",
+        ));
+        assert!(p.iter().any(|p| p.starts_with("consumers[0]:") && p.contains("`topic`")), "{p:?}");
+    }
+}

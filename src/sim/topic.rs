@@ -483,3 +483,65 @@ pub fn aggregate(model: &Model, reps: &[&[TopicStats]]) -> Vec<TopicReport> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::Model;
+    use crate::sim::{NoProgress, run};
+
+    const STORM: &str = r#"
+[simulation]
+horizon = 600
+warmup = 60
+replications = 4
+seed = 3
+[[topics]]
+name = "t"
+partitions = 5
+[[producers]]
+name = "keyed"
+topic = "t"
+keys = { dist = "zipf", count = 50, exponent = 1.0 }
+arrival = { dist = "exponential", rate = 20.0 }
+[[producers]]
+name = "keyless"
+topic = "t"
+keys = { dist = "none" }
+arrival = { dist = "constant", value = 0.2 }
+[[consumers]]
+name = "eager"
+topic = "t"
+count = 3
+max_poll_records = 7
+service = { dist = "exponential", mean = 0.05 }
+crash = { every = { dist = "exponential", mean = 60 }, restart = { dist = "constant", value = 5 } }
+rebalance_pause = 2
+[[consumers]]
+name = "coop"
+topic = "t"
+count = 7
+assignment = "cooperative-sticky"
+service = { dist = "uniform", min = 0.01, max = 0.1 }
+crash = { every = { dist = "exponential", mean = 40 }, restart = { dist = "exponential", mean = 3 } }
+rebalance_pause = 1
+"#;
+
+    #[test]
+    fn crashing_groups_balance_and_runs_do_not_depend_on_threads() {
+        let m = Model::from_toml(STORM, "storm.toml").unwrap();
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let a = one.install(|| run(&m, None, &NoProgress)).report;
+        let b = four.install(|| run(&m, None, &NoProgress)).report;
+        assert_eq!(a.to_json(), b.to_json());
+        let t = &a.topics[0];
+        let published: u64 = t.groups[0].counts.offered;
+        assert!(published > 4 * 600 * 20);
+        for g in &t.groups {
+            assert!(g.counts.balanced(), "{}: {:?}", g.name, g.counts);
+            assert_eq!(g.counts.offered, published, "every group receives every record");
+            assert!(g.rebalances.unwrap() > 10, "{:?}", g.rebalances);
+        }
+        assert_eq!(t.groups[1].idle_consumers, 2);
+    }
+}
