@@ -65,6 +65,7 @@ pub mod mmck;
 mod network;
 mod numeric;
 pub mod priority;
+pub mod topic;
 mod traffic;
 pub mod tutorial;
 
@@ -98,6 +99,7 @@ pub fn analyze(model: &Model) -> AnalyticReport {
         backend: "analytic".into(),
         queues,
         end_to_end_s,
+        topics: topic::analyze(model),
     }
 }
 

@@ -912,6 +912,7 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         queues: queue_reports(model, m),
         producers: producer_reports(model, m),
         end_to_end_s: end_to_end_reports(model, m),
+        topics: Vec::new(),
         timing: Some(timing(m)),
         partial: m.partial,
         replications_requested: None,

@@ -125,6 +125,7 @@ fn run_page(
             }
         }
     }
+    out.push_str(&super::topic::markdown(r, theory));
     if !figures.is_empty() {
         out.push_str("\n## Charts\n\n");
         for (file, caption) in figures {

@@ -11,6 +11,7 @@ pub mod figures;
 pub mod json;
 pub mod markdown;
 pub mod table;
+pub mod topic;
 pub mod warnings;
 
 #[cfg(test)]

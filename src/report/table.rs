@@ -145,6 +145,12 @@ pub fn render_run(r: &RunReport) -> String {
         r.seed,
         r.time_scale.map_or(String::new(), |t| format!(", time scale {t}")),
     );
+    if r.queues.is_empty() && !r.topics.is_empty() {
+        // Topics only: no queue tables.
+        out.push_str(super::topic::render_run(&r.topics).trim_start());
+        out.push_str(&timing_line(r));
+        return out;
+    }
     let mut t = Table::new(&[
         "queue",
         "consumers",
@@ -275,17 +281,23 @@ pub fn render_run(r: &RunReport) -> String {
         out.push('\n');
         out.push_str(&e.render());
     }
-    if let Some(tm) = &r.timing {
-        let _ = writeln!(
-            out,
-            "\nTiming: service error {:+.2}% (mean of ratios), {:+.2}% (total), mean publish lateness {}, late publishes {}",
+    if !r.topics.is_empty() {
+        out.push_str(&super::topic::render_run(&r.topics));
+    }
+    out.push_str(&timing_line(r));
+    out
+}
+
+fn timing_line(r: &RunReport) -> String {
+    r.timing.as_ref().map_or_else(String::new, |tm| {
+        format!(
+            "\nTiming: service error {:+.2}% (mean of ratios), {:+.2}% (total), mean publish lateness {}, late publishes {}\n",
             tm.service_error_mean * 100.0,
             tm.service_error_total * 100.0,
             fmt_secs(tm.arrival_error_mean),
             tm.late_publishes
-        );
-    }
-    out
+        )
+    })
 }
 
 fn num(x: Option<f64>, digits: usize) -> String {
@@ -336,6 +348,13 @@ pub fn render_analytic(report: &AnalyticReport) -> String {
     for q in &report.queues {
         t.row(analytic_row(q));
     }
+    if report.queues.is_empty() && !report.topics.is_empty() {
+        return format!(
+            "{} — analytic (queueing theory)\n{}",
+            report.scenario,
+            super::topic::render_analytic(&report.topics)
+        );
+    }
     let mut out = format!("{} — analytic (queueing theory)\n\n{}", report.scenario, t.render());
     if report.queues.iter().any(|q| !q.notes.is_empty()) {
         out += "\nnotes:\n";
@@ -345,6 +364,7 @@ pub fn render_analytic(report: &AnalyticReport) -> String {
             }
         }
     }
+    out.push_str(&super::topic::render_analytic(&report.topics));
     if !report.end_to_end_s.is_empty() {
         out += "\nend to end (mean, sum of stage sojourns):\n";
         for e in &report.end_to_end_s {

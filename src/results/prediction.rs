@@ -122,6 +122,9 @@ pub struct AnalyticReport {
     /// Per producer and path through the pipeline (addition): publish → end of the last
     /// stage's service, mean only.
     pub end_to_end_s: Vec<EndToEndPath>,
+    /// Kafka-style topics, in file order; left out for a scenario without topics.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<super::TopicAnalysis>,
 }
 
 impl AnalyticReport {

@@ -197,6 +197,9 @@ pub struct RunReport {
     pub producers: Vec<ProducerReport>,
     /// Per producer whose messages complete at least one stage.
     pub end_to_end_s: Vec<EndToEnd>,
+    /// Kafka-style topics, in file order; left out for a scenario without topics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<super::TopicReport>,
     /// Real-clock fidelity (loadtest only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,

@@ -11,8 +11,10 @@ mod duration;
 mod graph;
 mod locate;
 mod raw;
+mod topics;
 
 pub use duration::parse_duration;
+pub use topics::{Keys, MAX_KEYS, MAX_PARTITIONS, Topic, TopicGroup, TopicProducer};
 
 use crate::dist::{Dist, DistKind, MIN_MEAN_SECONDS};
 use crate::routing::{ExchangeId, ExchangeKind, QueueId, Router};
@@ -332,6 +334,8 @@ pub struct Model {
     pub warnings: Vec<String>,
     /// Every routing key a message can carry (producers', `then`s', dead-letter keys).
     pub keys: Vec<String>,
+    /// Kafka-style topics with their producers and consumer groups, in file order.
+    pub topics: Vec<Topic>,
 }
 
 struct Checker<'a> {
@@ -519,7 +523,7 @@ fn parse_raw(text: &str, loc: &Locator) -> Result<RawScenario, Problem> {
 /// serde names the Rust type it expected (`expected internally tagged enum RawDist`); a
 /// user knows the file, not the code, so each type is replaced by what to write.
 fn user_words(message: &str) -> String {
-    const WORDS: [(&str, &str); 19] = [
+    const WORDS: [(&str, &str); 22] = [
         (
             "data did not match any variant of untagged enum RawPriority",
             "expected an integer 0..=255 or a table like { values = [9, 1], weights = [0.25, 0.75] }",
@@ -541,7 +545,16 @@ fn user_words(message: &str) -> String {
         ("struct RawExchange", "an [[exchanges]] table with name and type"),
         ("struct RawBinding", "a binding table like { exchange = \"events\", key = \"order.*\" }"),
         ("struct RawQueue", "a [[queues]] table with a name"),
-        ("struct RawConsumer", "a [[consumers]] table with name, queue, count and service"),
+        (
+            "struct RawConsumer",
+            "a [[consumers]] table with name, queue (or topic), count and service",
+        ),
+        ("struct RawTopic", "a [[topics]] table with name and partitions"),
+        (
+            "internally tagged enum RawKeys",
+            "a key table like { dist = \"uniform\", count = 1000 }, { dist = \"zipf\", count = 1000, exponent = 1.1 } or { dist = \"none\" }",
+        ),
+        ("enum RawAssignment", "\"range\", \"round-robin\" or \"cooperative-sticky\""),
         ("struct RawThen", "a table like { exchange = \"\", routing_key = \"next-queue\" }"),
         ("struct RawLoadtest", "a [loadtest] table like { time_scale = 0.05 }"),
         ("enum RawOverflow", "\"drop-head\", \"reject-publish\" or \"reject-publish-dlx\""),
@@ -575,6 +588,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let mut producers = producers;
     let mut groups = groups;
     let keys = resolve_dead_letters(c, &raw, &router, &mut queues, &mut producers, &mut groups);
+    let topics = topics::resolve(c, &raw);
     if !c.problems.is_empty() {
         return None;
     }
@@ -598,6 +612,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         groups,
         warnings,
         keys,
+        topics,
     };
     check_then_cycles(c, &model).then_some(model)
 }
@@ -664,6 +679,7 @@ fn check_unique_names(c: &mut Checker, raw: &RawScenario) {
     c.unique("exchanges", raw.exchanges.iter().map(|e| e.name.as_str()));
     c.unique("queues", raw.queues.iter().map(|q| q.name.as_str()));
     c.unique("consumers", raw.consumers.iter().map(|g| g.name.as_str()));
+    c.unique("topics", raw.topics.iter().map(|t| t.name.as_str()));
 }
 
 /// Declares every exchange in a fresh router over the queues (a duplicate or empty name is
@@ -821,6 +837,13 @@ fn resolve_producers(
     let mut producers = Vec::new();
     for (pi, p) in raw.iter().enumerate() {
         let path = format!("producers[{pi}]");
+        if p.topic.is_some() {
+            // A topic's producer: `topics::resolve` checks it.
+            continue;
+        }
+        if p.keys.is_some() {
+            c.err(format!("{path}.keys"), "needs `topic`: keys pick a topic's partition");
+        }
         let arrival = c.dist(&format!("{path}.arrival"), &p.arrival);
         let publish = publish.resolve(c, &path, &p.exchange, &p.routing_key);
         if let (Some(arrival), Some((exchange, routes))) = (arrival, publish) {
@@ -864,13 +887,25 @@ fn resolve_groups(
     let mut groups = Vec::new();
     for (gi, g) in raw.iter().enumerate() {
         let path = format!("consumers[{gi}]");
-        let queue = queue_names.iter().position(|&q| q == g.queue);
+        if g.topic.is_some() {
+            // A topic's group: `topics::resolve` checks it.
+            continue;
+        }
+        let Some(queue_name) = &g.queue else {
+            c.err(
+                &path,
+                "needs `queue` (a queue's consumer group) or `topic` (a topic's consumer group)",
+            );
+            continue;
+        };
+        let queue = queue_names.iter().position(|q| q == queue_name);
         if queue.is_none() {
             c.err(
                 format!("{path}.queue"),
-                format!("no queue named \"{}\"{}", g.queue, suggest(queue_names.iter().copied())),
+                format!("no queue named \"{queue_name}\"{}", suggest(queue_names.iter().copied())),
             );
         }
+        topics::refuse_topic_fields(c, &path, g);
         let count = nonneg_int(c, &format!("{path}.count"), g.count, 1);
         let count = count.and_then(|n| {
             u32::try_from(n).ok().or_else(|| {

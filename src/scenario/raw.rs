@@ -20,6 +20,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub consumers: Vec<RawConsumer>,
     pub loadtest: Option<RawLoadtest>,
+    #[serde(default)]
+    pub topics: Vec<RawTopic>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +110,10 @@ pub struct RawProducer {
     pub arrival: RawDist,
     pub ttl: Option<Seconds>,
     pub priority: Option<RawPriority>,
+    /// Kafka-style topics: the topic published to, instead of exchange / routing key.
+    pub topic: Option<String>,
+    /// Kafka-style topics: the key distribution of the records.
+    pub keys: Option<RawKeys>,
 }
 
 /// `priority = 5` or `priority = { values = [9, 1], weights = [0.25, 0.75] }`.
@@ -200,7 +206,8 @@ pub struct RawThen {
 #[serde(deny_unknown_fields)]
 pub struct RawConsumer {
     pub name: String,
-    pub queue: String,
+    /// A queue's group; absent for a topic's group.
+    pub queue: Option<String>,
     pub count: i64,
     pub prefetch: Option<i64>,
     pub ack: Option<RawAck>,
@@ -208,6 +215,14 @@ pub struct RawConsumer {
     pub then: Option<RawThen>,
     pub failure: Option<RawFailure>,
     pub crash: Option<RawCrash>,
+    /// Kafka-style topics: the topic the group subscribes to, instead of a queue.
+    pub topic: Option<String>,
+    /// Kafka-style topics: the partition assignment strategy.
+    pub assignment: Option<RawAssignment>,
+    /// Kafka-style topics: most records per poll.
+    pub max_poll_records: Option<i64>,
+    /// Kafka-style topics: how long a rebalance stops the group (or the moved partitions).
+    pub rebalance_pause: Option<Seconds>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -237,4 +252,30 @@ pub struct RawLoadtest {
     pub time_scale: Option<f64>,
     pub horizon: Option<Seconds>,
     pub warmup: Option<Seconds>,
+}
+
+/// `[[topics]]`: a Kafka-style topic.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub name: String,
+    pub partitions: i64,
+}
+
+/// A topic producer's keys: `{ dist = "uniform", count = 100000 }`,
+/// `{ dist = "zipf", count = 10000, exponent = 1.1 }` or `{ dist = "none" }`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawKeys {
+    Uniform { count: i64 },
+    Zipf { count: i64, exponent: f64 },
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawAssignment {
+    Range,
+    RoundRobin,
+    CooperativeSticky,
 }

@@ -294,6 +294,8 @@ pub struct ReplicationResult {
     pub producers: Vec<ProducerStats>,
     /// Per consumer group, model order.
     pub groups: Vec<GroupStats>,
+    /// Per Kafka-style topic, model order (empty without topics): `sim::topic` runs them.
+    pub topics: Vec<super::topic::TopicStats>,
     /// Events processed.
     pub events: u64,
     /// State snapshots, when asked for.
@@ -1036,7 +1038,14 @@ impl<'m, K: Mode> Engine<'m, K> {
             .into_iter()
             .map(|g| GroupStats { served: g.served, unroutable_onward: g.unroutable_onward })
             .collect();
-        Some(ReplicationResult { queues, producers, groups, events: self.events, series })
+        Some(ReplicationResult {
+            queues,
+            producers,
+            groups,
+            topics: Vec::new(),
+            events: self.events,
+            series,
+        })
     }
 }
 
@@ -1055,11 +1064,13 @@ pub fn simulate_until(
     series_step: Option<f64>,
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
-    if model.uses_message_lifecycle() {
+    let mut result = if model.uses_message_lifecycle() {
         Engine::<Full>::new(model, replication).run(series_step, cancel)
     } else {
         Engine::<Plain>::new(model, replication).run(series_step, cancel)
-    }
+    }?;
+    result.topics = super::topic::simulate(model, replication, cancel)?;
+    Some(result)
 }
 
 /// About how many events pass between two looks at the stop flag: a replication notices a

@@ -9,6 +9,7 @@ mod calendar;
 mod engine;
 pub mod reference;
 pub mod speed;
+pub mod topic;
 
 pub use calendar::{Calendar, EventId};
 pub use engine::{
@@ -300,6 +301,8 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
             });
         }
     }
+    let topics =
+        topic::aggregate(model, &results.iter().map(|r| &r.topics[..]).collect::<Vec<_>>());
     let events = results.iter().map(|r| r.events).sum();
     let series = results.into_iter().next().and_then(|r| r.series);
     SimOutcome {
@@ -314,6 +317,7 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
             queues,
             producers,
             end_to_end_s: end_to_end,
+            topics,
             timing: None,
             partial: false,
             replications_requested: None,
