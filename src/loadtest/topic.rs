@@ -297,3 +297,60 @@ fn report(
         .collect();
     TopicReport { name: topic.name.clone(), partitions, groups }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::Model;
+
+    /// A keyed topic with a crashing eager group and an idle consumer, 1.5 s of real time:
+    /// every group's counts balance, every group got every record, and the throughput
+    /// follows the offered rate (a loose bound: a real clock on a shared machine).
+    #[test]
+    fn topic_loadtest_balances_and_keeps_up() {
+        let text = r#"
+[simulation]
+horizon = 100
+seed = 5
+[[topics]]
+name = "t"
+partitions = 3
+[[producers]]
+name = "p"
+topic = "t"
+keys = { dist = "uniform", count = 100 }
+arrival = { dist = "exponential", rate = 20.0 }
+[[consumers]]
+name = "g"
+topic = "t"
+count = 4
+service = { dist = "exponential", mean = 0.02 }
+[[consumers]]
+name = "crashing"
+topic = "t"
+count = 2
+max_poll_records = 3
+service = { dist = "constant", value = 0.01 }
+crash = { every = { dist = "exponential", mean = 20 }, restart = { dist = "constant", value = 3 } }
+rebalance_pause = 1
+[loadtest]
+time_scale = 0.01
+horizon = "1.5s"
+warmup = "0.2s"
+"#;
+        let m = Model::from_toml(text, "t.toml").unwrap();
+        let r = super::super::run_loadtest(&m, &|_| {}).unwrap();
+        assert_eq!(r.backend, "real");
+        let t = &r.topics[0];
+        let offered = t.groups[0].counts.offered;
+        assert!(offered > 1500, "{offered}");
+        for g in &t.groups {
+            assert!(g.counts.balanced(), "{}: {:?}", g.name, g.counts);
+            assert_eq!(g.counts.offered, offered);
+        }
+        assert_eq!(t.groups[0].idle_consumers, 1);
+        let thr = t.groups[0].throughput.mean;
+        assert!((thr - 20.0).abs() < 5.0, "throughput {thr}");
+        let rate: f64 = t.partitions.iter().map(|p| p.offered_rate.mean).sum();
+        assert!((rate - 20.0).abs() < 5.0, "offered {rate}");
+    }
+}
