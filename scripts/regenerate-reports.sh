@@ -16,7 +16,7 @@ echo "== validate"
 echo "== size mmc"
 "$mq" size scenarios/mmc.toml --group order-workers --target "p99 wait <= 250ms" --prefetch 1,10 --quiet --out reports/sizing-mmc > /dev/null
 echo "== compare: the real broker's fidelity scenarios (60 s of real time each)"
-for f in scenarios/fidelity/mm1-rho05.toml scenarios/mmc.toml scenarios/fidelity/mmck.toml scenarios/fidelity/tandem.toml scenarios/retry-with-delay.toml scenarios/flaky-consumers.toml; do
+for f in scenarios/fidelity/mm1-rho05.toml scenarios/mmc.toml scenarios/fidelity/mmck.toml scenarios/fidelity/tandem.toml scenarios/retry-with-delay.toml scenarios/flaky-consumers.toml scenarios/orders-by-customer.toml; do
   name=$(basename "$f" .toml)
   "$mq" compare "$f" --quiet --duration 60s --out "reports/compare-$name" > /dev/null
 done

@@ -63,6 +63,7 @@ pub mod clock;
 mod pacer;
 #[cfg(test)]
 mod tests;
+mod topic;
 
 use crate::broker::{
     Broker, BrokerError, Consumer, ConsumerOptions, DeadLetterOptions, Delivery, Props,
@@ -668,13 +669,24 @@ pub fn run_loadtest_until(
 ) -> Result<RunReport, LoadtestError> {
     let (horizon, warmup) = real_window(&model.loadtest)?;
     clock::check(model).map_err(LoadtestError::Settings)?;
-    let mut crew = Crew::new(broker_for(model)?);
-    // Consumers first, so all are subscribed before the first publish.
-    spawn_consumers(&mut crew, model)?;
-    spawn_publishers(&mut crew, model)?;
-    let measured =
-        measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress, cancel)?;
-    Ok(assemble_report(model, &measured))
+    // Topics run beside the queues on their own threads (nothing routes between them).
+    thread::scope(|s| {
+        let topics = s.spawn(|| topic::run(model, horizon, warmup, cancel));
+        let queues = (|| {
+            let mut crew = Crew::new(broker_for(model)?);
+            // Consumers first, so all are subscribed before the first publish.
+            spawn_consumers(&mut crew, model)?;
+            spawn_publishers(&mut crew, model)?;
+            let measured =
+                measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress, cancel)?;
+            Ok(assemble_report(model, &measured))
+        })();
+        let topics = topics.join().expect("topic load test");
+        queues.map(|mut r: RunReport| {
+            r.topics = topics;
+            r
+        })
+    })
 }
 
 /// The run's real horizon and warm-up, checked (a `Model` built by hand may hold anything).

@@ -218,6 +218,10 @@ fn time_unit(horizon: f64) -> (f64, &'static str) {
 pub fn time_figures(sim: &SimOutcome) -> Vec<Figure> {
     let Some(s) = &sim.series else { return Vec::new() };
     let r = &sim.report;
+    if r.queues.is_empty() {
+        // Topics only: the series are the queues'.
+        return Vec::new();
+    }
     let (unit, uname) = time_unit(r.horizon_s);
     let t: Vec<f64> = s.times.iter().map(|t| t / unit).collect();
     let shade =

@@ -88,7 +88,10 @@ fn run_page(
         fmt_secs(r.warmup_s),
         r.seed
     );
-    out.push_str("## Results\n\n| queue | consumers | offered/s | throughput/s | loss | utilization | Lq | Wq mean | Wq p99 | W mean | W p99 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let queues = !r.queues.is_empty() || r.topics.is_empty();
+    if queues {
+        out.push_str("## Results\n\n| queue | consumers | offered/s | throughput/s | loss | utilization | Lq | Wq mean | Wq p99 | W mean | W p99 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    }
     for q in &r.queues {
         let _ = writeln!(
             out,
@@ -106,7 +109,9 @@ fn run_page(
             secs(q.sojourn_s.p99),
         );
     }
-    out.push_str("\nWq: wait until service starts (time in a consumer's prefetch buffer included); W: sojourn until service ends. ± is the half-width of the 95% Student-t interval over replications; percentiles pool all post-warm-up messages.\n");
+    if queues {
+        out.push_str("\nWq: wait until service starts (time in a consumer's prefetch buffer included); W: sojourn until service ends. ± is the half-width of the 95% Student-t interval over replications; percentiles pool all post-warm-up messages.\n");
+    }
     if let Some(t) = theory {
         let c = compare(t, r, None);
         if c.queues.iter().any(|q| q.figures.iter().any(|f| f.analytic.is_some())) {

@@ -269,3 +269,20 @@ pub fn markdown(r: &RunReport, theory: Option<&AnalyticReport>) -> String {
     }
     out
 }
+
+/// The `report.md` section of a real (load test) run's topics beside theory, for
+/// `compare`'s page; empty without topics.
+pub fn real_markdown(real: &RunReport, theory: &AnalyticReport) -> String {
+    if real.topics.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n# The in-crate broker (loadtest): {} scenario seconds (warm-up {}), time scale {}\n",
+        real.horizon_s,
+        real.warmup_s,
+        real.time_scale.unwrap_or(1.0)
+    );
+    out.push_str("\nOne run on the real clock (no interval), on replication 0's sample path.\n");
+    out.push_str(&markdown(real, Some(theory)).replace("\n## Topic", "\n## Real broker: topic"));
+    out
+}
