@@ -916,6 +916,9 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         partial: m.partial,
         replications_requested: None,
         horizon_requested_s: m.partial.then(|| lt.horizon / lt.time_scale),
+        precision_reached: None,
+        precision: None,
+        timeline: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod latency;
 mod prediction;
 mod run;
 mod speed;
+mod timeline;
 
 pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
 pub use latency::{Latency, serialize_prediction};
@@ -20,3 +21,4 @@ pub use run::{
     Counts, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
 };
 pub use speed::SpeedRow;
+pub use timeline::{Timeline, Window, WindowQueue, WindowWait};

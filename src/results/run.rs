@@ -211,6 +211,16 @@ pub struct RunReport {
     /// where the measurement stopped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon_requested_s: Option<f64>,
+    /// With `precision`: did every queue's mean sojourn reach it (`replications` then says
+    /// how many it took)? Absent without `precision`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision_reached: Option<bool>,
+    /// With `precision`: the relative 95% half-width asked for (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
+    /// Per-window figures, with `window`; absent without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<super::Timeline>,
 }
 
 impl RunReport {

@@ -77,6 +77,47 @@ pub struct Simulation {
     pub replications: u32,
     /// Master seed; each replication derives its own streams from it.
     pub seed: u64,
+    /// `window`: also report each queue's figures per window of this many seconds of
+    /// scenario time (the timeline); `None`: no timeline.
+    pub window: Option<f64>,
+    /// `precision`: add replications until every queue's mean sojourn has a 95% half-width
+    /// at most this fraction of its mean; `None`: exactly `replications`.
+    pub precision: Option<f64>,
+    /// `max_replications`: with `precision`, the most replications run.
+    pub max_replications: u32,
+}
+
+/// Most windows a timeline may have (each window holds a few numbers per queue and per
+/// replication, so memory grows with windows × queues).
+pub const MAX_WINDOWS: usize = 100_000;
+/// Most windows × queues a timeline may have.
+pub const MAX_WINDOW_CELLS: usize = 1_000_000;
+/// Default `max_replications` with `precision`.
+pub const DEFAULT_MAX_REPLICATIONS: u32 = 200;
+
+impl Simulation {
+    /// Windows of the timeline over the horizon (the last may be shorter), or 0 without one.
+    pub fn windows(&self) -> usize {
+        self.window.map_or(0, |w| (self.horizon / w).ceil().max(1.0) as usize)
+    }
+
+    /// Checks a window length (from the file or `--window`) for this horizon and `queues`
+    /// queues: a positive duration giving at most [`MAX_WINDOWS`] windows and
+    /// [`MAX_WINDOW_CELLS`] windows × queues. The message says what to change.
+    pub fn check_window(&self, window: f64, queues: usize) -> Result<(), String> {
+        if !(window.is_finite() && window > 0.0) {
+            return Err(format!("must be a duration > 0, got {window} s"));
+        }
+        let n = (self.horizon / window).ceil();
+        if n > MAX_WINDOWS as f64 || n * queues.max(1) as f64 > MAX_WINDOW_CELLS as f64 {
+            return Err(format!(
+                "{} over a horizon of {} gives {n:.0} windows for {queues} queue(s); the limit is {MAX_WINDOWS} windows and {MAX_WINDOW_CELLS} windows × queues: choose a longer window",
+                crate::dist::fmt_secs(window),
+                crate::dist::fmt_secs(self.horizon),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Loadtest settings; `horizon` and `warmup` are real (wall-clock) seconds.
@@ -558,7 +599,7 @@ fn user_words(message: &str) -> String {
 /// every problem (the cycle check alone needs a complete model, so it runs last).
 fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let mut warnings = Vec::new();
-    let simulation = resolve_simulation(c, &raw.simulation);
+    let simulation = resolve_simulation(c, &raw.simulation, raw.queues.len());
     let loadtest = resolve_loadtest(c, raw.loadtest.as_ref());
     check_unique_names(c, &raw);
 
@@ -604,7 +645,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
 
 /// `[simulation]`: horizon, warm-up (fixed, or `auto` for the simulator to choose),
 /// replications and seed.
-fn resolve_simulation(c: &mut Checker, s: &RawSimulation) -> Simulation {
+fn resolve_simulation(c: &mut Checker, s: &RawSimulation, queues: usize) -> Simulation {
     let horizon = c.positive_secs("simulation.horizon", s.horizon.0);
     let warmup = match s.warmup {
         None => 0.0,
@@ -628,13 +669,51 @@ fn resolve_simulation(c: &mut Checker, s: &RawSimulation) -> Simulation {
             format!("must be between 1 and 1000000, got {replications}"),
         );
     }
-    Simulation {
+    if let Some(p) = s.precision
+        && !(p.is_finite() && p > 0.0 && p < 1.0)
+    {
+        c.err(
+            "simulation.precision",
+            format!("must be a fraction between 0 and 1 (0.02 = a half-width of 2% of the mean), got {p}"),
+        );
+    }
+    let max_replications = match (s.max_replications, s.precision) {
+        (Some(_), None) => {
+            c.err(
+                "simulation.max_replications",
+                "only applies with simulation.precision (set precision = 0.02, say, or remove it)",
+            );
+            1
+        }
+        (Some(m), Some(_)) if !(1..=1_000_000).contains(&m) || m < replications => {
+            c.err(
+                "simulation.max_replications",
+                format!(
+                    "must be between simulation.replications ({replications}, the first batch) and 1000000, got {m}"
+                ),
+            );
+            1
+        }
+        (Some(m), Some(_)) => m as u32,
+        (None, _) => DEFAULT_MAX_REPLICATIONS.max(replications.clamp(1, 1_000_000) as u32),
+    };
+    let sim = Simulation {
         horizon,
         warmup,
         warmup_auto: matches!(s.warmup, Some(RawWarmup::Auto)),
         replications: replications.clamp(1, 1_000_000) as u32,
         seed: s.seed.unwrap_or(1),
+        window: s.window.map(|w| w.0),
+        precision: s.precision,
+        max_replications,
+    };
+    if let Some(w) = sim.window
+        && horizon > 0.0
+        && let Err(e) = sim.check_window(w, queues)
+    {
+        c.err("simulation.window", e);
     }
+    sim
 }
 
 /// `[loadtest]` (optional): time scale, real horizon and warm-up, with their defaults.

@@ -30,6 +30,9 @@ pub struct RawSimulation {
     pub replications: Option<i64>,
     #[serde(default, deserialize_with = "seed")]
     pub seed: Option<u64>,
+    pub window: Option<Seconds>,
+    pub precision: Option<f64>,
+    pub max_replications: Option<i64>,
 }
 
 /// A seed is any integer 0 … 2⁶⁴ − 1. TOML integers stop at 2⁶³ − 1, so a larger seed (as

@@ -217,6 +217,8 @@ pub struct ReplicationResult {
     pub events: u64,
     /// State snapshots, when asked for.
     pub series: Option<Series>,
+    /// Per-window figures, with a `window`.
+    pub timeline: Option<super::timeline::Recorder>,
 }
 
 /// SplitMix64's finaliser: a bijective mixer with good avalanche (Steele et al. 2014).
@@ -314,6 +316,8 @@ struct Side<'m> {
     dead: std::collections::VecDeque<(Msg, u8, u32, u32, Reason)>,
     /// Does any queue have a dead-letter exchange?
     dead_lettering: bool,
+    /// Per-window figures, with a `window`.
+    timeline: Option<Box<super::timeline::Recorder>>,
     /// Can anything expire or be dead-lettered? Without, nothing needs doing after an
     /// operation on a queue.
     lifecycle: bool,
@@ -328,8 +332,13 @@ impl Side<'_> {
         cons.started = now;
         let (q, g) = (cons.queue as usize, cons.group as usize);
         let st = &mut self.queues[q];
-        if enq_t >= self.warmup && !st.wait_at_success {
-            st.wait.record(now - enq_t);
+        if !st.wait_at_success {
+            if enq_t >= self.warmup {
+                st.wait.record(now - enq_t);
+            }
+            if let Some(t) = self.timeline.as_mut() {
+                t.wait(enq_t, q, now - enq_t);
+            }
         }
         st.busy += 1;
         st.busy_avg.set(now, f64::from(st.busy));
@@ -353,6 +362,9 @@ impl Observer<Msg> for SimObserver<'_, '_> {
     #[inline]
     fn ready_changed(&mut self, now: f64, ready: usize) {
         self.side.queues[self.q].ready_avg.set(now, ready as f64);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.ready(now, self.q, ready as f64);
+        }
     }
 
     #[inline]
@@ -516,6 +528,9 @@ impl<'m, const L: bool> Engine<'m, L> {
                 groups,
                 dead: std::collections::VecDeque::new(),
                 dead_lettering: model.queues.iter().any(|q| q.dead_letter.is_some()),
+                timeline: sim.window.map(|w| {
+                    Box::new(super::timeline::Recorder::new(w, sim.windows(), model.queues.len()))
+                }),
                 lifecycle: model.queues.iter().any(|q| q.dead_letter.is_some())
                     || (0..model.queues.len()).any(|q| model.may_expire(q)),
             },
@@ -531,6 +546,9 @@ impl<'m, const L: bool> Engine<'m, L> {
         let post = now >= self.side.warmup;
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.offered(now, q);
+        }
         let core = &mut self.cores[q];
         if L && let Some(max) = st.max_priority
             && post
@@ -656,6 +674,12 @@ impl<'m, const L: bool> Engine<'m, L> {
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.completed(now, q);
+            if L && st.wait_at_success {
+                t.wait(msg.enq_t, q, started - msg.enq_t);
+            }
+        }
         if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
             if L {
@@ -873,6 +897,10 @@ impl<'m, const L: bool> Engine<'m, L> {
             r.advance(&self, horizon);
         }
         let series = recorder.map(|r| r.series);
+        let timeline = self.side.timeline.take().map(|mut t| {
+            t.finish(horizon);
+            *t
+        });
         let v2 = self.model.uses_message_lifecycle();
         let queues = self
             .cores
@@ -939,7 +967,7 @@ impl<'m, const L: bool> Engine<'m, L> {
             .into_iter()
             .map(|g| GroupStats { served: g.served, unroutable_onward: g.unroutable_onward })
             .collect();
-        Some(ReplicationResult { queues, producers, groups, events: self.events, series })
+        Some(ReplicationResult { queues, producers, groups, events: self.events, series, timeline })
     }
 }
 
