@@ -112,6 +112,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
+        figs.extend(figures::timeline_figures(report));
         figs.extend(figures::time_figures(&outcome));
         let written = write_figures(dir, &figs, a.charts)?;
         write_atomic(

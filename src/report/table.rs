@@ -4,7 +4,7 @@
 
 use super::compare::Comparison3;
 use crate::dist::fmt_secs;
-use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport, SpeedRow};
+use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport, SpeedRow, Timeline};
 use crate::scenario::{Ack, Model};
 use crate::size::{Candidate, Metric, PrefetchSizing, SizeReport, Target};
 use crate::stats::MeanCi;
@@ -275,6 +275,20 @@ pub fn render_run(r: &RunReport) -> String {
         out.push('\n');
         out.push_str(&e.render());
     }
+    if let Some(t) = &r.timeline {
+        out.push('\n');
+        out.push_str(&render_timeline(t));
+    }
+    if let Some(reached) = r.precision_reached {
+        let _ = writeln!(
+            out,
+            "\nPrecision {}: {} after {} replications (every queue's mean sojourn within ±{:.1}% at 95%).",
+            r.precision.map_or_else(String::new, |p| format!("{p}")),
+            if reached { "reached" } else { "NOT reached (max_replications hit)" },
+            r.replications,
+            r.precision.unwrap_or(0.0) * 100.0,
+        );
+    }
     if let Some(tm) = &r.timing {
         let _ = writeln!(
             out,
@@ -312,6 +326,82 @@ fn analytic_row(q: &QueueAnalysis) -> Vec<String> {
         secs(q.sojourn_s.p99),
         num(q.queue_length.mean, 3),
     ]
+}
+
+/// Most windows a timeline table shows; past it, the windows with the highest p99 wait.
+pub const TIMELINE_ROWS: usize = 48;
+
+/// The windows a timeline table shows for queue `q`: all of them, or the
+/// [`TIMELINE_ROWS`] with the highest p99 wait, in time order.
+pub fn timeline_shown(t: &Timeline, q: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..t.windows.len()).collect();
+    if idx.len() > TIMELINE_ROWS {
+        let p99 = |w: usize| t.windows[w].queues[q].wait_s.p99.unwrap_or(-1.0);
+        idx.sort_by(|&a, &b| p99(b).total_cmp(&p99(a)).then(a.cmp(&b)));
+        idx.truncate(TIMELINE_ROWS);
+        idx.sort_unstable();
+    }
+    idx
+}
+
+/// The terminal view of a timeline: per queue, one row per window (offered and
+/// throughput per second, ready messages mean and max, Wq mean and p99 with their 95%
+/// half-widths); a long timeline shows its busiest windows.
+pub fn render_timeline(t: &Timeline) -> String {
+    let mut out = String::new();
+    let nq = t.windows.first().map_or(0, |w| w.queues.len());
+    for q in 0..nq {
+        let name = &t.windows[0].queues[q].name;
+        let shown = timeline_shown(t, q);
+        let _ = writeln!(
+            out,
+            "Timeline of queue {name}, windows of {}{}:",
+            fmt_secs(t.window_s),
+            if shown.len() < t.windows.len() {
+                format!(
+                    " (the {} of {} windows with the highest p99 wait; all in timeline.csv or --format json)",
+                    shown.len(),
+                    t.windows.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+        let mut tab = Table::new(&[
+            "window",
+            "offered/s",
+            "throughput/s",
+            "Lq mean",
+            "Lq max",
+            "Wq mean",
+            "Wq p99",
+        ]);
+        for &w in &shown {
+            let win = &t.windows[w];
+            let c = &win.queues[q];
+            let ci = |m: f64, h: Option<f64>, d: usize| match h {
+                Some(h) => format!("{m:.d$} ±{h:.d$}"),
+                None => format!("{m:.d$}"),
+            };
+            tab.row(vec![
+                format!(
+                    "{}–{}{}",
+                    fmt_secs(win.start_s),
+                    fmt_secs(win.end_s),
+                    if win.warmup { " (warm-up)" } else { "" }
+                ),
+                ci(c.offered_rate, c.offered_rate_ci95, 2),
+                ci(c.throughput, c.throughput_ci95, 2),
+                ci(c.queue_length.mean, c.queue_length.ci95, 2),
+                c.queue_length.max.to_string(),
+                secs_ci(c.wait_s.mean, c.wait_s.ci95),
+                secs_ci(c.wait_s.p99, c.wait_s.p99_ci95),
+            ]);
+        }
+        out.push_str(&tab.render());
+    }
+    out.push_str("A message belongs to the window it entered the queue in. Means over replications (± 95% CI); p99 pools the window's messages of every replication (± the 95% CI of the replications' own p99s).\n");
+    out
 }
 
 /// The terminal view of an [`AnalyticReport`]: one row per queue (model, exact, ρ, stable,
