@@ -65,6 +65,7 @@ pub mod mmck;
 mod network;
 mod numeric;
 pub mod priority;
+pub mod timevarying;
 mod traffic;
 pub mod tutorial;
 
@@ -98,6 +99,9 @@ pub fn analyze(model: &Model) -> AnalyticReport {
         backend: "analytic".into(),
         queues,
         end_to_end_s,
+        // Per-window theory is asked for on its own ([`timevarying::timeline`]): sizing
+        // searches call this many times and need none of it.
+        timeline: None,
     }
 }
 

@@ -4,7 +4,10 @@
 
 use super::compare::Comparison3;
 use crate::dist::fmt_secs;
-use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport, SpeedRow, Timeline};
+use crate::results::{
+    AnalyticReport, AnalyticTimeline, Latency, QueueAnalysis, RunReport, SpeedRow, Timeline,
+    WindowTheory,
+};
 use crate::scenario::{Ack, Model};
 use crate::size::{Candidate, Metric, PrefetchSizing, SizeReport, Target};
 use crate::stats::MeanCi;
@@ -404,6 +407,78 @@ pub fn render_timeline(t: &Timeline) -> String {
     out
 }
 
+/// The terminal view of per-window theory: per queue with a model, one row per window
+/// (offered rate; PSA's and MOL's Lq, Wq mean and p99; "-" where the load reaches
+/// capacity); a long timeline shows the windows with the highest offered rate.
+pub fn render_analytic_timeline(t: &AnalyticTimeline) -> String {
+    let mut out = String::new();
+    for (qi, m) in t.queues.iter().filter(|m| m.model.is_some()).enumerate() {
+        let mut idx: Vec<usize> = (0..t.windows.len()).collect();
+        let long = idx.len() > TIMELINE_ROWS;
+        if long {
+            let rate = |w: usize| t.windows[w].queues[qi].offered_rate;
+            idx.sort_by(|&a, &b| rate(b).total_cmp(&rate(a)).then(a.cmp(&b)));
+            idx.truncate(TIMELINE_ROWS);
+            idx.sort_unstable();
+        }
+        let _ = writeln!(
+            out,
+            "Per-window theory of queue {} ({}, approximate), windows of {}{}:",
+            m.name,
+            m.model.as_deref().unwrap_or("-"),
+            fmt_secs(t.window_s),
+            if long {
+                format!(
+                    " (the {TIMELINE_ROWS} of {} windows with the highest rate)",
+                    t.windows.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+        let mut tab = Table::new(&[
+            "window",
+            "offered/s",
+            "PSA Lq",
+            "PSA Wq mean",
+            "PSA Wq p99",
+            "MOL Lq",
+            "MOL Wq mean",
+            "MOL Wq p99",
+        ]);
+        for &w in &idx {
+            let win = &t.windows[w];
+            let c = &win.queues[qi];
+            let fig = |f: &Option<WindowTheory>| match f {
+                Some(f) => [
+                    num(f.queue_length.mean, 2),
+                    secs(Some(f.wait_s.mean)),
+                    secs(Some(f.wait_s.p99)),
+                ],
+                None => ["-".into(), "-".into(), "-".into()],
+            };
+            let [pl, pm, pp] = fig(&c.psa);
+            let [ml, mm, mp] = fig(&c.mol);
+            tab.row(vec![
+                format!("{}–{}", fmt_secs(win.start_s), fmt_secs(win.end_s)),
+                format!("{:.2}", c.offered_rate),
+                pl,
+                pm,
+                pp,
+                ml,
+                mm,
+                mp,
+            ]);
+        }
+        out.push_str(&tab.render());
+    }
+    for m in t.queues.iter().filter(|m| m.model.is_none()) {
+        let _ = writeln!(out, "  [{}] no per-window theory: {}", m.name, m.notes.join("; "));
+    }
+    out.push_str("PSA: the stationary queue at each instant's rate; MOL: at the offered load of the infinite-server queue, which lags the rate. \"-\": the load reaches capacity in the window.\n");
+    out
+}
+
 /// The terminal view of an [`AnalyticReport`]: one row per queue (model, exact, ρ, stable,
 /// throughput/s, loss, Wq mean, p50 and p99, W mean and p99, Lq), then every queue's notes,
 /// then end-to-end means.
@@ -434,6 +509,10 @@ pub fn render_analytic(report: &AnalyticReport) -> String {
                 let _ = writeln!(out, "  [{}] {n}", q.name);
             }
         }
+    }
+    if let Some(t) = &report.timeline {
+        out.push('\n');
+        out.push_str(&render_analytic_timeline(t));
     }
     if !report.end_to_end_s.is_empty() {
         out += "\nend to end (mean, sum of stage sojourns):\n";

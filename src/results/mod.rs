@@ -16,7 +16,11 @@ mod timeline;
 
 pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
 pub use latency::{Latency, serialize_prediction};
-pub use prediction::{AnalyticReport, EndToEndPath, MeanCount, PriorityAnalysis, QueueAnalysis};
+pub use prediction::{
+    AnalyticReport, AnalyticTimeline, EndToEndPath, MeanCount, PredictedWindow,
+    PredictedWindowQueue, PriorityAnalysis, QueueAnalysis, TimelineModel, WindowTheory,
+    WindowTheoryWait,
+};
 pub use run::{
     Counts, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
 };
