@@ -17,6 +17,7 @@ pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
 pub use latency::{Latency, serialize_prediction};
 pub use prediction::{AnalyticReport, EndToEndPath, MeanCount, PriorityAnalysis, QueueAnalysis};
 pub use run::{
-    Counts, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
+    Counts, DrainTime, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport,
+    RunReport, Timing,
 };
 pub use speed::SpeedRow;
