@@ -22,7 +22,8 @@ pub use prediction::{
     WindowTheoryWait,
 };
 pub use run::{
-    Counts, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
+    Counts, DrainTime, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport,
+    RunReport, Timing,
 };
 pub use speed::SpeedRow;
 pub use timeline::{Timeline, Window, WindowQueue, WindowWait};

@@ -8,12 +8,15 @@
 //! Nothing here reads files: the caller passes the text and the name to report it under.
 
 mod duration;
+pub mod files;
 mod graph;
 mod locate;
 mod raw;
 
 pub use duration::parse_duration;
+pub use files::{Files, NoFiles};
 
+use crate::arrival::{Arrival, Mmpp, Schedule, Trace};
 use crate::dist::{Dist, DistKind, MIN_MEAN_SECONDS};
 use crate::routing::{ExchangeId, ExchangeKind, QueueId, Router};
 use locate::Locator;
@@ -131,21 +134,26 @@ pub struct Loadtest {
     pub warmup: f64,
 }
 
-/// A source of messages (a renewal process).
+/// A source of messages.
 #[derive(Debug, Clone)]
 pub struct Producer {
     /// Unique name.
     pub name: String,
     /// Exchange published to.
     pub exchange: ExchangeId,
-    /// Routing key of every publish.
+    /// Routing key of every publish (the first of `routing_keys` when weighted).
     pub routing_key: String,
-    /// Time between two publishes.
-    pub arrival: Dist,
-    /// Queues each publish reaches (empty: unroutable), resolved by the [`Router`].
+    /// When it publishes.
+    pub arrival: Arrival,
+    /// Messages per publish (`batch`: a distribution, rounded, at least 1); `None` = 1.
+    pub batch: Option<Dist>,
+    /// Queues some publish reaches (every key's routes; empty: unroutable), resolved by
+    /// the [`Router`].
     pub routes: Vec<QueueId>,
     /// Its routing key in [`Model::keys`] (a dead-lettered message keeps it).
     pub key: KeyId,
+    /// `routing_keys`: each message's key drawn by weight; empty with one `routing_key`.
+    pub weighted_keys: Vec<WeightedKey>,
     /// Per-message TTL (`expiration`), seconds.
     pub ttl: Option<f64>,
     /// Priority of each message.
@@ -154,6 +162,92 @@ pub struct Producer {
 
 /// A routing key's index in [`Model::keys`].
 pub type KeyId = u32;
+
+/// One of a producer's weighted routing keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedKey {
+    /// The key.
+    pub routing_key: String,
+    /// The queues it reaches.
+    pub routes: Vec<QueueId>,
+    /// Its index in [`Model::keys`].
+    pub key: KeyId,
+    /// Running sum of the normalised weights up to and including this one (the last is 1).
+    pub cumulative: f64,
+    /// Its normalised weight: the share of messages that carry it.
+    pub share: f64,
+}
+
+impl Producer {
+    /// Draws the index of a weighted key (call only with `weighted_keys` non-empty).
+    #[inline]
+    pub fn draw_key(&self, rng: &mut impl rand::Rng) -> usize {
+        let u: f64 = rand::RngExt::random(rng);
+        self.weighted_keys.partition_point(|k| k.cumulative <= u).min(self.weighted_keys.len() - 1)
+    }
+
+    /// Each queue a message of this producer can reach, with the share of its messages
+    /// that reach it (1 without weighted keys).
+    pub fn queue_shares(&self) -> Vec<(QueueId, f64)> {
+        if self.weighted_keys.is_empty() {
+            return self.routes.iter().map(|&q| (q, 1.0)).collect();
+        }
+        self.routes
+            .iter()
+            .map(|&q| {
+                let s = self
+                    .weighted_keys
+                    .iter()
+                    .filter(|k| k.routes.contains(&q))
+                    .map(|k| k.share)
+                    .sum();
+                (q, s)
+            })
+            .collect()
+    }
+
+    /// Mean messages per publish: `E[max(1, round(B))]` for a batch `B`, computed exactly
+    /// for a constant or an empirical batch, else approximated by `max(1, E[B])`.
+    pub fn batch_mean(&self) -> f64 {
+        self.batch.as_ref().map_or(1.0, |b| batch_moments(b).0)
+    }
+
+    /// Messages published per second in the long run: publishes × mean batch.
+    pub fn message_rate(&self) -> f64 {
+        self.arrival.mean_rate() * self.batch_mean()
+    }
+}
+
+/// The number of messages one publish of batch distribution `b` carries.
+#[inline]
+pub fn batch_size(b: &Dist, rng: &mut impl rand::Rng) -> u64 {
+    (b.sample(rng).round() as u64).max(1)
+}
+
+/// First two moments of a batch's size `N = max(1, round(B))` and whether they are exact:
+/// exact for a constant or an empirical `B` (N takes known values); otherwise from the
+/// continuous moments of `B` (rounding adds about 1/12 to the variance; the cut at 1
+/// is ignored), which is an approximation.
+pub fn batch_moments(b: &Dist) -> (f64, f64, bool) {
+    let n = |x: f64| (x.round()).max(1.0);
+    match b.kind() {
+        DistKind::Constant { value } => {
+            let v = n(*value);
+            (v, v * v, true)
+        }
+        DistKind::Empirical { values } => {
+            let k = values.len() as f64;
+            let m1 = values.iter().map(|&x| n(x)).sum::<f64>() / k;
+            let m2 = values.iter().map(|&x| n(x) * n(x)).sum::<f64>() / k;
+            (m1, m2, true)
+        }
+        _ => {
+            let m = b.mean().max(1.0);
+            let var = b.scv() * b.mean() * b.mean() + 1.0 / 12.0;
+            (m, var + m * m, false)
+        }
+    }
+}
 
 /// The priority a producer gives its messages.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,6 +379,11 @@ pub struct Queue {
     pub delivery_limit: Option<u32>,
     /// `dead_letter_exchange` and where its dead letters go.
     pub dead_letter: Option<DeadLetter>,
+    /// `initial_messages`: a ready backlog at time 0.
+    pub initial_messages: Option<u64>,
+    /// The routing key the backlog's messages carry (the queue's name, as if published
+    /// to the default exchange), for dead-lettering with their own key.
+    pub initial_key: KeyId,
 }
 
 impl Queue {
@@ -378,6 +477,7 @@ pub struct Model {
 struct Checker<'a> {
     loc: Locator<'a>,
     problems: Vec<Problem>,
+    files: &'a dyn Files,
 }
 
 impl Checker<'_> {
@@ -460,12 +560,167 @@ impl Checker<'_> {
             RawDist::Hyperexponential { mean, cv } => {
                 DistKind::HyperExponential { mean: mean.0, cv }
             }
+            RawDist::Empirical { ref file } => {
+                let values = self.files.read(file).and_then(|text| files::numbers(&text, file));
+                match values {
+                    Ok(v) => DistKind::Empirical { values: v.into() },
+                    Err(e) => {
+                        self.err(format!("{path}.file"), e);
+                        return None;
+                    }
+                }
+            }
         };
         match Dist::new(kind) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.err(format!("{path}.{}", e.param), e.message);
                 None
+            }
+        }
+    }
+
+    /// A rate per second: finite, > 0 (or ≥ 0 with `zero_ok`), and with a mean gap in range.
+    fn rate(&mut self, path: &str, r: f64, zero_ok: bool) -> bool {
+        let hi = 1.0 / MIN_MEAN_SECONDS;
+        let ok = r.is_finite() && (if zero_ok { r >= 0.0 } else { r > 0.0 }) && r <= hi;
+        if !ok {
+            self.err(
+                path,
+                format!(
+                    "must be a rate {} per second (at most {hi:e}), got {}",
+                    if zero_ok { ">= 0" } else { "> 0" },
+                    crate::dist::fmt_num(r)
+                ),
+            );
+        }
+        ok
+    }
+
+    /// `arrival`: a renewal process or one of the second edition's processes.
+    fn arrival(&mut self, path: &str, raw: &RawArrival, horizon: f64) -> Option<Arrival> {
+        let process = match raw {
+            RawArrival::Renewal(d) => return self.dist(path, d).map(Arrival::Renewal),
+            RawArrival::Process(p) => p,
+        };
+        match process {
+            RawProcess::Schedule { period, rates } => {
+                let period = self.positive_secs(&format!("{path}.period"), period.0);
+                if rates.is_empty() {
+                    self.err(
+                        format!("{path}.rates"),
+                        "needs at least one { at = \"0h\", rate = … }",
+                    );
+                    return None;
+                }
+                let mut ok = period.is_finite() && period > 0.0;
+                let mut last = None;
+                for (i, pt) in rates.iter().enumerate() {
+                    let at = pt.at.0;
+                    let at_path = format!("{path}.rates[{i}].at");
+                    if i == 0 && at != 0.0 {
+                        self.err(
+                            &at_path,
+                            format!(
+                                "the first piece must start at 0, got {} s",
+                                crate::dist::fmt_num(at)
+                            ),
+                        );
+                        ok = false;
+                    } else if !(at.is_finite() && at >= 0.0 && at < period) {
+                        self.err(
+                            &at_path,
+                            format!(
+                                "must be a time from 0 to below the period ({period} s), got {} s",
+                                crate::dist::fmt_num(at)
+                            ),
+                        );
+                        ok = false;
+                    } else if let Some(prev) = last
+                        && at <= prev
+                    {
+                        self.err(
+                            &at_path,
+                            format!("must be later than rates[{}].at ({prev} s): list the pieces in time order", i - 1),
+                        );
+                        ok = false;
+                    }
+                    last = Some(at);
+                    ok &= self.rate(&format!("{path}.rates[{i}].rate"), pt.rate, true);
+                }
+                ok.then(|| {
+                    Arrival::Schedule(Schedule::new(
+                        period,
+                        rates.iter().map(|p| p.at.0).collect(),
+                        rates.iter().map(|p| p.rate).collect(),
+                    ))
+                })
+            }
+            RawProcess::Sinusoid { mean_rate, amplitude, period } => {
+                let mut ok = self.rate(&format!("{path}.mean_rate"), *mean_rate, false);
+                if !(0.0..=1.0).contains(amplitude) {
+                    self.err(
+                        format!("{path}.amplitude"),
+                        format!(
+                            "must be from 0 to 1 (a rate never below 0), got {}",
+                            crate::dist::fmt_num(*amplitude)
+                        ),
+                    );
+                    ok = false;
+                }
+                let period = self.positive_secs(&format!("{path}.period"), period.0);
+                ok &= period.is_finite() && period > 0.0;
+                ok.then_some(Arrival::Sinusoid {
+                    mean_rate: *mean_rate,
+                    amplitude: *amplitude,
+                    period,
+                })
+            }
+            RawProcess::Mmpp { states } => {
+                if states.is_empty() {
+                    self.err(
+                        format!("{path}.states"),
+                        "needs at least one { rate = …, mean_duration = … }",
+                    );
+                    return None;
+                }
+                let mut ok = true;
+                for (i, st) in states.iter().enumerate() {
+                    ok &= self.rate(&format!("{path}.states[{i}].rate"), st.rate, true);
+                    let d = st.mean_duration.0;
+                    if !(d.is_finite()
+                        && (MIN_MEAN_SECONDS..=crate::dist::MAX_SECONDS).contains(&d))
+                    {
+                        self.err(
+                            format!("{path}.states[{i}].mean_duration"),
+                            format!("must be a duration > 0, got {} s", crate::dist::fmt_num(d)),
+                        );
+                        ok = false;
+                    }
+                }
+                if ok && states.iter().all(|s| s.rate == 0.0) {
+                    self.err(format!("{path}.states"), "at least one state needs a rate > 0");
+                    ok = false;
+                }
+                ok.then(|| {
+                    Arrival::Mmpp(Mmpp {
+                        rates: states.iter().map(|s| s.rate).collect(),
+                        mean_durations: states.iter().map(|s| s.mean_duration.0).collect(),
+                    })
+                })
+            }
+            RawProcess::Trace { file } => {
+                match self.files.read(file).and_then(|text| files::trace_times(&text, file)) {
+                    Ok(times) => {
+                        let within = times.iter().filter(|&&t| t <= horizon).count();
+                        let mean_rate = within as f64 / horizon;
+                        Some(Arrival::Trace(Trace { times: times.into(), mean_rate }))
+                    }
+                    Err(e) => {
+                        self.err(format!("{path}.file"), e);
+                        None
+                    }
+                }
             }
         }
     }
@@ -525,7 +780,17 @@ impl Model {
     /// Parses and validates a scenario. `origin` names the text in messages (the file
     /// path); its stem is the default scenario name.
     pub fn from_toml(text: &str, origin: &str) -> Result<Model, ScenarioError> {
-        let mut c = Checker { loc: Locator::new(text), problems: Vec::new() };
+        Model::from_toml_with_files(text, origin, &NoFiles)
+    }
+
+    /// [`Model::from_toml`] for a scenario that may name files (a `trace`, an `empirical`
+    /// distribution): `files` reads them, by the path as written.
+    pub fn from_toml_with_files(
+        text: &str,
+        origin: &str,
+        files: &dyn Files,
+    ) -> Result<Model, ScenarioError> {
+        let mut c = Checker { loc: Locator::new(text), problems: Vec::new(), files };
         let raw: RawScenario = match parse_raw(text, &c.loc) {
             Ok(r) => r,
             Err(p) => return Err(ScenarioError { origin: origin.to_string(), problems: vec![p] }),
@@ -560,7 +825,14 @@ fn parse_raw(text: &str, loc: &Locator) -> Result<RawScenario, Problem> {
 /// serde names the Rust type it expected (`expected internally tagged enum RawDist`); a
 /// user knows the file, not the code, so each type is replaced by what to write.
 fn user_words(message: &str) -> String {
-    const WORDS: [(&str, &str); 19] = [
+    const WORDS: [(&str, &str); 23] = [
+        (
+            "internally tagged enum RawProcess",
+            "an arrival process table like { process = \"mmpp\", states = [...] }",
+        ),
+        ("struct RawRatePoint", "a table like { at = \"8h\", rate = 60 }"),
+        ("struct RawMmppState", "a table like { rate = 14, mean_duration = \"20s\" }"),
+        ("struct RawWeightedKey", "a table like { key = \"order.eu\", weight = 3 }"),
         (
             "data did not match any variant of untagged enum RawPriority",
             "expected an integer 0..=255 or a table like { values = [9, 1], weights = [0.25, 0.75] }",
@@ -607,7 +879,8 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let (exchanges, mut router) = resolve_exchanges(&raw.exchanges, &queue_names);
     let mut queues = resolve_queues(c, &raw, &mut router, &mut warnings);
     let publish = PublishResolver { router: &router, exchanges: &raw.exchanges };
-    let producers = resolve_producers(c, &raw.producers, &publish, &mut warnings);
+    let producers =
+        resolve_producers(c, &raw.producers, &publish, simulation.horizon, &mut warnings);
     let groups =
         resolve_groups(c, &raw.consumers, &queue_names, &publish, &mut queues, &mut warnings);
     if !c.problems.is_empty() {
@@ -834,6 +1107,21 @@ fn resolve_queues(
         if q.delivery_limit_routing_key.is_some() && q.delivery_limit.is_none() {
             c.err(format!("{path}.delivery_limit_routing_key"), "needs a delivery_limit");
         }
+        let initial_messages = q.initial_messages.and_then(|n| {
+            let n = nonneg_int(c, &format!("{path}.initial_messages"), n, 0)?;
+            if let Some(max) = max_length
+                && n > max
+            {
+                c.err(
+                    format!("{path}.initial_messages"),
+                    format!(
+                        "{n} is more than max_length ({max}): the backlog must fit in the queue"
+                    ),
+                );
+                return None;
+            }
+            Some(n)
+        });
         if q.overflow.is_some() && q.max_length.is_none() {
             warnings.push(format!(
                 "queues[{qi}] \"{}\": `overflow` has no effect without `max_length`",
@@ -849,6 +1137,8 @@ fn resolve_queues(
             max_priority,
             delivery_limit,
             dead_letter: None,
+            initial_messages,
+            initial_key: 0,
         });
     }
     queues
@@ -889,44 +1179,157 @@ impl PublishResolver<'_> {
     }
 }
 
-/// Producers: arrival process and routes. A producer with a problem is left out (the
-/// problem is reported, so no model is built).
+/// Producers: arrival process, batches and routes. A producer with a problem is left out
+/// (the problem is reported, so no model is built).
 fn resolve_producers(
     c: &mut Checker,
     raw: &[RawProducer],
     publish: &PublishResolver,
+    horizon: f64,
     warnings: &mut Vec<String>,
 ) -> Vec<Producer> {
     let mut producers = Vec::new();
     for (pi, p) in raw.iter().enumerate() {
         let path = format!("producers[{pi}]");
-        let arrival = c.dist(&format!("{path}.arrival"), &p.arrival);
-        let publish = publish.resolve(c, &path, &p.exchange, &p.routing_key);
-        if let (Some(arrival), Some((exchange, routes))) = (arrival, publish) {
+        let arrival = c.arrival(&format!("{path}.arrival"), &p.arrival, horizon);
+        let batch = match &p.batch {
+            None => Some(None),
+            Some(b) => c.dist(&format!("{path}.batch"), b).map(Some),
+        };
+        let Some(keys) = resolve_keys(c, &path, p) else { continue };
+        let mut resolved = Vec::new();
+        for (ki, (key_path, key, _)) in keys.iter().enumerate() {
+            let r = publish.resolve(c, key_path, &p.exchange, key);
+            if ki == 0 || r.is_some() {
+                resolved.push(r);
+            }
+        }
+        if resolved.iter().any(Option::is_none) {
+            continue;
+        }
+        let resolved: Vec<(ExchangeId, Vec<QueueId>)> = resolved.into_iter().flatten().collect();
+        let (Some(arrival), Some(batch)) = (arrival, batch) else { continue };
+        let exchange = resolved[0].0;
+        for ((_, key, _), (_, routes)) in keys.iter().zip(&resolved) {
             if routes.is_empty() {
                 warnings.push(format!(
-                    "{path} \"{}\": routing key \"{}\" on exchange \"{}\" matches no queue; every publish will be unroutable",
-                    p.name, p.routing_key, p.exchange
+                    "{path} \"{}\": routing key \"{key}\" on exchange \"{}\" matches no queue; every publish{} will be unroutable",
+                    p.name,
+                    p.exchange,
+                    if keys.len() > 1 { " with that key" } else { "" }
                 ));
             }
-            let ttl = p.ttl.map(|t| c.ttl(&format!("{path}.ttl"), t.0));
-            let Some(priority) = resolve_priority(c, &format!("{path}.priority"), &p.priority)
-            else {
-                continue;
-            };
-            producers.push(Producer {
-                name: p.name.clone(),
-                exchange,
-                routing_key: p.routing_key.clone(),
-                arrival,
-                routes,
-                key: 0,
-                ttl,
-                priority,
-            });
         }
+        if let Arrival::Schedule(s) = &arrival
+            && s.mean_rate() == 0.0
+        {
+            warnings.push(format!(
+                "{path} \"{}\": every rate of its schedule is 0; it never publishes",
+                p.name
+            ));
+        }
+        let ttl = p.ttl.map(|t| c.ttl(&format!("{path}.ttl"), t.0));
+        let Some(priority) = resolve_priority(c, &format!("{path}.priority"), &p.priority) else {
+            continue;
+        };
+        let mut routes: Vec<QueueId> = Vec::new();
+        for (_, r) in &resolved {
+            for &q in r {
+                if !routes.contains(&q) {
+                    routes.push(q);
+                }
+            }
+        }
+        let weighted_keys = if p.routing_keys.is_some() {
+            let total: f64 = keys.iter().map(|k| k.2).sum();
+            let mut acc = 0.0;
+            let mut wk: Vec<WeightedKey> = keys
+                .iter()
+                .zip(&resolved)
+                .map(|((_, key, w), (_, r))| {
+                    acc += w / total;
+                    WeightedKey {
+                        routing_key: key.clone(),
+                        routes: r.clone(),
+                        key: 0,
+                        cumulative: acc,
+                        share: w / total,
+                    }
+                })
+                .collect();
+            if let Some(last) = wk.last_mut() {
+                last.cumulative = 1.0;
+            }
+            wk
+        } else {
+            Vec::new()
+        };
+        producers.push(Producer {
+            name: p.name.clone(),
+            exchange,
+            routing_key: keys[0].1.clone(),
+            arrival,
+            batch,
+            routes,
+            key: 0,
+            weighted_keys,
+            ttl,
+            priority,
+        });
     }
     producers
+}
+
+/// A producer's keys as `(field path, key, weight)`: its one `routing_key` (weight 1), or
+/// its weighted `routing_keys`. `None` (reported) when both are given or a weight is bad.
+fn resolve_keys(
+    c: &mut Checker,
+    path: &str,
+    p: &RawProducer,
+) -> Option<Vec<(String, String, f64)>> {
+    match (&p.routing_key, &p.routing_keys) {
+        (Some(_), Some(_)) => {
+            c.err(
+                format!("{path}.routing_keys"),
+                "give either `routing_key` or weighted `routing_keys`, not both",
+            );
+            None
+        }
+        (None, Some(ks)) => {
+            if ks.is_empty() {
+                c.err(
+                    format!("{path}.routing_keys"),
+                    "needs at least one { key = \"…\", weight = … }",
+                );
+                return None;
+            }
+            let mut ok = true;
+            for (i, k) in ks.iter().enumerate() {
+                if !(k.weight.is_finite() && k.weight >= 0.0) {
+                    c.err(
+                        format!("{path}.routing_keys[{i}].weight"),
+                        format!("must be a weight >= 0, got {}", crate::dist::fmt_num(k.weight)),
+                    );
+                    ok = false;
+                }
+            }
+            let total: f64 = ks.iter().map(|k| k.weight).sum();
+            if ok && !(total.is_finite() && total > 0.0) {
+                c.err(
+                    format!("{path}.routing_keys"),
+                    "the weights must add up to a positive number",
+                );
+                ok = false;
+            }
+            ok.then(|| {
+                ks.iter()
+                    .enumerate()
+                    .map(|(i, k)| (format!("{path}.routing_keys[{i}]"), k.key.clone(), k.weight))
+                    .collect()
+            })
+        }
+        (key, None) => Some(vec![(path.to_string(), key.clone().unwrap_or_default(), 1.0)]),
+    }
 }
 
 /// Consumer groups: queue, count, prefetch, ack mode, service and onward publish; each
@@ -1114,11 +1517,17 @@ fn resolve_dead_letters(
     };
     for p in producers.iter_mut() {
         p.key = intern(&p.routing_key);
+        for k in &mut p.weighted_keys {
+            k.key = intern(&k.routing_key);
+        }
     }
     for g in groups.iter_mut() {
         if let Some(t) = g.then.as_mut() {
             t.key = intern(&t.routing_key);
         }
+    }
+    for q in queues.iter_mut().filter(|q| q.initial_messages.is_some()) {
+        q.initial_key = intern(&q.name);
     }
     let mut declared = Vec::new();
     for (qi, q) in raw.queues.iter().enumerate() {

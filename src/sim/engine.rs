@@ -22,11 +22,12 @@
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::{Calendar, EventId};
+use crate::arrival::{Arrival, ArrivalState};
 use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason, dead_letter};
 use crate::results::Counts;
-use crate::scenario::{Crash, Failure, KeyId, Model, Priority};
+use crate::scenario::{Crash, Failure, KeyId, Model, Priority, WeightedKey, batch_size};
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -46,6 +47,9 @@ struct Msg {
     /// in (RabbitMQ drops a dead letter that would return to one of them).
     dl_mask: u32,
 }
+
+/// The `producer` of a message of an `initial_messages` backlog: published by no producer.
+const NO_PRODUCER: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -92,6 +96,10 @@ pub struct QueueStats {
     pub completed_post: u64,
     /// Messages expired after the warm-up.
     pub expired_post: u64,
+    /// With `initial_messages`: the first instant, from time 0, at which no message waited
+    /// in the queue (every one it held was in service): the backlog and what queued behind
+    /// it are gone. `None` if that did not happen by the horizon.
+    pub drain_time: Option<f64>,
     /// Per priority (index), for a priority queue: offered after the warm-up, wait, sojourn.
     pub by_priority: Vec<Option<PriorityStats>>,
     /// Totals, warm-up included.
@@ -271,11 +279,23 @@ struct QueueState {
     completed_post: u64,
     /// Services ended.
     completed: u64,
+    /// With `initial_messages`, until its backlog has drained.
+    draining: bool,
+    drain_time: Option<f64>,
 }
 
-/// A producer: its renewal process, routes and figures.
+/// A producer: its arrival process, routes and figures.
 struct ProducerState<'m> {
-    arrival: &'m Dist,
+    arrival: &'m Arrival,
+    /// Where it stands in its arrival process.
+    state: ArrivalState,
+    batch: Option<&'m Dist>,
+    /// Batch sizes (a stream of its own).
+    batch_rng: Xoshiro256PlusPlus,
+    /// Weighted routing keys (empty: one key, `routes`).
+    keys: &'m [WeightedKey],
+    /// Draws of weighted keys (a stream of its own).
+    key_rng: Xoshiro256PlusPlus,
     routes: &'m [usize],
     key: KeyId,
     ttl: Option<f64>,
@@ -406,6 +426,8 @@ struct Engine<'m, const L: bool> {
     side: Side<'m>,
     producers: Vec<ProducerState<'m>>,
     events: u64,
+    /// Queues whose `initial_messages` backlog has not drained yet.
+    draining: usize,
 }
 
 /// Random stream kinds of [`stream_seed`]: each source of randomness has its own, so adding
@@ -421,6 +443,10 @@ pub mod stream {
     pub const FAILURE: u64 = 3;
     /// A consumer group's up and down times.
     pub const CRASH: u64 = 4;
+    /// A producer's batch sizes.
+    pub const BATCH: u64 = 5;
+    /// A producer's weighted routing keys.
+    pub const KEYS: u64 = 6;
 }
 
 impl<'m, const L: bool> Engine<'m, L> {
@@ -457,6 +483,8 @@ impl<'m, const L: bool> Engine<'m, L> {
                 dropped_post: 0,
                 completed_post: 0,
                 completed: 0,
+                draining: q.initial_messages.is_some(),
+                drain_time: None,
             })
             .collect();
         // Numbered queue by queue, in group order within a queue, which is the order they
@@ -487,6 +515,11 @@ impl<'m, const L: bool> Engine<'m, L> {
             .enumerate()
             .map(|(i, p)| ProducerState {
                 arrival: &p.arrival,
+                state: ArrivalState::default(),
+                batch: p.batch.as_ref(),
+                batch_rng: seed(stream::BATCH, i),
+                keys: &p.weighted_keys,
+                key_rng: seed(stream::KEYS, i),
                 routes: &p.routes,
                 key: p.key,
                 ttl: p.ttl,
@@ -536,6 +569,7 @@ impl<'m, const L: bool> Engine<'m, L> {
             },
             producers,
             events: 0,
+            draining: 0,
         }
     }
 
@@ -709,7 +743,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= warmup {
+                if msg.origin_t >= warmup && msg.producer != NO_PRODUCER {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
@@ -731,10 +765,29 @@ impl<'m, const L: bool> Engine<'m, L> {
     }
 
     fn arrival(&mut self, p: usize) {
+        let producer = &mut self.producers[p];
+        let n = producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng));
+        for _ in 0..n {
+            self.publish_one(p);
+        }
+        let producer = &mut self.producers[p];
+        if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+            self.side.calendar.schedule(t, Event::Arrival(p as u32));
+        }
+    }
+
+    /// One message of producer `p` (a publish, or one message of its batch).
+    #[inline(always)]
+    fn publish_one(&mut self, p: usize) {
         let now = self.now;
         let producer = &mut self.producers[p];
         producer.published += 1;
-        let routes = producer.routes;
+        let (routes, key) = if producer.keys.is_empty() {
+            (producer.routes, producer.key)
+        } else {
+            let k = &producer.keys[self.model.producers[p].draw_key(&mut producer.key_rng)];
+            (k.routes.as_slice(), k.key)
+        };
         if routes.is_empty() {
             producer.unroutable += 1;
         }
@@ -744,14 +797,51 @@ impl<'m, const L: bool> Engine<'m, L> {
         } else {
             Props::default()
         };
-        let msg =
-            Msg { origin_t: now, enq_t: now, producer: p as u32, key: producer.key, dl_mask: 0 };
+        let msg = Msg { origin_t: now, enq_t: now, producer: p as u32, key, dl_mask: 0 };
         for &q in routes {
             self.arrive(q, msg, props);
         }
-        let producer = &mut self.producers[p];
-        let gap = producer.arrival.sample(&mut producer.rng);
-        self.side.calendar.schedule(now + gap, Event::Arrival(p as u32));
+    }
+
+    /// With a backlog not yet drained: has every queue's waiting line (ready and held
+    /// messages not in service) emptied? The first instant it has is the drain time.
+    #[cold]
+    fn check_drains(&mut self) {
+        let mut left = 0;
+        for (core, st) in self.cores.iter().zip(&mut self.side.queues) {
+            if !st.draining {
+                continue;
+            }
+            if core.ready_len() as u64 + core.held_len() <= u64::from(st.busy) {
+                st.draining = false;
+                st.drain_time = Some(self.now);
+            } else {
+                left += 1;
+            }
+        }
+        self.draining = left;
+    }
+
+    /// Time 0: each queue's `initial_messages`, ready before anything else happens.
+    fn publish_backlogs(&mut self) {
+        for (q, queue) in self.model.queues.iter().enumerate() {
+            let Some(n) = queue.initial_messages else { continue };
+            let msg = Msg {
+                origin_t: 0.0,
+                enq_t: 0.0,
+                producer: NO_PRODUCER,
+                key: queue.initial_key,
+                dl_mask: 0,
+            };
+            for _ in 0..n {
+                self.arrive(q, msg, Props::default());
+            }
+            // The backlog is in `counts.offered` (the core counted it) but not in the
+            // offered rate, which is the producers' traffic.
+            if self.side.warmup <= 0.0 {
+                self.side.queues[q].offered_post -= n;
+            }
+        }
     }
 
     #[cold]
@@ -844,9 +934,16 @@ impl<'m, const L: bool> Engine<'m, L> {
     /// [`CANCEL_POLL`] events): a truncated replication is discarded, not reported.
     fn run(mut self, series_step: Option<f64>, cancel: &Cancel) -> Option<ReplicationResult> {
         let horizon = self.model.simulation.horizon;
+        self.publish_backlogs();
+        self.draining = self.side.queues.iter().filter(|q| q.draining).count();
+        if self.draining > 0 {
+            self.check_drains();
+        }
         for (p, producer) in self.producers.iter_mut().enumerate() {
-            let gap = producer.arrival.sample(&mut producer.rng);
-            self.side.calendar.schedule(gap, Event::Arrival(p as u32));
+            producer.state = producer.arrival.start(&mut producer.rng);
+            if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+                self.side.calendar.schedule(t, Event::Arrival(p as u32));
+            }
         }
         if L {
             for c in 0..self.side.consumers.len() {
@@ -882,6 +979,9 @@ impl<'m, const L: bool> Engine<'m, L> {
             if let Some(r) = recorder.as_mut() {
                 r.advance(&self, t);
             }
+            if self.draining > 0 {
+                self.check_drains();
+            }
             self.now = t;
             self.events += 1;
             // The two events of every scenario first; the lifecycle's only exist with `L`.
@@ -891,6 +991,9 @@ impl<'m, const L: bool> Engine<'m, L> {
                 other if L => self.lifecycle_event(other),
                 _ => {}
             }
+        }
+        if self.draining > 0 {
+            self.check_drains();
         }
         self.now = horizon;
         if let Some(r) = recorder.as_mut() {
@@ -947,6 +1050,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                     dropped_post: st.dropped_post,
                     completed_post: st.completed_post,
                     expired_post: st.expired_post,
+                    drain_time: st.drain_time,
                     by_priority,
                     counts,
                 }

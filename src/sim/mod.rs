@@ -18,8 +18,8 @@ pub use engine::{
 
 use crate::cancel::Cancel;
 use crate::results::{
-    CURVE_QUANTILES, Counts, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport,
-    QueueCurves, QueueLength, QueueReport, RunReport,
+    CURVE_QUANTILES, Counts, DrainTime, EndToEnd, Latency, PercentileCurve, PriorityReport,
+    ProducerReport, QueueCurves, QueueLength, QueueReport, RunReport,
 };
 use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, MeanCi, summarize};
@@ -362,6 +362,16 @@ fn aggregate_with(
                         .map(|r| r.queues[q].expired_post as f64 / r.queues[q].offered_post as f64)
                         .collect::<Vec<_>>(),
                 )
+            }),
+            drain_time_s: queue.initial_messages.map(|_| {
+                let times: Vec<f64> =
+                    results.iter().filter_map(|r| r.queues[q].drain_time).collect();
+                let s = summarize(&times);
+                DrainTime {
+                    mean: s.as_ref().map(|s| s.mean),
+                    ci95: s.and_then(|s| s.ci95),
+                    drained_replications: times.len() as u32,
+                }
             }),
             by_priority: queue.max_priority.map(|max| by_priority(&results, q, max)),
         });
