@@ -178,3 +178,21 @@ pub fn refuse_absurd_run(model: &Model, file: &Path) -> Result<(), CliError> {
     mqsim::report::warnings::check_run_size(model)
         .map_err(|e| CliError::Input(anyhow::anyhow!("{}: {e}", file.display())))
 }
+
+/// Parses a duration argument: seconds as a number, or with a unit (`"5m"`, `"250ms"`).
+pub fn duration_arg(s: &str) -> Result<f64, String> {
+    s.trim().parse::<f64>().or_else(|_| mqsim::scenario::parse_duration(s))
+}
+
+/// Applies `--window` (the timeline's window, overriding the file's): bad input, exit 2,
+/// for a window that is not positive or gives too many windows.
+pub fn apply_window(model: &mut Model, window: Option<f64>, flag: &str) -> Result<(), CliError> {
+    if let Some(w) = window {
+        model
+            .simulation
+            .check_window(w, model.queues.len())
+            .map_err(|e| CliError::Input(anyhow::anyhow!("{flag}: {e}")))?;
+        model.simulation.window = Some(w);
+    }
+    Ok(())
+}

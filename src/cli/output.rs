@@ -120,6 +120,9 @@ pub fn write_run_files(dir: &Path, report: &mqsim::results::RunReport) -> Result
     use mqsim::report::{csv, table};
     write_atomic(dir, "report.json", report.to_json().as_bytes())?;
     write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(report)))?;
+    if let Some(t) = &report.timeline {
+        write_atomic(dir, "timeline.csv", &csv::records(&csv::timeline_rows(t)))?;
+    }
     write_atomic(dir, "summary.txt", table::render_run(report).as_bytes())
 }
 

@@ -30,6 +30,10 @@ pub struct RunArgs {
     /// Override the scenario's number of replications.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     replications: Option<u32>,
+    /// Also report every queue's figures per window of scenario time (the timeline), e.g.
+    /// "1m"; overrides the scenario's `simulation.window`.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
+    window: Option<f64>,
     /// Worker threads for replications (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
@@ -54,13 +58,17 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     }
     if let Some(r) = a.replications {
         model.simulation.replications = r;
+        model.simulation.max_replications = model.simulation.max_replications.max(r);
     }
+    super::apply_window(&mut model, a.window, "--window")?;
     super::refuse_absurd_run(&model, &a.scenario.file)?;
     if !a.quiet {
         warn_model(&model);
     }
     let bar = if show_progress(a.quiet, a.format) {
-        let b = ProgressBar::new(u64::from(model.simulation.replications));
+        let sim = &model.simulation;
+        let most = if sim.precision.is_some() { sim.max_replications } else { sim.replications };
+        let b = ProgressBar::new(u64::from(most));
         b.set_style(
             ProgressStyle::with_template(
                 "{spinner} replications {pos}/{len} [{bar:30}] {elapsed_precise}",
@@ -104,6 +112,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
+        figs.extend(figures::timeline_figures(report));
         figs.extend(figures::time_figures(&outcome));
         let written = write_figures(dir, &figs, a.charts)?;
         write_atomic(

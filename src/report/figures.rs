@@ -290,6 +290,82 @@ pub fn time_figures(sim: &SimOutcome) -> Vec<Figure> {
     ]
 }
 
+/// The timeline's charts, the ones that show the peak: per window, every queue's p99 wait
+/// (pooled over replications, with the 95% band of the replications' own p99s) and its
+/// backlog (mean ready messages with their 95% band; the largest seen dashed). Empty
+/// without a timeline.
+pub fn timeline_figures(r: &RunReport) -> Vec<Figure> {
+    let Some(t) = &r.timeline else { return Vec::new() };
+    let (unit, uname) = time_unit(r.horizon_s);
+    let shade = (r.warmup_s > 0.0).then(|| (0.0, r.warmup_s / unit, "warm-up".to_string()));
+    let panel = |title: String, y: &str, seconds: bool, lines: Vec<Line>| LineChart {
+        title,
+        x_label: format!(
+            "scenario time, middle of each {} window ({uname})",
+            crate::dist::fmt_secs(t.window_s)
+        ),
+        y_label: y.into(),
+        x_axis: XAxis::Linear,
+        log_y: false,
+        y_seconds: seconds,
+        x_integer: false,
+        lines,
+        shade_x: shade.clone(),
+        hline: None,
+    };
+    let mid = |w: &crate::results::Window| (w.start_s + w.end_s) / 2.0 / unit;
+    let nq = t.windows.first().map_or(0, |w| w.queues.len());
+    let mut p99 = Vec::new();
+    let mut backlog = Vec::new();
+    for q in 0..nq {
+        let name = &t.windows[0].queues[q].name;
+        let mut points = Vec::new();
+        let mut band = Vec::new();
+        for w in &t.windows {
+            let c = &w.queues[q].wait_s;
+            if let Some(v) = c.p99 {
+                points.push((mid(w), v));
+                let h = c.p99_ci95.unwrap_or(0.0);
+                band.push((mid(w), (v - h).max(0.0), v + h));
+            }
+        }
+        p99.push(Line { name: format!("{name} p99 wait"), points, band, dashed: false, color: q });
+        let (mut points, mut band, mut max) = (Vec::new(), Vec::new(), Vec::new());
+        for w in &t.windows {
+            let l = &w.queues[q].queue_length;
+            points.push((mid(w), l.mean));
+            let h = l.ci95.unwrap_or(0.0);
+            band.push((mid(w), (l.mean - h).max(0.0), l.mean + h));
+            max.push((mid(w), l.max as f64));
+        }
+        backlog.push(Line {
+            name: format!("{name} mean ready"),
+            points,
+            band,
+            dashed: false,
+            color: q,
+        });
+        backlog.push(Line {
+            name: format!("{name} max ready"),
+            points: max,
+            band: vec![],
+            dashed: true,
+            color: q,
+        });
+    }
+    vec![Figure {
+        stem: "timeline".into(),
+        caption: format!(
+            "Per {} window: p99 wait of the messages that entered in it (band: 95% CI of the replications' p99s), and the backlog (mean ready messages with its 95% band; dashed: the largest seen)",
+            crate::dist::fmt_secs(t.window_s)
+        ),
+        panels: vec![
+            panel("p99 wait per window".into(), "p99 wait", true, p99),
+            panel("Backlog per window".into(), "ready messages", false, backlog),
+        ],
+    }]
+}
+
 /// Keeps a time series to at most ~`points` samples: the step a run should record at.
 pub fn series_step(horizon: f64, points: usize) -> f64 {
     horizon / points.max(10) as f64

@@ -131,6 +131,20 @@ fn run_page(
         }
     }
     out.push_str(&super::topic::markdown(r, theory));
+    if let Some(t) = &r.timeline {
+        out.push_str("\n## Timeline\n\n```text\n");
+        out.push_str(&table::render_timeline(t));
+        out.push_str("```\n\nEvery window of every queue is in `timeline.csv` (tidy: one row per window × queue × metric × statistic) and in `report.json`.\n");
+    }
+    if let Some(reached) = r.precision_reached {
+        let _ = writeln!(
+            out,
+            "\nPrecision: {} after {} replications (asked: every queue's mean sojourn within ±{}% at 95%).",
+            if reached { "reached" } else { "**not reached** (max_replications hit)" },
+            r.replications,
+            r.precision.unwrap_or(0.0) * 100.0
+        );
+    }
     if !figures.is_empty() {
         out.push_str("\n## Charts\n\n");
         for (file, caption) in figures {

@@ -3,7 +3,7 @@
 //! `rebalance_pause`. Validation into [`Topic`]s, each holding its producers and groups;
 //! the partition of every key is computed here once, by the messaging core's partitioner.
 
-use super::raw::{RawAssignment, RawConsumer, RawKeys, RawScenario};
+use super::raw::{RawArrival, RawAssignment, RawConsumer, RawKeys, RawScenario};
 use super::{Checker, Crash, MAX_NAME_BYTES, suggest, too_long};
 use crate::dist::Dist;
 use crate::mq::log::{Assignor, GroupConfig, key_partitions};
@@ -186,7 +186,9 @@ pub(super) fn resolve(c: &mut Checker, raw: &RawScenario) -> Vec<Topic> {
         let ti = find(c, format!("{path}.topic"), topic);
         for (field, given) in [
             ("exchange", !p.exchange.is_empty()),
-            ("routing_key", !p.routing_key.is_empty()),
+            ("routing_key", p.routing_key.is_some()),
+            ("routing_keys", p.routing_keys.is_some()),
+            ("batch", p.batch.is_some()),
             ("ttl", p.ttl.is_some()),
             ("priority", p.priority.is_some()),
         ] {
@@ -197,7 +199,16 @@ pub(super) fn resolve(c: &mut Checker, raw: &RawScenario) -> Vec<Topic> {
                 );
             }
         }
-        let arrival = c.dist(&format!("{path}.arrival"), &p.arrival);
+        let arrival = match &p.arrival {
+            RawArrival::Renewal(d) => c.dist(&format!("{path}.arrival"), d),
+            RawArrival::Process(_) => {
+                c.err(
+                    format!("{path}.arrival"),
+                    "a topic's producer takes a renewal arrival ({ dist = \"exponential\", rate = … }); arrival processes are for queues' producers",
+                );
+                None
+            }
+        };
         let keys = match &p.keys {
             None => {
                 c.err(

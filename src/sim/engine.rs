@@ -22,11 +22,12 @@
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::{Calendar, EventId};
+use crate::arrival::{Arrival, ArrivalState};
 use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason, dead_letter};
 use crate::results::Counts;
-use crate::scenario::{Crash, Failure, KeyId, Model, Priority};
+use crate::scenario::{Crash, Failure, KeyId, Model, Priority, WeightedKey, batch_size};
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -128,6 +129,9 @@ impl Mode for Full {
 type MsgOf<K> = Msg<<K as Mode>::Trail>;
 type CoreOf<K> = mq::Queue<MsgOf<K>, <K as Mode>::Life>;
 
+/// The `producer` of a message of an `initial_messages` backlog: published by no producer.
+const NO_PRODUCER: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Copy)]
 enum Event {
     Arrival(u32),
@@ -173,6 +177,10 @@ pub struct QueueStats {
     pub completed_post: u64,
     /// Messages expired after the warm-up.
     pub expired_post: u64,
+    /// With `initial_messages`: the first instant, from time 0, at which no message waited
+    /// in the queue (every one it held was in service): the backlog and what queued behind
+    /// it are gone. `None` if that did not happen by the horizon.
+    pub drain_time: Option<f64>,
     /// Per priority (index), for a priority queue: offered after the warm-up, wait, sojourn.
     pub by_priority: Vec<Option<PriorityStats>>,
     /// Totals, warm-up included.
@@ -300,6 +308,8 @@ pub struct ReplicationResult {
     pub events: u64,
     /// State snapshots, when asked for.
     pub series: Option<Series>,
+    /// Per-window figures, with a `window`.
+    pub timeline: Option<super::timeline::Recorder>,
 }
 
 /// SplitMix64's finaliser: a bijective mixer with good avalanche (Steele et al. 2014).
@@ -354,11 +364,23 @@ struct QueueState {
     completed_post: u64,
     /// Services ended.
     completed: u64,
+    /// With `initial_messages`, until its backlog has drained.
+    draining: bool,
+    drain_time: Option<f64>,
 }
 
-/// A producer: its renewal process, routes and figures.
+/// A producer: its arrival process, routes and figures.
 struct ProducerState<'m> {
-    arrival: &'m Dist,
+    arrival: &'m Arrival,
+    /// Where it stands in its arrival process.
+    state: ArrivalState,
+    batch: Option<&'m Dist>,
+    /// Batch sizes (a stream of its own).
+    batch_rng: Xoshiro256PlusPlus,
+    /// Weighted routing keys (empty: one key, `routes`).
+    keys: &'m [WeightedKey],
+    /// Draws of weighted keys (a stream of its own).
+    key_rng: Xoshiro256PlusPlus,
     routes: &'m [usize],
     key: KeyId,
     ttl: Option<f64>,
@@ -399,6 +421,8 @@ struct Side<'m, K: Mode> {
     dead: std::collections::VecDeque<(MsgOf<K>, u8, u32, u32, Reason)>,
     /// Does any queue have a dead-letter exchange?
     dead_lettering: bool,
+    /// Per-window figures, with a `window`.
+    timeline: Option<Box<super::timeline::Recorder>>,
     /// Can anything expire or be dead-lettered? Without, nothing needs doing after an
     /// operation on a queue.
     lifecycle: bool,
@@ -415,8 +439,13 @@ impl<K: Mode> Side<'_, K> {
         }
         let (q, g) = (cons.queue as usize, cons.group as usize);
         let st = &mut self.queues[q];
-        if enq_t >= self.warmup && !(K::L && st.wait_at_success) {
-            st.wait.record(now - enq_t);
+        if !(K::L && st.wait_at_success) {
+            if enq_t >= self.warmup {
+                st.wait.record(now - enq_t);
+            }
+            if let Some(t) = self.timeline.as_mut() {
+                t.wait(enq_t, q, now - enq_t);
+            }
         }
         st.busy += 1;
         st.busy_avg.set(now, f64::from(st.busy));
@@ -440,6 +469,9 @@ impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
     #[inline]
     fn ready_changed(&mut self, now: f64, ready: usize) {
         self.side.queues[self.q].ready_avg.set(now, ready as f64);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.ready(now, self.q, ready as f64);
+        }
     }
 
     #[inline]
@@ -483,6 +515,8 @@ struct Engine<'m, K: Mode> {
     side: Side<'m, K>,
     producers: Vec<ProducerState<'m>>,
     events: u64,
+    /// Queues whose `initial_messages` backlog has not drained yet.
+    draining: usize,
 }
 
 /// Random stream kinds of [`stream_seed`]: each source of randomness has its own, so adding
@@ -498,6 +532,10 @@ pub mod stream {
     pub const FAILURE: u64 = 3;
     /// A consumer group's up and down times.
     pub const CRASH: u64 = 4;
+    /// A producer's batch sizes.
+    pub const BATCH: u64 = 5;
+    /// A producer's weighted routing keys.
+    pub const KEYS: u64 = 6;
 }
 
 impl<'m, K: Mode> Engine<'m, K> {
@@ -535,6 +573,8 @@ impl<'m, K: Mode> Engine<'m, K> {
                 dropped_post: 0,
                 completed_post: 0,
                 completed: 0,
+                draining: q.initial_messages.is_some(),
+                drain_time: None,
             })
             .collect();
         // Numbered queue by queue, in group order within a queue, which is the order they
@@ -566,6 +606,11 @@ impl<'m, K: Mode> Engine<'m, K> {
             .enumerate()
             .map(|(i, p)| ProducerState {
                 arrival: &p.arrival,
+                state: ArrivalState::default(),
+                batch: p.batch.as_ref(),
+                batch_rng: seed(stream::BATCH, i),
+                keys: &p.weighted_keys,
+                key_rng: seed(stream::KEYS, i),
                 routes: &p.routes,
                 key: p.key,
                 ttl: p.ttl,
@@ -607,11 +652,15 @@ impl<'m, K: Mode> Engine<'m, K> {
                 groups,
                 dead: std::collections::VecDeque::new(),
                 dead_lettering: model.queues.iter().any(|q| q.dead_letter.is_some()),
+                timeline: sim.window.map(|w| {
+                    Box::new(super::timeline::Recorder::new(w, sim.windows(), model.queues.len()))
+                }),
                 lifecycle: model.queues.iter().any(|q| q.dead_letter.is_some())
                     || (0..model.queues.len()).any(|q| model.may_expire(q)),
             },
             producers,
             events: 0,
+            draining: 0,
         }
     }
 
@@ -622,6 +671,9 @@ impl<'m, K: Mode> Engine<'m, K> {
         let post = now >= self.side.warmup;
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.offered(now, q);
+        }
         let core = &mut self.cores[q];
         if K::L
             && let Some(max) = st.max_priority
@@ -751,6 +803,12 @@ impl<'m, K: Mode> Engine<'m, K> {
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.completed(now, q);
+            if K::L && st.wait_at_success {
+                t.wait(msg.enq_t, q, started - msg.enq_t);
+            }
+        }
         if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
             if K::L {
@@ -780,7 +838,7 @@ impl<'m, K: Mode> Engine<'m, K> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= warmup {
+                if msg.origin_t >= warmup && msg.producer != NO_PRODUCER {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
@@ -802,10 +860,29 @@ impl<'m, K: Mode> Engine<'m, K> {
     }
 
     fn arrival(&mut self, p: usize) {
+        let producer = &mut self.producers[p];
+        let n = producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng));
+        for _ in 0..n {
+            self.publish_one(p);
+        }
+        let producer = &mut self.producers[p];
+        if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+            self.side.calendar.schedule(t, Event::Arrival(p as u32));
+        }
+    }
+
+    /// One message of producer `p` (a publish, or one message of its batch).
+    #[inline(always)]
+    fn publish_one(&mut self, p: usize) {
         let now = self.now;
         let producer = &mut self.producers[p];
         producer.published += 1;
-        let routes = producer.routes;
+        let (routes, key) = if producer.keys.is_empty() {
+            (producer.routes, producer.key)
+        } else {
+            let k = &producer.keys[self.model.producers[p].draw_key(&mut producer.key_rng)];
+            (k.routes.as_slice(), k.key)
+        };
         if routes.is_empty() {
             producer.unroutable += 1;
         }
@@ -815,18 +892,50 @@ impl<'m, K: Mode> Engine<'m, K> {
         } else {
             Props::default()
         };
-        let msg = Msg {
-            origin_t: now,
-            enq_t: now,
-            producer: p as u32,
-            trail: K::Trail::new(producer.key),
-        };
+        let msg = Msg { origin_t: now, enq_t: now, producer: p as u32, trail: K::Trail::new(key) };
         for &q in routes {
             self.arrive(q, msg, props);
         }
-        let producer = &mut self.producers[p];
-        let gap = producer.arrival.sample(&mut producer.rng);
-        self.side.calendar.schedule(now + gap, Event::Arrival(p as u32));
+    }
+
+    /// With a backlog not yet drained: has every queue's waiting line (ready and held
+    /// messages not in service) emptied? The first instant it has is the drain time.
+    #[cold]
+    fn check_drains(&mut self) {
+        let mut left = 0;
+        for (core, st) in self.cores.iter().zip(&mut self.side.queues) {
+            if !st.draining {
+                continue;
+            }
+            if core.ready_len() as u64 + core.held_len() <= u64::from(st.busy) {
+                st.draining = false;
+                st.drain_time = Some(self.now);
+            } else {
+                left += 1;
+            }
+        }
+        self.draining = left;
+    }
+
+    /// Time 0: each queue's `initial_messages`, ready before anything else happens.
+    fn publish_backlogs(&mut self) {
+        for (q, queue) in self.model.queues.iter().enumerate() {
+            let Some(n) = queue.initial_messages else { continue };
+            let msg = Msg {
+                origin_t: 0.0,
+                enq_t: 0.0,
+                producer: NO_PRODUCER,
+                trail: K::Trail::new(queue.initial_key),
+            };
+            for _ in 0..n {
+                self.arrive(q, msg, Props::default());
+            }
+            // The backlog is in `counts.offered` (the core counted it) but not in the
+            // offered rate, which is the producers' traffic.
+            if self.side.warmup <= 0.0 {
+                self.side.queues[q].offered_post -= n;
+            }
+        }
     }
 
     #[cold]
@@ -919,9 +1028,16 @@ impl<'m, K: Mode> Engine<'m, K> {
     /// [`CANCEL_POLL`] events): a truncated replication is discarded, not reported.
     fn run(mut self, series_step: Option<f64>, cancel: &Cancel) -> Option<ReplicationResult> {
         let horizon = self.model.simulation.horizon;
+        self.publish_backlogs();
+        self.draining = self.side.queues.iter().filter(|q| q.draining).count();
+        if self.draining > 0 {
+            self.check_drains();
+        }
         for (p, producer) in self.producers.iter_mut().enumerate() {
-            let gap = producer.arrival.sample(&mut producer.rng);
-            self.side.calendar.schedule(gap, Event::Arrival(p as u32));
+            producer.state = producer.arrival.start(&mut producer.rng);
+            if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+                self.side.calendar.schedule(t, Event::Arrival(p as u32));
+            }
         }
         if K::L {
             for c in 0..self.side.consumers.len() {
@@ -957,6 +1073,9 @@ impl<'m, K: Mode> Engine<'m, K> {
             if let Some(r) = recorder.as_mut() {
                 r.advance(&self, t);
             }
+            if self.draining > 0 {
+                self.check_drains();
+            }
             self.now = t;
             self.events += 1;
             // The two events of every scenario first; the lifecycle's only exist with `L`.
@@ -967,11 +1086,18 @@ impl<'m, K: Mode> Engine<'m, K> {
                 _ => {}
             }
         }
+        if self.draining > 0 {
+            self.check_drains();
+        }
         self.now = horizon;
         if let Some(r) = recorder.as_mut() {
             r.advance(&self, horizon);
         }
         let series = recorder.map(|r| r.series);
+        let timeline = self.side.timeline.take().map(|mut t| {
+            t.finish(horizon);
+            *t
+        });
         let v2 = self.model.uses_message_lifecycle();
         let queues = self
             .cores
@@ -1018,6 +1144,7 @@ impl<'m, K: Mode> Engine<'m, K> {
                     dropped_post: st.dropped_post,
                     completed_post: st.completed_post,
                     expired_post: st.expired_post,
+                    drain_time: st.drain_time,
                     by_priority,
                     counts,
                 }
@@ -1045,6 +1172,7 @@ impl<'m, K: Mode> Engine<'m, K> {
             topics: Vec::new(),
             events: self.events,
             series,
+            timeline,
         })
     }
 }
