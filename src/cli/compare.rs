@@ -50,7 +50,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         warn_model(&model);
     }
     let theory = mqsim::analytic::analyze(&model);
-    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let sim = sim::run(&model, step, &NoProgress);
     let real = if a.no_real {
         None

@@ -78,6 +78,9 @@ pub enum Charts {
     None,
 }
 
+/// Width of every chart, pixels (the legend column included).
+const FIGURE_WIDTH: u32 = 1100;
+
 /// Renders and writes figures into `dir`; returns (file, caption) for report.md.
 pub fn write_figures(
     dir: &Path,
@@ -103,7 +106,8 @@ pub fn write_figures(
             n += 1;
         }
         for (i, &fmt) in formats.iter().enumerate() {
-            let bytes = render(&f.panels, fmt, 1000, 420).map_err(|e| CliError::Other(e.into()))?;
+            let bytes = render(&f.panels, fmt, FIGURE_WIDTH, f.panel_height)
+                .map_err(|e| CliError::Other(e.into()))?;
             let name = format!("{stem}.{}", fmt.ext());
             write_atomic(dir, &name, &bytes)?;
             if i == 0 {

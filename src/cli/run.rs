@@ -90,7 +90,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         .build()
         .context("cannot start worker threads")?;
     let bar = Bar(bar);
-    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let outcome = pool.install(|| sim::run_until(&model, step, &bar, &stop));
     bar.0.finish_and_clear();
     let Some(outcome) = outcome else {
@@ -104,7 +104,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
-        figs.extend(figures::time_figures(&outcome));
+        figs.extend(figures::time_figures(&outcome, &model, Some(&theory)));
         let written = write_figures(dir, &figs, a.charts)?;
         write_atomic(
             dir,
