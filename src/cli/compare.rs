@@ -65,6 +65,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         let written = write_figures(dir, &figs, Charts::Png)?;
         let md = markdown::compare_markdown(&c, &sim.report, &theory, &written);
         write_atomic(dir, "report.md", md.as_bytes())?;
+        super::output::write_html(dir, &c.scenario, &md, &figs, &written)?;
     }
     print(a.format, || table::render_comparison(&c), || json::to_json(&c), || csv::comparison(&c));
     Ok(())

@@ -118,6 +118,26 @@ pub fn write_figures(
     Ok(written)
 }
 
+/// Writes `report.html`: the page of `md` with each written chart (`written`, in the order
+/// of `figures`) inlined as SVG.
+pub fn write_html(
+    dir: &Path,
+    title: &str,
+    md: &str,
+    figures: &[mqsim::report::figures::Figure],
+    written: &[(String, String)],
+) -> Result<(), CliError> {
+    use mqsim::report::charts::{ImageFormat, render};
+    let mut svgs = Vec::new();
+    for (f, (name, _)) in figures.iter().zip(written) {
+        let bytes = render(&f.panels, ImageFormat::Svg, FIGURE_WIDTH, f.panel_height)
+            .map_err(|e| CliError::Other(e.into()))?;
+        svgs.push((name.clone(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    let page = mqsim::report::html::page(title, md, &svgs);
+    write_atomic(dir, "report.html", page.as_bytes())
+}
+
 /// The files every `run` or `loadtest` report directory has: `report.json`, `results.csv`
 /// and `summary.txt`.
 pub fn write_run_files(dir: &Path, report: &mqsim::results::RunReport) -> Result<(), CliError> {
