@@ -20,4 +20,6 @@ for f in scenarios/fidelity/mm1-rho05.toml scenarios/mmc.toml scenarios/fidelity
   name=$(basename "$f" .toml)
   "$mq" compare "$f" --quiet --duration 60s --out "reports/compare-$name" > /dev/null
 done
+echo "== index"
+cargo run --release --quiet --example reports_index -- reports
 echo "reports regenerated"

@@ -50,7 +50,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         warn_model(&model);
     }
     let theory = mqsim::analytic::analyze(&model);
-    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let sim = sim::run(&model, step, &NoProgress);
     let real = if a.no_real {
         None
@@ -70,6 +70,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
             write_atomic(dir, "real.json", r.to_json().as_bytes())?;
         }
         write_atomic(dir, "report.md", md.as_bytes())?;
+        super::output::write_html(dir, &c.scenario, &md, &figs, &written)?;
     }
     print(a.format, || table::render_comparison(&c), || json::to_json(&c), || csv::comparison(&c));
     Ok(())

@@ -1,7 +1,7 @@
 //! `mqsim run FILE`: the discrete-event simulation.
 
 use super::output::{
-    Charts, print_run, show_progress, write_atomic, write_figures, write_run_files,
+    Charts, print_run, show_progress, write_atomic, write_figures, write_html, write_run_files,
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use anyhow::Context;
@@ -98,7 +98,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         .build()
         .context("cannot start worker threads")?;
     let bar = Bar(bar);
-    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let outcome = pool.install(|| sim::run_until(&model, step, &bar, &stop));
     bar.0.finish_and_clear();
     let Some(outcome) = outcome else {
@@ -113,13 +113,11 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         let theory = mqsim::analytic::analyze(&model);
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
         figs.extend(figures::timeline_figures(report));
-        figs.extend(figures::time_figures(&outcome));
+        figs.extend(figures::time_figures(&outcome, &model, Some(&theory)));
         let written = write_figures(dir, &figs, a.charts)?;
-        write_atomic(
-            dir,
-            "report.md",
-            markdown::run_markdown(report, Some(&theory), &written).as_bytes(),
-        )?;
+        let md = markdown::run_markdown(report, Some(&theory), &written);
+        write_atomic(dir, "report.md", md.as_bytes())?;
+        write_html(dir, &report.scenario, &md, &figs, &written)?;
     }
     print_run(a.format, report);
     if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }

@@ -69,8 +69,12 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
     if let Some(dir) = &a.out {
         write_atomic(dir, "size.json", json::to_json(&report).as_bytes())?;
         write_atomic(dir, "size.csv", &csv::size(&report))?;
-        let written = write_figures(dir, &[figures::sizing_figure(&report)], Charts::Png)?;
-        write_atomic(dir, "report.md", markdown::size_markdown(&report, &written).as_bytes())?;
+        let figs = [figures::sizing_figure(&report)];
+        let written = write_figures(dir, &figs, Charts::Png)?;
+        let md = markdown::size_markdown(&report, &written);
+        write_atomic(dir, "report.md", md.as_bytes())?;
+        let title = format!("Sizing {} in {}", report.group, report.scenario);
+        super::output::write_html(dir, &title, &md, &figs, &written)?;
     }
     print(
         a.format,

@@ -236,6 +236,12 @@ pub struct Series {
     pub busy: Vec<Vec<f64>>,
     /// Per queue: services ended so far (cumulative) at the end of each window.
     pub completed: Vec<Vec<u64>>,
+    /// Per queue: messages offered so far (cumulative) at the end of each window.
+    pub offered: Vec<Vec<u64>>,
+    /// Per queue: messages dropped by `max_length` so far (cumulative).
+    pub dropped: Vec<Vec<u64>>,
+    /// Per queue: messages expired by TTL so far (cumulative).
+    pub expired: Vec<Vec<u64>>,
 }
 
 /// Samples per window.
@@ -257,6 +263,9 @@ impl Recorder {
                 unacked: vec![Vec::new(); queues],
                 busy: vec![Vec::new(); queues],
                 completed: vec![Vec::new(); queues],
+                offered: vec![Vec::new(); queues],
+                dropped: vec![Vec::new(); queues],
+                expired: vec![Vec::new(); queues],
                 ..Series::default()
             },
             next: 0.0,
@@ -285,6 +294,10 @@ impl Recorder {
                     self.series.unacked[q].push(s[1] / k);
                     self.series.busy[q].push(s[2] / k);
                     self.series.completed[q].push(e.side.queues[q].completed);
+                    let n = e.cores[q].counters();
+                    self.series.offered[q].push(n.offered);
+                    self.series.dropped[q].push(n.dropped);
+                    self.series.expired[q].push(n.expired);
                     *s = [0.0; 3];
                 }
                 self.n = 0;

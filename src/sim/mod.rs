@@ -50,6 +50,9 @@ pub struct SimOutcome {
     pub curves: Vec<QueueCurves>,
     /// State over time of replication 0, when a step was asked for.
     pub series: Option<Series>,
+    /// State over time of every completed replication, in replication order, when a step
+    /// was asked for (the first is `series`): charts draw their mean and band.
+    pub series_all: Vec<Series>,
     /// Events processed over all replications.
     pub events: u64,
 }
@@ -157,7 +160,7 @@ pub fn run_until(
                         return None;
                     }
                     let res =
-                        simulate_until(model, r, if r == 0 { series_step } else { None }, cancel)?;
+                        simulate_until(model, r, series_step, cancel)?;
                     progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                     Some(res)
                 })
@@ -412,7 +415,8 @@ fn aggregate_with(
     let topics =
         topic::aggregate(model, &results.iter().map(|r| &r.topics[..]).collect::<Vec<_>>());
     let events = results.iter().map(|r| r.events).sum();
-    let series = results.into_iter().next().and_then(|r| r.series);
+    let series_all: Vec<Series> = results.iter().filter_map(|r| r.series.clone()).collect();
+    let series = series_all.first().cloned();
     SimOutcome {
         report: RunReport {
             scenario: model.name.clone(),
@@ -438,6 +442,7 @@ fn aggregate_with(
         sojourn: sojourns,
         curves,
         series,
+        series_all,
         events,
     }
 }
