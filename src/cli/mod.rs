@@ -92,7 +92,25 @@ pub fn load(path: &Path) -> Result<Model, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         CliError::Input(anyhow::anyhow!("cannot read scenario {}: {e}", path.display()))
     })?;
-    Ok(Model::from_toml(&text, &path.display().to_string())?)
+    Ok(Model::from_toml_with_files(&text, &path.display().to_string(), &NextTo::of(path))?)
+}
+
+/// The files a scenario names (traces, observations), read relative to its directory.
+pub struct NextTo(std::path::PathBuf);
+
+impl NextTo {
+    /// The files next to the scenario at `path`.
+    pub fn of(path: &Path) -> Self {
+        NextTo(path.parent().map(Path::to_path_buf).unwrap_or_default())
+    }
+}
+
+impl mqsim::scenario::Files for NextTo {
+    fn read(&self, name: &str) -> Result<String, String> {
+        let full = self.0.join(name);
+        std::fs::read_to_string(&full)
+            .map_err(|e| format!("cannot read {name} ({}): {e}", full.display()))
+    }
 }
 
 /// Prints the model's warnings on stderr ([`mqsim::report::warnings::model_warnings`]).

@@ -94,6 +94,10 @@ pub struct QueueAnalysis {
     /// Per priority, highest first, for a priority queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_priority: Option<Vec<PriorityAnalysis>>,
+    /// With `initial_messages`: the fluid drain time of the backlog, seconds
+    /// (approximate); an extension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain_time_s: Option<f64>,
 }
 
 /// Mean end-to-end latency along one path of a producer's messages through a pipeline.
