@@ -11,6 +11,11 @@ for f in scenarios/*.toml; do
   echo "== run $name"
   "$mq" run "$f" --quiet --out "reports/$name" > /dev/null
 done
+echo "== per-window theory (PSA, MOL) of the time-varying scenarios"
+for f in scenarios/daily-peak.toml scenarios/flash-sale.toml; do
+  name=$(basename "$f" .toml)
+  "$mq" analyze "$f" --quiet --out "reports/analyze-$name" > /dev/null
+done
 echo "== validate"
 "$mq" validate --quiet --out reports/validation > /dev/null
 echo "== size mmc"

@@ -25,6 +25,7 @@
 
 use super::mmc::{MmcResult, mmc};
 use super::numeric::quantile_by_bisection;
+use crate::arrival::Arrival;
 use crate::results::{
     AnalyticTimeline, MeanCount, PredictedWindow, PredictedWindowQueue, TimelineModel,
     WindowTheory, WindowTheoryWait,
@@ -37,11 +38,21 @@ type Rate<'m> = Box<dyn Fn(f64) -> f64 + 'm>;
 /// A producer's arrival rate over time, when its arrivals are Poisson (possibly with a
 /// time-varying rate): `None` for any other process.
 fn rate_of(p: &Producer) -> Option<Rate<'_>> {
-    if p.arrival.is_exponential() {
-        let r = 1.0 / p.arrival.mean();
-        return Some(Box::new(move |_| r));
+    if p.batch.is_some() {
+        // Batches arrive together: not a Poisson stream of messages.
+        return None;
     }
-    None
+    match &p.arrival {
+        Arrival::Schedule(s) => Some(Box::new(move |t| s.rate_at(t))),
+        &Arrival::Sinusoid { mean_rate, amplitude, period } => Some(Box::new(move |t| {
+            mean_rate * (1.0 + amplitude * (2.0 * std::f64::consts::PI * t / period).sin())
+        })),
+        a if a.is_exponential() => {
+            let r = a.mean_rate();
+            Some(Box::new(move |_| r))
+        }
+        _ => None,
+    }
 }
 
 /// Why queue `q` is not an M(t)/M/c queue, or its (rate, μ, c).

@@ -9,4 +9,5 @@ mod properties;
 mod robustness;
 mod scenarios;
 mod support;
+mod timeline;
 mod validation;
