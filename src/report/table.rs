@@ -685,6 +685,34 @@ pub fn render_size(r: &SizeReport) -> String {
         }
     );
     out.push_str("Recommended = smallest count whose simulated figure, at the upper end of its 95% interval, meets the target.\n");
+    if let Some(w) = r.every_window_s {
+        let _ = writeln!(
+            out,
+            "Every window: the figure of each count is that of its worst {} window after the warm-up.",
+            fmt_secs(w)
+        );
+        for x in &r.worst_windows {
+            let _ = writeln!(
+                out,
+                "  {} consumers: worst window from {}: {} (upper {})",
+                x.count,
+                fmt_secs(x.start_s),
+                secs(x.value),
+                secs(x.ci95_upper)
+            );
+        }
+        if let Some(d) = &r.decided_by {
+            let _ = writeln!(
+                out,
+                "Decided by the window {}–{}: with {} consumers it has {} (upper {}).",
+                fmt_secs(d.start_s),
+                fmt_secs(d.end_s),
+                d.count,
+                secs(d.value),
+                secs(d.ci95_upper)
+            );
+        }
+    }
     out
 }
 
