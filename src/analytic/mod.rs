@@ -66,8 +66,8 @@ pub mod mmck;
 mod network;
 mod numeric;
 pub mod priority;
-pub mod topic;
 pub mod timevarying;
+pub mod topic;
 mod traffic;
 pub mod tutorial;
 

@@ -563,7 +563,13 @@ pub fn timeline_figures(r: &RunReport) -> Vec<Figure> {
                 band.push((mid(w), (v - h).max(0.0), v + h));
             }
         }
-        p99.push(Line { name: format!("{name} p99 wait"), points, band, color: q, ..Line::default() });
+        p99.push(Line {
+            name: format!("{name} p99 wait"),
+            points,
+            band,
+            color: q,
+            ..Line::default()
+        });
         let (mut points, mut band, mut max) = (Vec::new(), Vec::new(), Vec::new());
         for w in &t.windows {
             let l = &w.queues[q].queue_length;

@@ -12,8 +12,8 @@ mod latency;
 mod prediction;
 mod run;
 mod speed;
-mod topic;
 mod timeline;
+mod topic;
 
 pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
 pub use latency::{Latency, serialize_prediction};
@@ -27,8 +27,8 @@ pub use run::{
     RunReport, Timing,
 };
 pub use speed::SpeedRow;
+pub use timeline::{Timeline, Window, WindowQueue, WindowWait};
 pub use topic::{
     Hottest, LagSeconds, MemberAnalysis, MemberReport, PartitionAnalysis, PartitionReport,
     TopicAnalysis, TopicCounts, TopicGroupAnalysis, TopicGroupReport, TopicLag, TopicReport,
 };
-pub use timeline::{Timeline, Window, WindowQueue, WindowWait};

@@ -15,8 +15,8 @@ mod raw;
 mod topics;
 
 pub use duration::parse_duration;
-pub use topics::{Keys, MAX_KEYS, MAX_PARTITIONS, Topic, TopicGroup, TopicProducer};
 pub use files::{Files, NoFiles};
+pub use topics::{Keys, MAX_KEYS, MAX_PARTITIONS, Topic, TopicGroup, TopicProducer};
 
 use crate::arrival::{Arrival, Mmpp, Schedule, Trace};
 use crate::dist::{Dist, DistKind, MIN_MEAN_SECONDS};

@@ -9,8 +9,8 @@ mod calendar;
 mod engine;
 pub mod reference;
 pub mod speed;
-pub mod topic;
 pub mod timeline;
+pub mod topic;
 
 pub use calendar::{Calendar, EventId};
 pub use engine::{
@@ -159,8 +159,7 @@ pub fn run_until(
                     if cancel.requested() {
                         return None;
                     }
-                    let res =
-                        simulate_until(model, r, series_step, cancel)?;
+                    let res = simulate_until(model, r, series_step, cancel)?;
                     progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                     Some(res)
                 })
