@@ -119,8 +119,42 @@ fn queue_part(q: &QueueReport, theory: Option<&AnalyticReport>) -> String {
 
 /// The bold line a run's report opens with.
 pub fn run_headline(r: &RunReport, theory: Option<&AnalyticReport>) -> String {
-    let parts: Vec<String> = r.queues.iter().map(|q| queue_part(q, theory)).collect();
+    let mut parts: Vec<String> = r.queues.iter().map(|q| queue_part(q, theory)).collect();
+    parts.extend(r.topics.iter().flat_map(topic_parts));
     format!("**{}**", parts.join("; "))
+}
+
+/// A topic's part of the headline: per group its p99 sojourn, throughput and idle
+/// consumers, and the partition with the largest mean lag against the average.
+fn topic_parts(t: &crate::results::TopicReport) -> Vec<String> {
+    let n = t.partitions.len().max(1) as f64;
+    let avg = t.partitions.iter().map(|p| p.lag.mean).sum::<f64>() / n;
+    let hot = t.partitions.iter().max_by(|a, b| a.lag.mean.total_cmp(&b.lag.mean));
+    t.groups
+        .iter()
+        .map(|g| {
+            let mut s = format!(
+                "`{}` on `{}`: p99 sojourn {}, {}/s",
+                g.name,
+                t.name,
+                dur(g.sojourn_s.p99),
+                crate::report::charts::trim_num(g.throughput.mean, 3)
+            );
+            if g.idle_consumers > 0 {
+                let _ = write!(s, ", {} of {} consumers idle", g.idle_consumers, g.consumers);
+            }
+            if let Some(h) = hot {
+                let _ = write!(
+                    s,
+                    ", hottest partition {} lag {} (average {})",
+                    h.index,
+                    crate::report::charts::trim_num(h.lag.mean, 3),
+                    crate::report::charts::trim_num(avg, 3)
+                );
+            }
+            s
+        })
+        .collect()
 }
 
 /// The bold line a sizing report opens with: the recommended count per prefetch setting
@@ -232,6 +266,19 @@ mod tests {
         assert_eq!(pct(0.0), "0%");
         assert_eq!(pct(0.8), "80%");
         assert_eq!(pct(0.00523), "0.52%");
+    }
+
+    #[test]
+    fn a_topic_only_run_has_a_headline_naming_its_groups_and_hot_partition() {
+        let text = "[simulation]\nhorizon = \"60s\"\nwarmup = \"5s\"\nreplications = 2\nseed = 3\n\
+            [[topics]]\nname = \"t\"\npartitions = 3\n\
+            [[producers]]\nname = \"p\"\ntopic = \"t\"\nkeys = { dist = \"none\" }\narrival = { dist = \"exponential\", rate = 30.0 }\n\
+            [[consumers]]\nname = \"g\"\ntopic = \"t\"\ncount = 4\nservice = { dist = \"exponential\", mean = \"10ms\" }\n";
+        let m = crate::scenario::Model::from_toml(text, "t.toml").expect("valid");
+        let out = crate::sim::run(&m, None, &crate::sim::NoProgress);
+        let h = run_headline(&out.report, None);
+        assert!(h.starts_with("**`g` on `t`: p99 sojourn "), "{h}");
+        assert!(h.contains("1 of 4 consumers idle") && h.contains("hottest partition "), "{h}");
     }
 
     #[test]
