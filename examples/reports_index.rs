@@ -21,7 +21,9 @@ fn main() -> anyhow::Result<()> {
     let mut others = Vec::new();
     for d in &dirs {
         let json = root.join(d).join("report.json");
-        if json.exists() {
+        // Only a simulation run's report.json is a RunReport; theory-only reports
+        // (`analyze-*`) have a report.json of another shape and are listed by headline.
+        if json.exists() && !d.starts_with("analyze-") {
             let r: RunReport = serde_json::from_str(&std::fs::read_to_string(&json)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", json.display()))?;
             runs.push((d.clone(), r));
