@@ -426,6 +426,16 @@ rebalance_pause = "3s"                                 # with `crash`: how long 
             ),
             ("name = \"web\"", "name = \"web\"\nrouting_key = \"x\"", "producers[0].routing_key"),
             ("keys = { dist = \"uniform\", count = 100000 }", "", "producers[0]"),
+            (
+                "name = \"web\"",
+                "name = \"web\"\nbatch = { dist = \"constant\", value = 2 }",
+                "producers[0].batch",
+            ),
+            (
+                "arrival = { dist = \"exponential\", rate = 500.0 }",
+                "arrival = { process = \"sinusoid\", mean_rate = 500, amplitude = 0.5, period = \"1h\" }",
+                "producers[0].arrival",
+            ),
         ];
         for (from, to, path) in cases {
             assert!(CONTRACT.contains(from), "{from}");
