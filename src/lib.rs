@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod analytic;
+pub mod arrival;
 pub mod broker;
 pub mod cancel;
 pub mod dist;

@@ -192,6 +192,27 @@ pub struct Candidate {
     /// Why a count was not simulated (extension; `null` when it was). Always present, so
     /// CSV rows keep one shape.
     pub note: Option<String>,
+    /// With `--every-window`: the start of the window whose figure is the worst (and is
+    /// `value`). Reported through [`SizeReport::worst_windows`], so the candidates' CSV
+    /// keeps one shape.
+    #[serde(skip)]
+    pub window_start_s: Option<f64>,
+}
+
+/// With `--every-window`: the window that decided the count — where one consumer fewer
+/// fails the target (or, when the smallest count searched meets it, the tightest window).
+#[derive(Debug, Clone, Serialize)]
+pub struct DecidingWindow {
+    /// Window start, seconds.
+    pub start_s: f64,
+    /// Window end, seconds.
+    pub end_s: f64,
+    /// The consumer count this figure is for.
+    pub count: u32,
+    /// The target's figure in that window at `count`.
+    pub value: Option<f64>,
+    /// Its upper 95% bound.
+    pub ci95_upper: Option<f64>,
 }
 
 /// The search for one prefetch setting.
@@ -244,6 +265,30 @@ pub struct SizeReport {
     /// Interrupted: the headline search's counts not run (extension; absent when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<u32>,
+    /// With `--every-window`: the window length; the target must hold in every window
+    /// after the warm-up (extension; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every_window_s: Option<f64>,
+    /// With `--every-window`: the window that decided the recommendation (extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<DecidingWindow>,
+    /// With `--every-window`: per simulated count, its worst window (extension; absent
+    /// otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub worst_windows: Vec<WorstWindow>,
+}
+
+/// A candidate count's worst window.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorstWindow {
+    /// Consumers.
+    pub count: u32,
+    /// Window start, seconds.
+    pub start_s: f64,
+    /// The target's figure there.
+    pub value: Option<f64>,
+    /// Its upper 95% bound.
+    pub ci95_upper: Option<f64>,
 }
 
 impl SizeReport {
@@ -273,6 +318,11 @@ pub enum SizeError {
     /// The group's queue receives nothing.
     #[error("queue \"{0}\" of group \"{1}\" receives no traffic: there is nothing to size")]
     NoTraffic(String, String),
+    /// A per-window target other than the wait.
+    #[error(
+        "--every-window sizes on the wait per window (\"mean wait <= …\" or \"p99 wait <= …\"), not \"{0}\""
+    )]
+    PerWindow(String),
     /// No number of consumers can meet the target; the reason says why.
     #[error("target \"{0}\" cannot be met with any number of consumers: {1}")]
     Infeasible(String, String),
@@ -358,6 +408,27 @@ fn sim_figure(out: &SimOutcome, q: usize, t: &Target) -> (Option<f64>, Option<f6
     }
 }
 
+/// With a timeline: the worst non-warm-up window's (value, upper 95% bound, start, end) of
+/// the target's wait figure (mean: mean + its half-width; a percentile: the window's pooled
+/// p99 + the half-width of the replications' p99s).
+fn worst_window(out: &SimOutcome, q: usize, t: &Target) -> Option<(f64, f64, f64, f64)> {
+    let tl = out.report.timeline.as_ref()?;
+    let mut worst: Option<(f64, f64, f64, f64)> = None;
+    for w in tl.windows.iter().filter(|w| !w.warmup) {
+        let c = &w.queues[q].wait_s;
+        let (v, h) = match t.stat {
+            Stat::Mean => (c.mean, c.ci95),
+            _ => (c.p99, c.p99_ci95),
+        };
+        let Some(v) = v else { continue };
+        let upper = v + h.unwrap_or(0.0);
+        if worst.is_none_or(|x| upper > x.1) {
+            worst = Some((v, upper, w.start_s, w.end_s));
+        }
+    }
+    worst
+}
+
 /// Most consumers a sizing search will try.
 pub const MAX_COUNT: u32 = 100_000;
 
@@ -368,6 +439,7 @@ struct Search<'m> {
     queue: usize,
     target: Target,
     prefetch: u32,
+    every_window: Option<f64>,
 }
 
 impl Search<'_> {
@@ -375,6 +447,7 @@ impl Search<'_> {
         let mut m = self.model.clone();
         m.groups[self.group].count = count;
         m.groups[self.group].prefetch = self.prefetch;
+        m.simulation.window = self.every_window;
         m
     }
 
@@ -427,6 +500,7 @@ impl Search<'_> {
                 note: Some(
                     "unstable (offered load ≥ capacity, unbounded queue): not simulated".into(),
                 ),
+                window_start_s: None,
             });
         }
         if self.cancel.requested() {
@@ -436,7 +510,14 @@ impl Search<'_> {
         if out.report.partial {
             return None;
         }
-        let (value, upper) = sim_figure(&out, self.queue, &self.target);
+        let (mut value, mut upper) = sim_figure(&out, self.queue, &self.target);
+        let mut window_start_s = None;
+        if self.every_window.is_some() {
+            let w = worst_window(&out, self.queue, &self.target);
+            value = w.map(|w| w.0);
+            upper = w.map(|w| w.1);
+            window_start_s = w.map(|w| w.2);
+        }
         let r = &out.report.queues[self.queue];
         let lat = if self.target.metric == Metric::Wait { &r.wait_s } else { &r.sojourn_s };
         Some(Candidate {
@@ -452,6 +533,7 @@ impl Search<'_> {
             p99: lat.p99,
             loss: Some(r.loss_probability.mean),
             note: None,
+            window_start_s,
         })
     }
 
@@ -565,6 +647,26 @@ pub fn size_until(
     on_count: &(dyn Fn(u32) + Sync),
     cancel: &Cancel,
 ) -> Result<SizeReport, SizeError> {
+    size_every_window_until(model, group_name, target, prefetches, None, on_count, cancel)
+}
+
+/// [`size_until`]; with `every_window` (a window length, seconds) the target must hold in
+/// every window of the timeline after the warm-up — the count for the peak — and the
+/// report names the window that decided it.
+pub fn size_every_window_until(
+    model: &Model,
+    group_name: &str,
+    target: &Target,
+    prefetches: &[u32],
+    every_window: Option<f64>,
+    on_count: &(dyn Fn(u32) + Sync),
+    cancel: &Cancel,
+) -> Result<SizeReport, SizeError> {
+    if every_window.is_some()
+        && (target.metric != Metric::Wait || !matches!(target.stat, Stat::Mean | Stat::P99))
+    {
+        return Err(SizeError::PerWindow(target.to_string()));
+    }
     let group = model.group_id(group_name).ok_or_else(|| {
         SizeError::NoGroup(
             group_name.into(),
@@ -612,7 +714,8 @@ pub fn size_until(
         if interrupted {
             break;
         }
-        let s = Search { model, cancel, group, queue, target: target.clone(), prefetch };
+        let s =
+            Search { model, cancel, group, queue, target: target.clone(), prefetch, every_window };
         let analytic_guess = s.analytic_guess(min, limit);
         let start = analytic_guess.unwrap_or(tutorial_guess.max(min));
         let (recommended, mut candidates, mut not_run, stopped) =
@@ -669,6 +772,33 @@ pub fn size_until(
              more consumers no longer help: check the target against the service time, or size a different group"
         )
     });
+    let decided_by = every_window.and_then(|w| {
+        let rec = head.recommended?;
+        let at = |c: u32| head.candidates.iter().find(|x| x.count == c);
+        let below =
+            rec.checked_sub(1).and_then(at).filter(|c| !c.meets && c.window_start_s.is_some());
+        let c = below.or_else(|| at(rec))?;
+        let start_s = c.window_start_s?;
+        Some(DecidingWindow {
+            start_s,
+            end_s: (start_s + w).min(model.simulation.horizon),
+            count: c.count,
+            value: c.value,
+            ci95_upper: c.ci95_upper,
+        })
+    });
+    let worst_windows: Vec<WorstWindow> = head
+        .candidates
+        .iter()
+        .filter_map(|c| {
+            Some(WorstWindow {
+                count: c.count,
+                start_s: c.window_start_s?,
+                value: c.value,
+                ci95_upper: c.ci95_upper,
+            })
+        })
+        .collect();
     Ok(SizeReport {
         scenario: model.name.clone(),
         group: group_name.into(),
@@ -681,6 +811,9 @@ pub fn size_until(
         none_reason,
         partial,
         not_run: head.not_run,
+        every_window_s: every_window,
+        decided_by,
+        worst_windows,
     })
 }
 

@@ -13,6 +13,8 @@
 //! chance alone, 99.9% intervals ~0.4 times. Exact models must pass everywhere;
 //! approximations report their relative error and are not given a verdict.
 
+mod topic;
+
 use crate::analytic::{self, tutorial};
 use crate::scenario::Model;
 use crate::sim::{self, NoProgress, SimOutcome};
@@ -377,6 +379,7 @@ fn cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
         model: Model::from_toml(&tandem, "tandem.toml").expect("generated tandem is valid"),
     });
     out.extend(lifecycle_cells(quick, reps, customers));
+    out.extend(topic::cells(quick, reps, customers));
     out
 }
 
@@ -502,6 +505,7 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
             scale,
         ));
     }
+    rows.extend(topic::compare(cell, out, widen));
     rows
 }
 

@@ -61,6 +61,7 @@ pub(super) fn blank(model: &Model, q: QueueId, input: Stream) -> QueueAnalysis {
         expire_probability: None,
         reject_probability: None,
         by_priority: None,
+        drain_time_s: None,
     }
 }
 
@@ -88,8 +89,16 @@ impl Station {
     }
 }
 
-/// Analyses queue `q` fed by `input`; returns its figures and its departure stream.
+/// Analyses queue `q` fed by `input`; returns its figures and its departure stream, with
+/// the notes on time-varying load and the drain time of a backlog
+/// ([`super::load::annotate`]).
 pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueAnalysis, Stream) {
+    let (mut qa, out) = analyze_stationary(model, q, input);
+    super::load::annotate(model, q, &mut qa);
+    (qa, out)
+}
+
+fn analyze_stationary(model: &Model, q: QueueId, input: Stream) -> (QueueAnalysis, Stream) {
     let queue = &model.queues[q];
     let mut qa = blank(model, q, input);
     let lambda = input.rate;
@@ -251,6 +260,10 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
     qa.offered_load_erlangs = Some(a);
     qa.rho = Some(rho);
 
+    let mut qa = match super::load::analyze(model, q, &st, qa) {
+        Ok(done) => return done,
+        Err(back) => *back,
+    };
     let mut left_out = false;
     if lifecycle::applies(model, q) {
         match lifecycle::analyze(model, q, &st, qa) {

@@ -60,12 +60,15 @@ mod figures;
 pub mod ggc;
 pub mod impatience;
 mod lifecycle;
+pub mod load;
 pub mod mg1;
 pub mod mmc;
 pub mod mmck;
 mod network;
 mod numeric;
 pub mod priority;
+pub mod timevarying;
+pub mod topic;
 mod traffic;
 pub mod transport;
 pub mod tutorial;
@@ -77,6 +80,7 @@ pub use crash::{
 pub use feedback::{RequeueResult, RetryLoopResult, mmc_requeue, retry_loop};
 pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
 pub use impatience::{ImpatienceResult, erlang_a, mm1_plus_d, mmc_plus_d};
+pub use load::{MmppM1, fluid_drain_time, mmpp_idc, mmpp_m1, mx_g1_wait};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
@@ -101,6 +105,10 @@ pub fn analyze(model: &Model) -> AnalyticReport {
         backend: "analytic".into(),
         queues,
         end_to_end_s,
+        topics: topic::analyze(model),
+        // Per-window theory is asked for on its own ([`timevarying::timeline`]): sizing
+        // searches call this many times and need none of it.
+        timeline: None,
     }
 }
 

@@ -173,7 +173,7 @@ impl<T> Observer<Letter<T>> for Side<T> {
             tag: held.tag,
             letter: held.entry.msg.clone(),
             redelivered: held.entry.redelivered,
-            priority: held.entry.priority,
+            priority: held.entry.priority(),
             delivered_at,
         });
         if link.waiting {
@@ -185,8 +185,8 @@ impl<T> Observer<Letter<T>> for Side<T> {
         if self.dead_lettering && reason.dead_letters() {
             self.dead.push(Dead {
                 letter: entry.msg,
-                priority: entry.priority,
-                deliveries: entry.deliveries,
+                priority: entry.life.priority,
+                deliveries: entry.life.deliveries,
                 reason,
             });
         }

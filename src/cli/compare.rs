@@ -50,7 +50,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         warn_model(&model);
     }
     let theory = mqsim::analytic::analyze(&model);
-    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let sim = sim::run(&model, step, &NoProgress);
     let real = if a.no_real {
         None
@@ -63,8 +63,14 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         write_atomic(dir, "compare.csv", &csv::comparison(&c))?;
         let figs = figures::latency_figures(&sim, Some(&theory), real.as_ref());
         let written = write_figures(dir, &figs, Charts::Png)?;
-        let md = markdown::compare_markdown(&c, &sim.report, &theory, &written);
+        let mut md = markdown::compare_markdown(&c, &sim.report, &theory, &written);
+        if let Some(r) = real.as_ref().filter(|r| !r.topics.is_empty()) {
+            // Topics are not in the queue comparison: the real run's own figures instead.
+            md.push_str(&mqsim::report::topic::real_markdown(r, &theory));
+            write_atomic(dir, "real.json", r.to_json().as_bytes())?;
+        }
         write_atomic(dir, "report.md", md.as_bytes())?;
+        super::output::write_html(dir, &c.scenario, &md, &figs, &written)?;
     }
     print(a.format, || table::render_comparison(&c), || json::to_json(&c), || csv::comparison(&c));
     Ok(())

@@ -20,6 +20,10 @@ pub struct SizeArgs {
     /// Compare prefetch settings, e.g. 1,10,50 (default: the scenario's).
     #[arg(long, value_delimiter = ',')]
     prefetch: Vec<u32>,
+    /// The target must hold in every window of this length after the warm-up (the count
+    /// for the peak), e.g. "5m"; the report names the window that decided it.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
+    every_window: Option<f64>,
     /// Override the number of replications per count.
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
     replications: Option<u32>,
@@ -40,6 +44,7 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
     if let Some(r) = a.replications {
         model.simulation.replications = r;
     }
+    super::apply_window(&mut model, a.every_window, "--every-window")?;
     super::refuse_absurd_run(&model, &a.scenario.file)?;
     if !a.quiet {
         warn_model(&model);
@@ -56,11 +61,12 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
         ProgressBar::hidden()
     };
     let stop = super::stop_on_interrupt();
-    let report = size::size_until(
+    let report = size::size_every_window_until(
         &model,
         &a.group,
         &a.target,
         &a.prefetch,
+        a.every_window,
         &|c| bar.set_message(format!("{c} done")),
         &stop,
     )
@@ -69,8 +75,12 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
     if let Some(dir) = &a.out {
         write_atomic(dir, "size.json", json::to_json(&report).as_bytes())?;
         write_atomic(dir, "size.csv", &csv::size(&report))?;
-        let written = write_figures(dir, &[figures::sizing_figure(&report)], Charts::Png)?;
-        write_atomic(dir, "report.md", markdown::size_markdown(&report, &written).as_bytes())?;
+        let figs = [figures::sizing_figure(&report)];
+        let written = write_figures(dir, &figs, Charts::Png)?;
+        let md = markdown::size_markdown(&report, &written);
+        write_atomic(dir, "report.md", md.as_bytes())?;
+        let title = format!("Sizing {} in {}", report.group, report.scenario);
+        super::output::write_html(dir, &title, &md, &figs, &written)?;
     }
     print(
         a.format,

@@ -63,7 +63,9 @@ pub mod clock;
 pub(crate) mod pacer;
 #[cfg(test)]
 mod tests;
+mod topic;
 
+use crate::arrival::{Arrival, ArrivalState};
 use crate::broker::{
     Broker, BrokerError, Consumer, ConsumerOptions, DeadLetterOptions, Delivery, Props,
     QueueDeclaration, QueueOptions, QueueStats, RecvError,
@@ -139,6 +141,10 @@ pub enum Stream {
     Failure(usize),
     /// The up and restart times of consumer group `i`.
     Crash(usize),
+    /// The batch sizes of producer `i`.
+    Batch(usize),
+    /// The weighted routing keys of producer `i`.
+    Keys(usize),
 }
 
 /// The generator of one stream: the simulator's stream of the same source in replication 0
@@ -153,29 +159,31 @@ pub fn stream_rng(seed: u64, stream: Stream) -> Xoshiro256PlusPlus {
         Stream::Priority(i) => (kind::PRIORITY, i),
         Stream::Failure(i) => (kind::FAILURE, i),
         Stream::Crash(i) => (kind::CRASH, i),
+        Stream::Batch(i) => (kind::BATCH, i),
+        Stream::Keys(i) => (kind::KEYS, i),
     };
     Xoshiro256PlusPlus::seed_from_u64(crate::sim::stream_seed(seed, 0, kind, index))
 }
 
-/// The scenario instants (seconds from time zero) at which a producer publishes: its gaps
-/// drawn from its [`Stream::Producer`] stream one after the other and summed in `f64`,
-/// exactly as the simulator's engine schedules each next arrival at `now + gap`. So the
-/// load test publishes at replication 0's arrival instants (scaled to real time). Endless.
+/// The scenario instants (seconds from time zero) at which a producer publishes: its
+/// arrival process ([`crate::arrival::Arrival`], the simulator's own) driven by its
+/// [`Stream::Producer`] stream, exactly as the simulator's engine schedules each next
+/// arrival. So the load test publishes at replication 0's arrival instants (scaled to real
+/// time). Ends only when the process does (a trace replayed to its end).
 #[derive(Debug, Clone)]
 pub struct ArrivalSchedule {
-    arrival: Dist,
+    arrival: Arrival,
+    state: ArrivalState,
     rng: Xoshiro256PlusPlus,
-    now: f64,
 }
 
 impl ArrivalSchedule {
     /// The schedule of producer `producer` of `model`. Panics if there is no such producer.
     pub fn new(model: &Model, producer: usize) -> Self {
-        ArrivalSchedule {
-            arrival: model.producers[producer].arrival.clone(),
-            rng: stream_rng(model.simulation.seed, Stream::Producer(producer)),
-            now: 0.0,
-        }
+        let arrival = model.producers[producer].arrival.clone();
+        let mut rng = stream_rng(model.simulation.seed, Stream::Producer(producer));
+        let state = arrival.start(&mut rng);
+        ArrivalSchedule { arrival, state, rng }
     }
 }
 
@@ -183,8 +191,7 @@ impl Iterator for ArrivalSchedule {
     type Item = f64;
 
     fn next(&mut self) -> Option<f64> {
-        self.now += self.arrival.sample(&mut self.rng);
-        Some(self.now)
+        self.arrival.next(&mut self.state, &mut self.rng)
     }
 }
 
@@ -267,10 +274,14 @@ impl Crashes {
 /// What travels through the broker.
 #[derive(Debug, Clone, Copy)]
 struct Msg {
+    /// The producer; [`NO_PRODUCER`] for a queue's `initial_messages`.
     producer: u32,
     first_scheduled: Instant,
     entered: Instant,
 }
+
+/// The `producer` of a message of an `initial_messages` backlog.
+const NO_PRODUCER: u32 = u32::MAX;
 
 /// The real-time frame of the run, fixed once every thread has been started (however long
 /// starting hundreds of consumers takes), and handed to them through a [`OnceLock`].
@@ -333,6 +344,13 @@ struct PublisherJob {
     index: usize,
     exchange: ExchangeId,
     routing_key: String,
+    /// Weighted routing keys (empty: `routing_key` alone), drawn from `key_rng`.
+    keys: Vec<String>,
+    model_producer: crate::scenario::Producer,
+    key_rng: Xoshiro256PlusPlus,
+    /// Messages per publish, drawn from `batch_rng`.
+    batch: Option<Dist>,
+    batch_rng: Xoshiro256PlusPlus,
     schedule: ArrivalSchedule,
     /// The producer's TTL, real seconds.
     ttl: Option<f64>,
@@ -351,6 +369,11 @@ fn run_publisher(job: PublisherJob) -> PublisherResult {
         index,
         exchange,
         routing_key,
+        keys,
+        model_producer,
+        mut key_rng,
+        batch,
+        mut batch_rng,
         schedule,
         ttl,
         priority,
@@ -370,14 +393,29 @@ fn run_publisher(job: PublisherJob) -> PublisherResult {
         }
         let late = scheduled.elapsed();
         let msg = Msg { producer: index as u32, first_scheduled: scheduled, entered: scheduled };
-        // Drawn per arrival, as the simulator's engine draws it.
-        let props = Props { ttl, priority: priority.sample(&mut priority_rng), deliveries: 0 };
-        match broker.publish_to_with(exchange, &routing_key, msg, props) {
-            Ok(o) => {
-                r.published += 1;
-                r.unroutable += u64::from(o.unroutable());
+        // Drawn per publish and per message, in the simulator's engine's order.
+        let n = batch.as_ref().map_or(1, |b| crate::scenario::batch_size(b, &mut batch_rng));
+        let mut closed = false;
+        for _ in 0..n {
+            let key = if keys.is_empty() {
+                &routing_key
+            } else {
+                &keys[model_producer.draw_key(&mut key_rng)]
+            };
+            let props = Props { ttl, priority: priority.sample(&mut priority_rng), deliveries: 0 };
+            match broker.publish_to_with(exchange, key, msg, props) {
+                Ok(o) => {
+                    r.published += 1;
+                    r.unroutable += u64::from(o.unroutable());
+                }
+                Err(_) => {
+                    closed = true; // the run is being torn down
+                    break;
+                }
             }
-            Err(_) => break, // closed: the run is being torn down
+        }
+        if closed {
+            break;
         }
         r.lateness_s += late.as_secs_f64();
         r.late += u64::from(late > LATE_TOLERANCE);
@@ -687,7 +725,7 @@ fn serve(
                     .is_ok_and(|o| o.unroutable())
             }
         };
-        if last_stage && in_window {
+        if last_stage && in_window && m.producer != NO_PRODUCER {
             r.end_to_end[m.producer as usize]
                 .record(frame.scn(done.saturating_duration_since(m.first_scheduled)));
         }
@@ -815,13 +853,24 @@ pub fn run_loadtest_until(
 ) -> Result<RunReport, LoadtestError> {
     let (horizon, warmup) = real_window(&model.loadtest)?;
     clock::check(model).map_err(LoadtestError::Settings)?;
-    let mut crew = Crew::new(broker_for(model)?);
-    // Consumers first, so all are subscribed before the first publish.
-    spawn_consumers(&mut crew, model)?;
-    spawn_publishers(&mut crew, model)?;
-    let measured =
-        measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress, cancel)?;
-    Ok(assemble_report(model, &measured))
+    // Topics run beside the queues on their own threads (nothing routes between them).
+    thread::scope(|s| {
+        let topics = s.spawn(|| topic::run(model, horizon, warmup, cancel));
+        let queues = (|| {
+            let mut crew = Crew::new(broker_for(model)?);
+            // Consumers first, so all are subscribed before the first publish.
+            spawn_consumers(&mut crew, model)?;
+            spawn_publishers(&mut crew, model)?;
+            let measured =
+                measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress, cancel)?;
+            Ok(assemble_report(model, &measured))
+        })();
+        let topics = topics.join().expect("topic load test");
+        queues.map(|mut r: RunReport| {
+            r.topics = topics;
+            r
+        })
+    })
 }
 
 /// The run's real horizon and warm-up, checked (a `Model` built by hand may hold anything).
@@ -922,6 +971,11 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
             index: pi,
             exchange: p.exchange,
             routing_key: p.routing_key.clone(),
+            keys: p.weighted_keys.iter().map(|k| k.routing_key.clone()).collect(),
+            model_producer: p.clone(),
+            key_rng: stream_rng(model.simulation.seed, Stream::Keys(pi)),
+            batch: p.batch.clone(),
+            batch_rng: stream_rng(model.simulation.seed, Stream::Batch(pi)),
             schedule: ArrivalSchedule::new(model, pi),
             // The broker's clock is real seconds.
             ttl: p.ttl.map(|t| t * scale),
@@ -934,6 +988,34 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
             .name(format!("publish-{}", p.name))
             .spawn(move || run_publisher(job))
         {
+            Ok(h) => crew.publishers.push(h),
+            Err(source) => return Err(LoadtestError::Spawn { role: "publisher", source }),
+        }
+    }
+    // The queues' `initial_messages`, published at time zero through the default exchange
+    // (by the queue's name), by one more thread after the producers' (its result counts no
+    // publish: these are no producer's, and the broker's counters count them as offered).
+    let backlogs: Vec<(String, u64)> = model
+        .queues
+        .iter()
+        .filter_map(|q| q.initial_messages.filter(|&n| n > 0).map(|n| (q.name.clone(), n)))
+        .collect();
+    if !backlogs.is_empty() {
+        let broker = crew.broker.clone();
+        let (start, stop) = (Arc::clone(&crew.start), Arc::clone(&crew.publish_stop));
+        let job = move || {
+            let Some(frame) = await_start(&start, &stop) else { return PublisherResult::default() };
+            let msg = Msg { producer: NO_PRODUCER, first_scheduled: frame.t0, entered: frame.t0 };
+            for (queue, n) in backlogs {
+                for _ in 0..n {
+                    if broker.publish_to_with(0, &queue, msg, Props::default()).is_err() {
+                        break;
+                    }
+                }
+            }
+            PublisherResult::default()
+        };
+        match thread::Builder::new().name("publish-backlogs".into()).spawn(job) {
             Ok(h) => crew.publishers.push(h),
             Err(source) => return Err(LoadtestError::Spawn { role: "publisher", source }),
         }
@@ -1060,11 +1142,15 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         queues: queue_reports(model, m),
         producers: producer_reports(model, m),
         end_to_end_s: end_to_end_reports(model, m),
+        topics: Vec::new(),
         timing: Some(timing(m)),
         partial: m.partial,
         replications_requested: None,
         horizon_requested_s: m.partial.then(|| lt.horizon / lt.time_scale),
         server: None,
+        precision_reached: None,
+        precision: None,
+        timeline: None,
     }
 }
 
@@ -1136,6 +1222,7 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
                 completed,
             },
             expire_probability: model.may_expire(qi).then(|| one(ratio(e.expired - w.expired))),
+            drain_time_s: None,
             by_priority: q.max_priority.map(|_| {
                 by_priority
                     .iter()

@@ -18,10 +18,11 @@
 //! the broker then get it at once; `tests` here check it against a reference model.
 
 pub mod dead_letter;
+pub mod log;
 mod queue;
 mod ready;
 
 pub use queue::{
-    Ack, Admission, ConsumerId, Counters, Entry, Held, NoObserver, Observer, Overflow, Props,
-    Queue, QueueConfig, Reason, Tag,
+    Ack, Admission, ConsumerId, Counters, Entry, Held, Life, Lifecycle, NoObserver, Observer,
+    Overflow, Props, Queue, QueueConfig, Reason, Tag,
 };

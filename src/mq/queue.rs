@@ -100,16 +100,29 @@ impl Reason {
     }
 }
 
-/// A message as the queue holds it.
-#[derive(Debug, Clone)]
-pub struct Entry<M> {
-    /// The back end's message (the simulator's timestamps, the broker's shared payload).
-    pub msg: M,
-    /// Order of arrival in this queue: a requeued message goes back among the ready ones by
-    /// it, which is RabbitMQ's "original position, if possible".
-    pub seq: u64,
-    /// Delivered before (requeued by a nack or by its consumer's removal).
-    pub redelivered: bool,
+/// The per-message fields of the message lifecycle (TTL expiry, priority, delivery count)
+/// that a queue keeps beside each message. [`Life`] keeps them; `()` keeps none and compiles
+/// the lifecycle's rules out of the queue, for a back end that knows no message will ever
+/// have a TTL, a priority or a delivery limit (the simulator's first-edition scenarios):
+/// every check of the rules below is then a constant, and an entry is 16 bytes smaller.
+pub trait Lifecycle: Copy + std::fmt::Debug {
+    /// Does this kind of queue apply TTLs, priorities and delivery limits at all?
+    const ON: bool;
+    /// The fields of a newly admitted message.
+    fn new(priority: u8, deliveries: u32, expires: f64) -> Self;
+    /// Its priority, capped at the queue's `max_priority` (0 in a FIFO queue).
+    fn priority(&self) -> u8;
+    /// Deliveries so far, those before this queue included ([`Props::deliveries`]).
+    fn deliveries(&self) -> u32;
+    /// When it expires if still ready (`f64::INFINITY`: never).
+    fn expires(&self) -> f64;
+    /// One more delivery.
+    fn count_delivery(&mut self);
+}
+
+/// The lifecycle fields of a message ([`Lifecycle`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Life {
     /// Its priority, already capped at the queue's `max_priority` (0 in a FIFO queue).
     pub priority: u8,
     /// Deliveries so far, those before this queue included ([`Props::deliveries`]).
@@ -118,13 +131,90 @@ pub struct Entry<M> {
     pub expires: f64,
 }
 
+impl Lifecycle for Life {
+    const ON: bool = true;
+    #[inline(always)]
+    fn new(priority: u8, deliveries: u32, expires: f64) -> Self {
+        Life { priority, deliveries, expires }
+    }
+    #[inline(always)]
+    fn priority(&self) -> u8 {
+        self.priority
+    }
+    #[inline(always)]
+    fn deliveries(&self) -> u32 {
+        self.deliveries
+    }
+    #[inline(always)]
+    fn expires(&self) -> f64 {
+        self.expires
+    }
+    #[inline(always)]
+    fn count_delivery(&mut self) {
+        self.deliveries = self.deliveries.saturating_add(1);
+    }
+}
+
+/// No lifecycle: no TTL, priority 0, no delivery count.
+impl Lifecycle for () {
+    const ON: bool = false;
+    #[inline(always)]
+    fn new(_: u8, _: u32, _: f64) -> Self {}
+    #[inline(always)]
+    fn priority(&self) -> u8 {
+        0
+    }
+    #[inline(always)]
+    fn deliveries(&self) -> u32 {
+        0
+    }
+    #[inline(always)]
+    fn expires(&self) -> f64 {
+        f64::INFINITY
+    }
+    #[inline(always)]
+    fn count_delivery(&mut self) {}
+}
+
+/// A message as the queue holds it.
+#[derive(Debug, Clone)]
+pub struct Entry<M, X = Life> {
+    /// The back end's message (the simulator's timestamps, the broker's shared payload).
+    pub msg: M,
+    /// Order of arrival in this queue: a requeued message goes back among the ready ones by
+    /// it, which is RabbitMQ's "original position, if possible".
+    pub seq: u64,
+    /// Delivered before (requeued by a nack or by its consumer's removal).
+    pub redelivered: bool,
+    /// Its lifecycle fields (none with `X = ()`).
+    pub life: X,
+}
+
+impl<M, X: Lifecycle> Entry<M, X> {
+    /// Its priority, already capped at the queue's `max_priority` (0 in a FIFO queue).
+    #[inline(always)]
+    pub fn priority(&self) -> u8 {
+        self.life.priority()
+    }
+    /// Deliveries so far, those before this queue included ([`Props::deliveries`]).
+    #[inline(always)]
+    pub fn deliveries(&self) -> u32 {
+        self.life.deliveries()
+    }
+    /// When it expires if still ready (`f64::INFINITY`: never).
+    #[inline(always)]
+    pub fn expires(&self) -> f64 {
+        self.life.expires()
+    }
+}
+
 /// A delivered message not yet settled, held by its consumer.
 #[derive(Debug, Clone)]
-pub struct Held<M> {
+pub struct Held<M, X = Life> {
     /// Its delivery tag.
     pub tag: Tag,
     /// The message.
-    pub entry: Entry<M>,
+    pub entry: Entry<M, X>,
 }
 
 /// What the queue did with the messages offered to it. After every operation
@@ -166,35 +256,35 @@ pub enum Admission {
 /// What a back end watches or acts on. Every method defaults to nothing, so an observer
 /// implements only what it needs; the core calls them synchronously, in the order things
 /// happen, and never calls back into itself from them.
-pub trait Observer<M> {
+pub trait Observer<M, X = Life> {
     /// The ready length is now `ready` (called after each change that a time average must
     /// see; also after a drop-head replacement, which leaves the length as it was).
     fn ready_changed(&mut self, _now: f64, _ready: usize) {}
     /// `held` is being delivered to `consumer`: it becomes the newest of the consumer's
     /// held messages right after this call.
-    fn delivered(&mut self, _now: f64, _consumer: ConsumerId, _held: &Held<M>) {}
+    fn delivered(&mut self, _now: f64, _consumer: ConsumerId, _held: &Held<M, X>) {}
     /// `entry` left the queue unacknowledged, for `reason` (counted already); a back end
     /// with a dead-letter exchange republishes it when [`Reason::dead_letters`].
-    fn died(&mut self, _now: f64, _entry: Entry<M>, _reason: Reason) {}
+    fn died(&mut self, _now: f64, _entry: Entry<M, X>, _reason: Reason) {}
 }
 
 /// Watches nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoObserver;
-impl<M> Observer<M> for NoObserver {}
+impl<M, X> Observer<M, X> for NoObserver {}
 
 #[derive(Debug, Clone)]
-struct Slot<M> {
+struct Slot<M, X> {
     /// Most held messages; `u32::MAX` when unlimited (prefetch 0, or auto ack).
     limit: u32,
     auto: bool,
     /// Delivered, not settled, in delivery order.
-    held: VecDeque<Held<M>>,
+    held: VecDeque<Held<M, X>>,
     /// In the dispatch line (exactly when it has room).
     in_line: bool,
 }
 
-impl<M> Slot<M> {
+impl<M, X> Slot<M, X> {
     #[inline]
     fn has_room(&self) -> bool {
         self.limit == u32::MAX || (self.held.len() as u32) < self.limit
@@ -218,11 +308,11 @@ impl<M> Slot<M> {
 /// Cost: O(1) per publish, delivery and in-order settlement; an out-of-order settlement is
 /// O(held by that consumer); a requeue is O(log ready) plus the insertion.
 #[derive(Debug, Clone)]
-pub struct Queue<M> {
+pub struct Queue<M, X = Life> {
     config: QueueConfig,
-    ready: Ready<M>,
+    ready: Ready<M, X>,
     line: VecDeque<ConsumerId>,
-    slots: Vec<Option<Slot<M>>>,
+    slots: Vec<Option<Slot<M, X>>>,
     dispatching: bool,
     /// `reject-publish[-dlx]` with `max_length = 0`: every publish is refused.
     refuse_all: bool,
@@ -233,7 +323,7 @@ pub struct Queue<M> {
     counts: Counters,
 }
 
-impl<M> Queue<M> {
+impl<M, X: Lifecycle> Queue<M, X> {
     /// An empty queue with no consumers.
     pub fn new(config: QueueConfig) -> Self {
         let levels = config.max_priority.map_or(1, |p| usize::from(p) + 1);
@@ -262,7 +352,7 @@ impl<M> Queue<M> {
     }
 
     /// The ready messages in delivery order (highest priority first, FIFO within one).
-    pub fn ready(&self) -> impl Iterator<Item = &Entry<M>> {
+    pub fn ready(&self) -> impl Iterator<Item = &Entry<M, X>> {
         self.ready.iter()
     }
 
@@ -295,31 +385,31 @@ impl<M> Queue<M> {
     }
 
     /// The consumer's held messages, oldest delivery first (empty for an unknown consumer).
-    pub fn held(&self, consumer: ConsumerId) -> impl ExactSizeIterator<Item = &Held<M>> {
+    pub fn held(&self, consumer: ConsumerId) -> impl ExactSizeIterator<Item = &Held<M, X>> {
         self.slot(consumer).map(|s| s.held.iter()).unwrap_or_default()
     }
 
     /// The consumer's oldest held message.
     #[inline]
-    pub fn front_held(&self, consumer: ConsumerId) -> Option<&Held<M>> {
+    pub fn front_held(&self, consumer: ConsumerId) -> Option<&Held<M, X>> {
         self.slot(consumer).and_then(|s| s.held.front())
     }
 
-    fn slot(&self, consumer: ConsumerId) -> Option<&Slot<M>> {
+    fn slot(&self, consumer: ConsumerId) -> Option<&Slot<M, X>> {
         self.slots.get(consumer).and_then(Option::as_ref)
     }
 
     /// When the next ready message expires (the earliest head expiry), if any does.
     pub fn next_expiry(&self) -> Option<f64> {
-        if !self.may_expire {
+        if !X::ON || !self.may_expire {
             return None;
         }
         Some(self.ready.next_expiry()).filter(|t| t.is_finite())
     }
 
     /// Expires every head whose time has come (at or before `now`). Returns how many.
-    pub fn expire(&mut self, now: f64, obs: &mut impl Observer<M>) -> u64 {
-        if !self.may_expire {
+    pub fn expire(&mut self, now: f64, obs: &mut impl Observer<M, X>) -> u64 {
+        if !X::ON || !self.may_expire {
             return 0;
         }
         let mut n = 0;
@@ -335,7 +425,7 @@ impl<M> Queue<M> {
     }
 
     /// Stops (`false`) or resumes (`true`) deliveries. Resuming delivers what is ready.
-    pub fn set_dispatching(&mut self, now: f64, on: bool, obs: &mut impl Observer<M>) {
+    pub fn set_dispatching(&mut self, now: f64, on: bool, obs: &mut impl Observer<M, X>) {
         self.dispatching = on;
         self.dispatch(now, obs);
     }
@@ -352,7 +442,7 @@ impl<M> Queue<M> {
         now: f64,
         prefetch: u32,
         ack: Ack,
-        obs: &mut impl Observer<M>,
+        obs: &mut impl Observer<M, X>,
     ) -> ConsumerId {
         let auto = ack == Ack::Auto;
         let limit = if auto || prefetch == 0 { u32::MAX } else { prefetch };
@@ -381,7 +471,7 @@ impl<M> Queue<M> {
         &mut self,
         now: f64,
         consumer: ConsumerId,
-        obs: &mut impl Observer<M>,
+        obs: &mut impl Observer<M, X>,
     ) -> bool {
         let Some(slot) = self.slots.get_mut(consumer).and_then(Option::take) else {
             return false;
@@ -403,7 +493,7 @@ impl<M> Queue<M> {
 
     /// Offers one published message with no properties ([`Queue::publish_with`]).
     #[inline(always)]
-    pub fn publish(&mut self, now: f64, msg: M, obs: &mut impl Observer<M>) -> Admission {
+    pub fn publish(&mut self, now: f64, msg: M, obs: &mut impl Observer<M, X>) -> Admission {
         self.publish_with(now, msg, Props::default(), obs)
     }
 
@@ -421,12 +511,12 @@ impl<M> Queue<M> {
         now: f64,
         msg: M,
         props: Props,
-        obs: &mut impl Observer<M>,
+        obs: &mut impl Observer<M, X>,
     ) -> Admission {
-        if self.may_expire {
+        if X::ON && self.may_expire {
             self.expire(now, obs);
         }
-        let (expires, priority) = if self.plain && props.ttl.is_none() {
+        let (expires, priority) = if !X::ON || (self.plain && props.ttl.is_none()) {
             (f64::INFINITY, 0)
         } else {
             let ttl = match (props.ttl, self.config.message_ttl) {
@@ -444,18 +534,18 @@ impl<M> Queue<M> {
             msg,
             seq: self.counts.offered,
             redelivered: false,
-            priority,
-            deliveries: props.deliveries,
-            expires,
+            life: X::new(priority, props.deliveries, expires),
         };
         self.counts.offered += 1;
         // Even a message delivered at once may come back (a requeue) and expire then.
-        self.may_expire |= expires.is_finite();
+        if X::ON {
+            self.may_expire |= expires.is_finite();
+        }
         // The ready list is empty, so the queue is full only when max_length is 0.
         if self.ready.is_empty() && !self.line.is_empty() && self.dispatching && !self.refuse_all {
             return Admission::Delivered(self.deliver(now, entry, obs));
         }
-        if expires <= now {
+        if X::ON && expires <= now {
             // TTL 0 and no consumer to take it at once.
             self.counts.expired += 1;
             obs.died(now, entry, Reason::Expired);
@@ -499,8 +589,8 @@ impl<M> Queue<M> {
         now: f64,
         consumer: ConsumerId,
         tag: Tag,
-        obs: &mut impl Observer<M>,
-    ) -> Option<Entry<M>> {
+        obs: &mut impl Observer<M, X>,
+    ) -> Option<Entry<M, X>> {
         let entry = self.take_held(consumer, tag)?;
         self.counts.acked += 1;
         self.regain_room(now, consumer, obs);
@@ -514,8 +604,8 @@ impl<M> Queue<M> {
         &mut self,
         now: f64,
         consumer: ConsumerId,
-        obs: &mut impl Observer<M>,
-    ) -> Option<Entry<M>> {
+        obs: &mut impl Observer<M, X>,
+    ) -> Option<Entry<M, X>> {
         let slot = self.slots.get_mut(consumer)?.as_mut()?;
         let held = slot.held.pop_front()?;
         self.counts.acked += 1;
@@ -538,7 +628,7 @@ impl<M> Queue<M> {
         consumer: ConsumerId,
         tag: Tag,
         requeue: bool,
-        obs: &mut impl Observer<M>,
+        obs: &mut impl Observer<M, X>,
     ) -> bool {
         let Some(entry) = self.take_held(consumer, tag) else {
             return false;
@@ -553,7 +643,7 @@ impl<M> Queue<M> {
         now: f64,
         consumer: ConsumerId,
         requeue: bool,
-        obs: &mut impl Observer<M>,
+        obs: &mut impl Observer<M, X>,
     ) -> bool {
         let Some(held) =
             self.slots.get_mut(consumer).and_then(Option::as_mut).and_then(|s| s.held.pop_front())
@@ -568,9 +658,9 @@ impl<M> Queue<M> {
         &mut self,
         now: f64,
         consumer: ConsumerId,
-        entry: Entry<M>,
+        entry: Entry<M, X>,
         requeue: bool,
-        obs: &mut impl Observer<M>,
+        obs: &mut impl Observer<M, X>,
     ) {
         if requeue {
             self.requeue(now, entry, obs);
@@ -588,12 +678,12 @@ impl<M> Queue<M> {
     }
 
     #[inline(always)]
-    fn at_limit(&self, entry: &Entry<M>) -> bool {
-        self.config.delivery_limit.is_some_and(|l| entry.deliveries >= l)
+    fn at_limit(&self, entry: &Entry<M, X>) -> bool {
+        X::ON && self.config.delivery_limit.is_some_and(|l| entry.deliveries() >= l)
     }
 
     #[inline(always)]
-    fn take_held(&mut self, consumer: ConsumerId, tag: Tag) -> Option<Entry<M>> {
+    fn take_held(&mut self, consumer: ConsumerId, tag: Tag) -> Option<Entry<M, X>> {
         let slot = self.slots.get_mut(consumer)?.as_mut()?;
         // Settlements come in delivery order almost always: the front is the fast path.
         let held = if slot.held.front().is_some_and(|h| h.tag == tag) {
@@ -608,7 +698,7 @@ impl<M> Queue<M> {
     /// A consumer that left the line when it filled up rejoins it at the back once it has
     /// room again, and gets what is ready.
     #[inline(always)]
-    fn regain_room(&mut self, now: f64, consumer: ConsumerId, obs: &mut impl Observer<M>) {
+    fn regain_room(&mut self, now: f64, consumer: ConsumerId, obs: &mut impl Observer<M, X>) {
         let Some(slot) = self.slots[consumer].as_mut() else { return };
         if !slot.in_line && slot.has_room() {
             slot.in_line = true;
@@ -619,7 +709,7 @@ impl<M> Queue<M> {
 
     /// Puts a delivered message back among the ready ones by its arrival order (it keeps
     /// its expiry, as in RabbitMQ), or rejects it at its delivery limit.
-    fn requeue(&mut self, now: f64, mut entry: Entry<M>, obs: &mut impl Observer<M>) {
+    fn requeue(&mut self, now: f64, mut entry: Entry<M, X>, obs: &mut impl Observer<M, X>) {
         if self.at_limit(&entry) {
             self.counts.rejected += 1;
             obs.died(now, entry, Reason::DeliveryLimit);
@@ -631,7 +721,7 @@ impl<M> Queue<M> {
 
     /// After requeues: a `drop-head` queue pushed over its limit drops from the head, as
     /// RabbitMQ does; a `reject-publish` queue keeps them (they were accepted already).
-    fn after_requeue(&mut self, now: f64, obs: &mut impl Observer<M>) {
+    fn after_requeue(&mut self, now: f64, obs: &mut impl Observer<M, X>) {
         if self.config.overflow == Overflow::DropHead
             && let Some(m) = self.config.max_length
         {
@@ -647,7 +737,7 @@ impl<M> Queue<M> {
     /// Moves ready messages to the line until one side runs out; a message past its expiry
     /// expires instead of being delivered.
     #[inline(always)]
-    fn dispatch(&mut self, now: f64, obs: &mut impl Observer<M>) {
+    fn dispatch(&mut self, now: f64, obs: &mut impl Observer<M, X>) {
         if !self.dispatching {
             return;
         }
@@ -655,7 +745,7 @@ impl<M> Queue<M> {
         while !self.line.is_empty() {
             let Some(entry) = self.ready.pop_front() else { break };
             moved = true;
-            if self.may_expire && entry.expires <= now {
+            if X::ON && self.may_expire && entry.expires() <= now {
                 self.counts.expired += 1;
                 obs.died(now, entry, Reason::Expired);
                 continue;
@@ -669,13 +759,18 @@ impl<M> Queue<M> {
 
     /// Hands `entry` to the first consumer in the line.
     #[inline(always)]
-    fn deliver(&mut self, now: f64, mut entry: Entry<M>, obs: &mut impl Observer<M>) -> ConsumerId {
+    fn deliver(
+        &mut self,
+        now: f64,
+        mut entry: Entry<M, X>,
+        obs: &mut impl Observer<M, X>,
+    ) -> ConsumerId {
         let c = self.line.pop_front().expect("callers check the line");
         // Tags count deliveries: unique, growing with delivery order, and free.
         self.counts.delivered += 1;
         let tag = self.counts.delivered;
         self.counts.redelivered += u64::from(entry.redelivered);
-        entry.deliveries = entry.deliveries.saturating_add(1);
+        entry.life.count_delivery();
         let held = Held { tag, entry };
         obs.delivered(now, c, &held);
         let slot = self.slots[c].as_mut().expect("the line holds live consumers");

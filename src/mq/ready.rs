@@ -3,22 +3,22 @@
 //! times. Priority 0 (every message of a plain queue) lives in its own deque, so a plain
 //! queue pays one comparison over a bare `VecDeque`.
 
-use super::queue::Entry;
+use super::queue::{Entry, Lifecycle};
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone)]
-pub(super) struct Ready<M> {
+pub(super) struct Ready<M, X> {
     /// Priority 0.
-    low: VecDeque<Entry<M>>,
+    low: VecDeque<Entry<M, X>>,
     /// Priority `p >= 1` at index `p - 1` (empty for a plain queue).
-    high: Vec<VecDeque<Entry<M>>>,
+    high: Vec<VecDeque<Entry<M, X>>>,
     /// Messages in `high`.
     high_len: usize,
     /// Bit `p` set when the deque of priority `p >= 1` is not empty.
     nonempty: [u64; 4],
 }
 
-impl<M> Ready<M> {
+impl<M, X: Lifecycle> Ready<M, X> {
     /// `levels` priorities, `1..=256`.
     pub(super) fn new(levels: usize) -> Self {
         let levels = levels.clamp(1, 256);
@@ -32,12 +32,12 @@ impl<M> Ready<M> {
 
     #[inline(always)]
     pub(super) fn len(&self) -> usize {
-        self.low.len() + self.high_len
+        if X::ON { self.low.len() + self.high_len } else { self.low.len() }
     }
 
     #[inline(always)]
     pub(super) fn is_empty(&self) -> bool {
-        self.low.is_empty() && self.high_len == 0
+        self.low.is_empty() && (!X::ON || self.high_len == 0)
     }
 
     /// The highest non-empty priority above 0.
@@ -63,9 +63,9 @@ impl<M> Ready<M> {
 
     /// Appends at the back of its priority.
     #[inline(always)]
-    pub(super) fn push_back(&mut self, entry: Entry<M>) {
-        let p = usize::from(entry.priority);
-        if p == 0 {
+    pub(super) fn push_back(&mut self, entry: Entry<M, X>) {
+        let p = usize::from(entry.priority());
+        if !X::ON || p == 0 {
             self.low.push_back(entry);
         } else {
             self.high[p - 1].push_back(entry);
@@ -76,7 +76,10 @@ impl<M> Ready<M> {
 
     /// The next message to deliver: the oldest of the highest priority.
     #[inline(always)]
-    pub(super) fn pop_front(&mut self) -> Option<Entry<M>> {
+    pub(super) fn pop_front(&mut self) -> Option<Entry<M, X>> {
+        if !X::ON {
+            return self.low.pop_front();
+        }
         match self.top_high() {
             None => self.low.pop_front(),
             Some(p) => {
@@ -88,13 +91,13 @@ impl<M> Ready<M> {
         }
     }
 
-    fn bucket(&mut self, p: usize) -> &mut VecDeque<Entry<M>> {
+    fn bucket(&mut self, p: usize) -> &mut VecDeque<Entry<M, X>> {
         if p == 0 { &mut self.low } else { &mut self.high[p - 1] }
     }
 
     /// Puts a requeued message back among its priority by arrival order.
-    pub(super) fn insert_by_seq(&mut self, entry: Entry<M>) {
-        let p = usize::from(entry.priority);
+    pub(super) fn insert_by_seq(&mut self, entry: Entry<M, X>) {
+        let p = usize::from(entry.priority());
         let b = self.bucket(p);
         let at = b.partition_point(|e| e.seq < entry.seq);
         b.insert(at, entry);
@@ -106,19 +109,19 @@ impl<M> Ready<M> {
 
     /// The earliest expiry among the heads (only heads expire, as in RabbitMQ).
     pub(super) fn next_expiry(&self) -> f64 {
-        let low = self.low.front().map_or(f64::INFINITY, |e| e.expires);
+        let low = self.low.front().map_or(f64::INFINITY, |e| e.expires());
         if self.high_len == 0 {
             return low;
         }
-        self.high.iter().filter_map(VecDeque::front).map(|e| e.expires).fold(low, f64::min)
+        self.high.iter().filter_map(VecDeque::front).map(|e| e.expires()).fold(low, f64::min)
     }
 
     /// Removes one head whose expiry is at or before `now` (the highest priority first).
-    pub(super) fn pop_expired(&mut self, now: f64) -> Option<Entry<M>> {
+    pub(super) fn pop_expired(&mut self, now: f64) -> Option<Entry<M, X>> {
         let p = (1..=self.high.len())
             .rev()
-            .find(|&p| self.high[p - 1].front().is_some_and(|e| e.expires <= now))
-            .or_else(|| self.low.front().is_some_and(|e| e.expires <= now).then_some(0))?;
+            .find(|&p| self.high[p - 1].front().is_some_and(|e| e.expires() <= now))
+            .or_else(|| self.low.front().is_some_and(|e| e.expires() <= now).then_some(0))?;
         let e = self.bucket(p).pop_front();
         if p > 0 {
             self.high_len -= 1;
@@ -128,7 +131,7 @@ impl<M> Ready<M> {
     }
 
     /// Every ready message, highest priority first, FIFO within a priority.
-    pub(super) fn iter(&self) -> impl Iterator<Item = &Entry<M>> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Entry<M, X>> {
         self.high.iter().rev().flatten().chain(self.low.iter())
     }
 }

@@ -543,6 +543,10 @@ proptest! {
         let ttl = ttl.map(f64::from);
         let config = QueueConfig { max_length, overflow, message_ttl: ttl, max_priority, delivery_limit };
         let mut core: Queue<u32> = Queue::new(config);
+        // The lifecycle-free core (`X = ()`, what the simulator runs first-edition scenarios
+        // on) must do exactly what the full one does while no lifecycle feature is used.
+        let mut plain: Option<Queue<u32, ()>> =
+            (ttl.is_none() && max_priority.is_none() && delivery_limit.is_none()).then(|| Queue::new(config));
         let mut reference = Reference {
             max_length, overflow: Some(overflow), ttl, max_priority, delivery_limit,
             ..Reference::default()
@@ -553,17 +557,30 @@ proptest! {
             match op {
                 Op::Publish { ttl, priority } => {
                     let ttl = ttl.map(f64::from);
-                    core.publish_with(now, next_id, Props { ttl, priority, deliveries: 0 }, &mut NoObserver);
+                    let props = Props { ttl, priority, deliveries: 0 };
+                    core.publish_with(now, next_id, props, &mut NoObserver);
+                    if ttl.is_some() {
+                        plain = None;
+                    }
+                    if let Some(p) = plain.as_mut() {
+                        p.publish_with(now, next_id, props, &mut NoObserver);
+                    }
                     reference.publish(now, next_id, ttl, priority);
                     next_id += 1;
                 }
                 Op::Add { prefetch, auto } => {
                     let ack = if auto { Ack::Auto } else { Ack::Manual };
                     let a = core.add_consumer(now, prefetch, ack, &mut NoObserver);
+                    if let Some(p) = plain.as_mut() {
+                        prop_assert_eq!(p.add_consumer(now, prefetch, ack, &mut NoObserver), a);
+                    }
                     prop_assert_eq!(a, reference.add(now, prefetch, auto));
                 }
                 Op::Remove(c) => {
                     core.remove_consumer(now, c, &mut NoObserver);
+                    if let Some(p) = plain.as_mut() {
+                        p.remove_consumer(now, c, &mut NoObserver);
+                    }
                     reference.remove(now, c);
                 }
                 Op::Ack(c, n) | Op::Nack(c, n, _) => {
@@ -575,16 +592,37 @@ proptest! {
                             None => { core.ack(now, c, tag, &mut NoObserver); }
                             Some(r) => { core.nack(now, c, tag, r, &mut NoObserver); }
                         }
+                        if let Some(p) = plain.as_mut() {
+                            match outcome {
+                                None => { p.ack(now, c, tag, &mut NoObserver); }
+                                Some(r) => { p.nack(now, c, tag, r, &mut NoObserver); }
+                            }
+                        }
                     }
                     reference.settle(now, c, n, outcome);
                 }
                 Op::Advance => now += 1.0,
                 Op::Expire => {
                     core.expire(now, &mut NoObserver);
+                    if let Some(p) = plain.as_mut() {
+                        prop_assert_eq!(p.expire(now, &mut NoObserver), 0);
+                    }
                     reference.expire_heads(now);
                 }
             }
             prop_assert!(core.balanced(), "unbalanced: {:?}", core.counters());
+            if let Some(p) = &plain {
+                prop_assert_eq!(p.counters(), core.counters());
+                let a: Vec<(u32, u64, bool)> = p.ready().map(|e| (e.msg, e.seq, e.redelivered)).collect();
+                let b: Vec<(u32, u64, bool)> = core.ready().map(|e| (e.msg, e.seq, e.redelivered)).collect();
+                prop_assert_eq!(a, b);
+                for c in 0..8 {
+                    let a: Vec<(Tag, u32)> = p.held(c).map(|h| (h.tag, h.entry.msg)).collect();
+                    let b: Vec<(Tag, u32)> = core.held(c).map(|h| (h.tag, h.entry.msg)).collect();
+                    prop_assert_eq!(a, b, "plain consumer {}", c);
+                }
+                prop_assert_eq!(p.next_expiry(), None);
+            }
             prop_assert_eq!(core.counters(), reference.counts);
             let ready: Vec<(u32, bool)> = core.ready().map(|e| (e.msg, e.redelivered)).collect();
             prop_assert_eq!(ready, reference.ready_order());

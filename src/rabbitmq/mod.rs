@@ -765,6 +765,24 @@ pub fn run_loadtest_until(
             g.name
         )));
     }
+    // Features the RabbitMQ driver does not publish yet: refused by name, never ignored.
+    let unsupported = |what: String| {
+        Err(RabbitError::Unsupported(format!(
+            "{what}: not driven against a real RabbitMQ yet; run it with `run` or on the in-crate broker (`loadtest` without --broker)"
+        )))
+    };
+    if let Some(p) = model.producers.iter().find(|p| p.batch.is_some()) {
+        return unsupported(format!("producer \"{}\" has `batch`", p.name));
+    }
+    if let Some(p) = model.producers.iter().find(|p| !p.weighted_keys.is_empty()) {
+        return unsupported(format!("producer \"{}\" has `routing_keys`", p.name));
+    }
+    if let Some(q) = model.queues.iter().find(|q| q.initial_messages.is_some()) {
+        return unsupported(format!("queue \"{}\" has `initial_messages`", q.name));
+    }
+    if let Some(t) = model.topics.first() {
+        return unsupported(format!("topic \"{}\" (Kafka-style topics)", t.name));
+    }
     let shown = redact(url);
     if !url.starts_with("amqp://") {
         return Err(RabbitError::BadUrl {
@@ -1086,6 +1104,7 @@ fn assemble(
             }),
             counts,
             expire_probability: None,
+            drain_time_s: None,
             by_priority: None,
         });
     }
@@ -1133,6 +1152,7 @@ fn assemble(
         queues,
         producers,
         end_to_end_s,
+        topics: Vec::new(),
         timing: Some(Timing {
             time_scale: scale,
             service_error_mean: if services > 0 {
@@ -1152,6 +1172,9 @@ fn assemble(
         replications_requested: None,
         horizon_requested_s: None,
         server: Some(server.clone()),
+        precision_reached: None,
+        precision: None,
+        timeline: None,
     })
 }
 

@@ -4,7 +4,7 @@
 //! candidate, a sweep cell's queue, a validation cell.
 
 use super::compare::Comparison3;
-use crate::results::{AnalyticReport, Latency, RunReport};
+use crate::results::{AnalyticReport, Latency, RunReport, Timeline};
 use crate::size::SizeReport;
 use crate::stats::MeanCi;
 use crate::sweep::{Cell, SetSpec, value_text};
@@ -161,6 +161,58 @@ pub fn to_csv(rows: &[TidyRow<'_>]) -> Vec<u8> {
         w.serialize(r).expect("in-memory CSV cannot fail");
     }
     w.into_inner().expect("in-memory CSV cannot fail")
+}
+
+/// One tidy row of a timeline: a window × queue × metric × statistic.
+#[derive(Debug, serde::Serialize)]
+pub struct TimelineRow<'a> {
+    /// Window start, seconds.
+    pub start_s: f64,
+    /// Window end, seconds.
+    pub end_s: f64,
+    /// The window starts inside the warm-up.
+    pub warmup: bool,
+    /// Queue name.
+    pub queue: &'a str,
+    /// Metric name as in the JSON.
+    pub metric: &'static str,
+    /// `mean`, `ci95`, `max`, `p99`, `p99_ci95`, `messages`.
+    pub stat: &'static str,
+    /// The value (empty when there is none).
+    pub value: Option<f64>,
+}
+
+/// The tidy rows of a run's timeline (`timeline.csv`).
+pub fn timeline_rows(t: &Timeline) -> Vec<TimelineRow<'_>> {
+    let mut rows = Vec::new();
+    for w in &t.windows {
+        for q in &w.queues {
+            let mut push = |metric, stat, value| {
+                rows.push(TimelineRow {
+                    start_s: w.start_s,
+                    end_s: w.end_s,
+                    warmup: w.warmup,
+                    queue: &q.name,
+                    metric,
+                    stat,
+                    value,
+                })
+            };
+            push("offered_rate", "mean", Some(q.offered_rate));
+            push("offered_rate", "ci95", q.offered_rate_ci95);
+            push("throughput", "mean", Some(q.throughput));
+            push("throughput", "ci95", q.throughput_ci95);
+            push("queue_length", "mean", Some(q.queue_length.mean));
+            push("queue_length", "ci95", q.queue_length.ci95);
+            push("queue_length", "max", Some(q.queue_length.max as f64));
+            push("wait_s", "mean", q.wait_s.mean);
+            push("wait_s", "ci95", q.wait_s.ci95);
+            push("wait_s", "p99", q.wait_s.p99);
+            push("wait_s", "p99_ci95", q.wait_s.p99_ci95);
+            push("wait_s", "messages", Some(q.wait_s.messages as f64));
+        }
+    }
+    rows
 }
 
 /// Any list of flat records (validation rows, tutorial rows, speed rows), one CSV record

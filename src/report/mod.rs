@@ -8,9 +8,12 @@ pub mod charts;
 pub mod compare;
 pub mod csv;
 pub mod figures;
+pub mod headline;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;
+pub mod topic;
 pub mod warnings;
 
 #[cfg(test)]

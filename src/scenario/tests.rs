@@ -121,7 +121,16 @@ fn defaults_apply() {
     assert_eq!(m.name, "my-file");
     assert_eq!(
         m.simulation,
-        Simulation { horizon: 100.0, warmup: 0.0, warmup_auto: false, replications: 10, seed: 1 }
+        Simulation {
+            horizon: 100.0,
+            warmup: 0.0,
+            warmup_auto: false,
+            replications: 10,
+            seed: 1,
+            window: None,
+            precision: None,
+            max_replications: 200,
+        }
     );
     assert_eq!((m.groups[0].prefetch, m.groups[0].ack), (0, Ack::Manual));
 }

@@ -3,7 +3,7 @@
 //! the engine's own event handlers and through the broker's public API, gives the same
 //! deliveries (tag, consumer, message, redelivered flag) after every step.
 
-use super::{Engine, Msg};
+use super::{DeadLetterTrail, Engine, Full, Msg, Trail};
 use crate::broker::{Broker, Consumer, ConsumerOptions, Delivery, QueueOptions};
 use crate::mq::Props;
 use crate::scenario::{Ack, Model, Overflow};
@@ -49,7 +49,7 @@ fn model(s: &Setup) -> Model {
 
 fn through_simulator(s: &Setup, ops: &[Op]) -> Trace {
     let m = model(s);
-    let mut e = Engine::<true>::new(&m, 0);
+    let mut e = Engine::<Full>::new(&m, 0);
     let mut trace = Trace::new();
     let mut seen = 0;
     let mut id = 0u32;
@@ -57,8 +57,12 @@ fn through_simulator(s: &Setup, ops: &[Op]) -> Trace {
         e.now = step as f64;
         match op {
             Op::Publish => {
-                let msg =
-                    Msg { origin_t: f64::from(id), enq_t: e.now, producer: 0, key: 0, dl_mask: 0 };
+                let msg = Msg {
+                    origin_t: f64::from(id),
+                    enq_t: e.now,
+                    producer: 0,
+                    trail: DeadLetterTrail::new(0),
+                };
                 e.arrive(0, msg, Props::default());
                 id += 1;
             }
@@ -282,16 +286,16 @@ fn props(priority: u8, ttl: Option<u8>) -> Props {
 
 fn lifecycle_through_simulator(s: &Lifecycle, steps: &[Step]) -> (LifeTrace, Counters) {
     let m = lifecycle_model(s);
-    let mut e = Engine::<true>::new(&m, 0);
+    let mut e = Engine::<Full>::new(&m, 0);
     let (mut trace, mut counters) = (LifeTrace::new(), Counters::new());
     let mut seen = 0;
     // New deliveries from q, in tag order.
-    let collect = |e: &Engine<true>, step, seen: &mut u64, trace: &mut LifeTrace| {
+    let collect = |e: &Engine<Full>, step, seen: &mut u64, trace: &mut LifeTrace| {
         let mut new: Vec<_> = (0..s.consumers as usize)
             .flat_map(|k| {
                 e.cores[0].held(k).filter(|h| h.tag > *seen).map(move |h| {
                     let id = h.entry.msg.origin_t as u32;
-                    (step, h.tag, k, id, h.entry.redelivered, h.entry.priority)
+                    (step, h.tag, k, id, h.entry.redelivered, h.entry.priority())
                 })
             })
             .collect();
@@ -309,8 +313,12 @@ fn lifecycle_through_simulator(s: &Lifecycle, steps: &[Step]) -> (LifeTrace, Cou
         collect(&e, step, &mut seen, &mut trace);
         match op {
             Step::Publish { priority, ttl } => {
-                let msg =
-                    Msg { origin_t: f64::from(id), enq_t: e.now, producer: 0, key: 0, dl_mask: 0 };
+                let msg = Msg {
+                    origin_t: f64::from(id),
+                    enq_t: e.now,
+                    producer: 0,
+                    trail: DeadLetterTrail::new(0),
+                };
                 e.arrive(0, msg, props(priority, ttl));
                 id += 1;
             }

@@ -22,30 +22,115 @@
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::{Calendar, EventId};
+use crate::arrival::{Arrival, ArrivalState};
 use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason, dead_letter};
 use crate::results::Counts;
-use crate::scenario::{Crash, Failure, KeyId, Model, Priority};
+use crate::scenario::{Crash, Failure, KeyId, Model, Priority, WeightedKey, batch_size};
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
 /// A message copy inside one queue.
 #[derive(Debug, Clone, Copy)]
-struct Msg {
+struct Msg<T> {
     /// Time of the first publish (end-to-end latency starts here).
     origin_t: f64,
     /// Time the copy entered its current queue.
     enq_t: f64,
     /// Producer of the first publish.
     producer: u32,
-    /// Its routing key (a dead letter is republished with it unless the queue sets one).
-    key: KeyId,
+    /// What dead-lettering needs ([`Trail`]; nothing in a [`Plain`] run).
+    trail: T,
+}
+
+/// What a message carries for dead-lettering: its routing key and its dead-letter history.
+trait Trail: Copy + std::fmt::Debug {
+    fn new(key: KeyId) -> Self;
+    fn key(&self) -> KeyId;
     /// Dead-letter history since the last rejection: the cycle bits of the queues it died
     /// in (RabbitMQ drops a dead letter that would return to one of them).
+    fn mask(&mut self) -> &mut u32;
+    fn set_key(&mut self, key: KeyId);
+}
+
+/// [`Trail`] of a run with the message lifecycle.
+#[derive(Debug, Clone, Copy)]
+struct DeadLetterTrail {
+    /// Its routing key (a dead letter is republished with it unless the queue sets one).
+    key: KeyId,
     dl_mask: u32,
 }
+
+impl Trail for DeadLetterTrail {
+    #[inline(always)]
+    fn new(key: KeyId) -> Self {
+        DeadLetterTrail { key, dl_mask: 0 }
+    }
+    #[inline(always)]
+    fn key(&self) -> KeyId {
+        self.key
+    }
+    #[inline(always)]
+    fn mask(&mut self) -> &mut u32 {
+        &mut self.dl_mask
+    }
+    #[inline(always)]
+    fn set_key(&mut self, key: KeyId) {
+        self.key = key;
+    }
+}
+
+/// No dead-lettering: nothing to carry (the key is never read).
+impl Trail for () {
+    #[inline(always)]
+    fn new(_: KeyId) -> Self {}
+    #[inline(always)]
+    fn key(&self) -> KeyId {
+        0
+    }
+    fn mask(&mut self) -> &mut u32 {
+        unreachable!("a plain run never dead-letters")
+    }
+    #[inline(always)]
+    fn set_key(&mut self, _: KeyId) {}
+}
+
+/// What a replication's engine is compiled for, chosen once per scenario: [`Plain`] when
+/// the scenario uses none of the message lifecycle (TTLs, dead-lettering, priorities,
+/// failures, crashes), whose paths are then compiled out and whose queue entries are as
+/// small as before those features existed (40 bytes, against 56); [`Full`] otherwise.
+trait Mode: 'static {
+    /// The message lifecycle is on.
+    const L: bool;
+    /// The lifecycle fields the queues keep per message.
+    type Life: mq::Lifecycle;
+    /// What a message carries for dead-lettering.
+    type Trail: Trail;
+}
+
+/// A scenario without the message lifecycle.
+struct Plain;
+impl Mode for Plain {
+    const L: bool = false;
+    type Life = ();
+    type Trail = ();
+}
+
+/// A scenario with the message lifecycle.
+struct Full;
+impl Mode for Full {
+    const L: bool = true;
+    type Life = mq::Life;
+    type Trail = DeadLetterTrail;
+}
+
+type MsgOf<K> = Msg<<K as Mode>::Trail>;
+type CoreOf<K> = mq::Queue<MsgOf<K>, <K as Mode>::Life>;
+
+/// The `producer` of a message of an `initial_messages` backlog: published by no producer.
+const NO_PRODUCER: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -112,6 +197,10 @@ pub struct QueueStats {
     pub completed_post: u64,
     /// Messages expired after the warm-up.
     pub expired_post: u64,
+    /// With `initial_messages`: the first instant, from time 0, at which no message waited
+    /// in the queue (every one it held was in service): the backlog and what queued behind
+    /// it are gone. `None` if that did not happen by the horizon.
+    pub drain_time: Option<f64>,
     /// Per priority (index), for a priority queue: offered after the warm-up, wait, sojourn.
     pub by_priority: Vec<Option<PriorityStats>>,
     /// Totals, warm-up included.
@@ -167,6 +256,12 @@ pub struct Series {
     pub busy: Vec<Vec<f64>>,
     /// Per queue: services ended so far (cumulative) at the end of each window.
     pub completed: Vec<Vec<u64>>,
+    /// Per queue: messages offered so far (cumulative) at the end of each window.
+    pub offered: Vec<Vec<u64>>,
+    /// Per queue: messages dropped by `max_length` so far (cumulative).
+    pub dropped: Vec<Vec<u64>>,
+    /// Per queue: messages expired by TTL so far (cumulative).
+    pub expired: Vec<Vec<u64>>,
 }
 
 /// Samples per window.
@@ -188,6 +283,9 @@ impl Recorder {
                 unacked: vec![Vec::new(); queues],
                 busy: vec![Vec::new(); queues],
                 completed: vec![Vec::new(); queues],
+                offered: vec![Vec::new(); queues],
+                dropped: vec![Vec::new(); queues],
+                expired: vec![Vec::new(); queues],
                 ..Series::default()
             },
             next: 0.0,
@@ -197,7 +295,7 @@ impl Recorder {
     }
 
     /// Takes every sample due before `t` (the state is constant between events).
-    fn advance<const L: bool>(&mut self, e: &Engine<L>, t: f64) {
+    fn advance<K: Mode>(&mut self, e: &Engine<K>, t: f64) {
         let sub = self.series.step / f64::from(SUBSAMPLES);
         while self.next < t {
             for ((core, st), s) in e.cores.iter().zip(&e.side.queues).zip(&mut self.sums) {
@@ -216,6 +314,10 @@ impl Recorder {
                     self.series.unacked[q].push(s[1] / k);
                     self.series.busy[q].push(s[2] / k);
                     self.series.completed[q].push(e.side.queues[q].completed);
+                    let n = e.cores[q].counters();
+                    self.series.offered[q].push(n.offered);
+                    self.series.dropped[q].push(n.dropped);
+                    self.series.expired[q].push(n.expired);
                     *s = [0.0; 3];
                 }
                 self.n = 0;
@@ -233,10 +335,14 @@ pub struct ReplicationResult {
     pub producers: Vec<ProducerStats>,
     /// Per consumer group, model order.
     pub groups: Vec<GroupStats>,
+    /// Per Kafka-style topic, model order (empty without topics): `sim::topic` runs them.
+    pub topics: Vec<super::topic::TopicStats>,
     /// Events processed.
     pub events: u64,
     /// State snapshots, when asked for.
     pub series: Option<Series>,
+    /// Per-window figures, with a `window`.
+    pub timeline: Option<super::timeline::Recorder>,
 }
 
 /// SplitMix64's finaliser: a bijective mixer with good avalanche (Steele et al. 2014).
@@ -266,6 +372,8 @@ struct QueueState {
     /// Global index of each consumer, by its id in the core (a restarted consumer may come
     /// back under another id).
     global: Vec<u32>,
+    /// Global index of the queue's first consumer (before any restart, ids are consecutive).
+    first: u32,
     /// Consumers in service.
     busy: u32,
     /// Time the waits at the end of a successful service rather than at its start: a
@@ -289,11 +397,23 @@ struct QueueState {
     completed_post: u64,
     /// Services ended.
     completed: u64,
+    /// With `initial_messages`, until its backlog has drained.
+    draining: bool,
+    drain_time: Option<f64>,
 }
 
-/// A producer: its renewal process, routes and figures.
+/// A producer: its arrival process, routes and figures.
 struct ProducerState<'m> {
-    arrival: &'m Dist,
+    arrival: &'m Arrival,
+    /// Where it stands in its arrival process.
+    state: ArrivalState,
+    batch: Option<&'m Dist>,
+    /// Batch sizes (a stream of its own).
+    batch_rng: Xoshiro256PlusPlus,
+    /// Weighted routing keys (empty: one key, `routes`).
+    keys: &'m [WeightedKey],
+    /// Draws of weighted keys (a stream of its own).
+    key_rng: Xoshiro256PlusPlus,
     routes: &'m [usize],
     key: KeyId,
     ttl: Option<f64>,
@@ -323,7 +443,7 @@ struct GroupState<'m> {
 
 /// Everything but the queues' cores, so that the core of one queue can be borrowed while
 /// its observer (which starts services and records figures) borrows the rest.
-struct Side<'m> {
+struct Side<'m, K: Mode> {
     warmup: f64,
     calendar: Calendar<Event>,
     consumers: Vec<Consumer>,
@@ -331,32 +451,41 @@ struct Side<'m> {
     groups: Vec<GroupState<'m>>,
     /// Dead letters waiting to be republished once the core that let them go is released:
     /// (message, priority, deliveries, queue it died in, reason).
-    dead: std::collections::VecDeque<(Msg, u8, u32, u32, Reason)>,
+    dead: std::collections::VecDeque<(MsgOf<K>, u8, u32, u32, Reason)>,
     /// Does any queue have a dead-letter exchange?
     dead_lettering: bool,
+    /// Per-window figures, with a `window`.
+    timeline: Option<Box<super::timeline::Recorder>>,
     /// Can anything expire or be dead-lettered? Without, nothing needs doing after an
     /// operation on a queue.
     lifecycle: bool,
 }
 
-impl Side<'_> {
+impl<K: Mode> Side<'_, K> {
     /// Consumer `c` starts serving a message that entered its queue at `enq_t`.
     #[inline]
     fn start_service(&mut self, now: f64, c: usize, enq_t: f64) {
         let cons = &mut self.consumers[c];
         cons.busy = true;
-        cons.started = now;
+        if K::L {
+            cons.started = now;
+        }
         let (q, g) = (cons.queue as usize, cons.group as usize);
         let st = &mut self.queues[q];
-        if enq_t >= self.warmup && !st.wait_at_success {
-            st.wait.record(now - enq_t);
+        if !(K::L && st.wait_at_success) {
+            if enq_t >= self.warmup {
+                st.wait.record(now - enq_t);
+            }
+            if let Some(t) = self.timeline.as_mut() {
+                t.wait(enq_t, q, now - enq_t);
+            }
         }
         st.busy += 1;
         st.busy_avg.set(now, f64::from(st.busy));
         let group = &mut self.groups[g];
         let s = group.service.sample(&mut group.rng);
         let id = self.calendar.schedule(now + s, Event::ServiceEnd(c as u32));
-        if group.crash.is_some() {
+        if K::L && group.crash.is_some() {
             self.consumers[c].service_event = Some(id);
         }
     }
@@ -364,22 +493,28 @@ impl Side<'_> {
 
 /// The simulator's view of one queue's core: statistics, and a delivery to an idle
 /// consumer starts its service.
-struct SimObserver<'a, 'm> {
+struct SimObserver<'a, 'm, K: Mode> {
     q: usize,
-    side: &'a mut Side<'m>,
+    side: &'a mut Side<'m, K>,
 }
 
-impl Observer<Msg> for SimObserver<'_, '_> {
+impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
     #[inline]
     fn ready_changed(&mut self, now: f64, ready: usize) {
         self.side.queues[self.q].ready_avg.set(now, ready as f64);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.ready(now, self.q, ready as f64);
+        }
     }
 
     #[inline]
-    fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<Msg>) {
-        let c = self.side.queues[self.q].global[consumer] as usize;
+    fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<MsgOf<K>, K::Life>) {
+        // Without crashes a consumer keeps the id it joined with: consecutive from `first`.
+        let st = &self.side.queues[self.q];
+        let c = if K::L { st.global[consumer] as usize } else { st.first as usize + consumer };
         let cons = &self.side.consumers[c];
-        if cons.delay > 0.0 {
+        // `network_delay` runs in the full mode only, so a plain run never pays this test.
+        if K::L && cons.delay > 0.0 {
             // On the wire: the consumer sees it `delay` later.
             self.side.calendar.schedule(now + cons.delay, Event::Reach(c as u32));
         } else if !cons.busy {
@@ -388,7 +523,7 @@ impl Observer<Msg> for SimObserver<'_, '_> {
     }
 
     #[inline]
-    fn died(&mut self, now: f64, entry: mq::Entry<Msg>, reason: Reason) {
+    fn died(&mut self, now: f64, entry: mq::Entry<MsgOf<K>, K::Life>, reason: Reason) {
         let post = u64::from(now >= self.side.warmup);
         let st = &mut self.side.queues[self.q];
         match reason {
@@ -396,11 +531,11 @@ impl Observer<Msg> for SimObserver<'_, '_> {
             Reason::Expired => st.expired_post += post,
             Reason::Rejected | Reason::DeliveryLimit => {}
         }
-        if self.side.dead_lettering && reason.dead_letters() {
+        if K::L && self.side.dead_lettering && reason.dead_letters() {
             self.side.dead.push_back((
                 entry.msg,
-                entry.priority,
-                entry.deliveries,
+                entry.priority(),
+                entry.deliveries(),
                 self.q as u32,
                 reason,
             ));
@@ -411,13 +546,15 @@ impl Observer<Msg> for SimObserver<'_, '_> {
 /// One replication's state. `L`: the scenario uses the message lifecycle (TTLs,
 /// dead-lettering, priorities, failures, crashes); without it those paths are compiled out,
 /// so a first-edition scenario runs as fast as before they existed.
-struct Engine<'m, const L: bool> {
+struct Engine<'m, K: Mode> {
     model: &'m Model,
     now: f64,
-    cores: Vec<mq::Queue<Msg>>,
-    side: Side<'m>,
+    cores: Vec<CoreOf<K>>,
+    side: Side<'m, K>,
     producers: Vec<ProducerState<'m>>,
     events: u64,
+    /// Queues whose `initial_messages` backlog has not drained yet.
+    draining: usize,
 }
 
 /// Random stream kinds of [`stream_seed`]: each source of randomness has its own, so adding
@@ -433,22 +570,27 @@ pub mod stream {
     pub const FAILURE: u64 = 3;
     /// A consumer group's up and down times.
     pub const CRASH: u64 = 4;
+    /// A producer's batch sizes.
+    pub const BATCH: u64 = 5;
+    /// A producer's weighted routing keys.
+    pub const KEYS: u64 = 6;
 }
 
-impl<'m, const L: bool> Engine<'m, L> {
+impl<'m, K: Mode> Engine<'m, K> {
     fn new(model: &'m Model, replication: u32) -> Self {
         let sim = &model.simulation;
         let seed = |kind, i| {
             Xoshiro256PlusPlus::seed_from_u64(stream_seed(sim.seed, replication, kind, i))
         };
         let warmup = sim.warmup;
-        let mut cores: Vec<mq::Queue<Msg>> =
+        let mut cores: Vec<CoreOf<K>> =
             model.queues.iter().map(|q| mq::Queue::new(q.core_config())).collect();
         let mut queues: Vec<QueueState> = model
             .queues
             .iter()
             .map(|q| QueueState {
                 global: Vec::new(),
+                first: 0,
                 busy: 0,
                 wait_at_success: q
                     .groups
@@ -469,12 +611,15 @@ impl<'m, const L: bool> Engine<'m, L> {
                 dropped_post: 0,
                 completed_post: 0,
                 completed: 0,
+                draining: q.initial_messages.is_some(),
+                drain_time: None,
             })
             .collect();
         // Numbered queue by queue, in group order within a queue, which is the order they
         // join its line.
         let mut consumers = Vec::new();
         for (q, (core, st)) in cores.iter_mut().zip(&mut queues).enumerate() {
+            st.first = consumers.len() as u32;
             for &gi in &model.queues[q].groups {
                 let g = &model.groups[gi];
                 for _ in 0..g.count {
@@ -502,6 +647,11 @@ impl<'m, const L: bool> Engine<'m, L> {
             .enumerate()
             .map(|(i, p)| ProducerState {
                 arrival: &p.arrival,
+                state: ArrivalState::default(),
+                batch: p.batch.as_ref(),
+                batch_rng: seed(stream::BATCH, i),
+                keys: &p.weighted_keys,
+                key_rng: seed(stream::KEYS, i),
                 routes: &p.routes,
                 key: p.key,
                 ttl: p.ttl,
@@ -543,23 +693,31 @@ impl<'m, const L: bool> Engine<'m, L> {
                 groups,
                 dead: std::collections::VecDeque::new(),
                 dead_lettering: model.queues.iter().any(|q| q.dead_letter.is_some()),
+                timeline: sim.window.map(|w| {
+                    Box::new(super::timeline::Recorder::new(w, sim.windows(), model.queues.len()))
+                }),
                 lifecycle: model.queues.iter().any(|q| q.dead_letter.is_some())
                     || (0..model.queues.len()).any(|q| model.may_expire(q)),
             },
             producers,
             events: 0,
+            draining: 0,
         }
     }
 
     /// A message copy arrives at queue `q`.
     #[inline(always)]
-    fn arrive(&mut self, q: usize, msg: Msg, props: Props) {
+    fn arrive(&mut self, q: usize, msg: MsgOf<K>, props: Props) {
         let now = self.now;
         let post = now >= self.side.warmup;
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.offered(now, q);
+        }
         let core = &mut self.cores[q];
-        if L && let Some(max) = st.max_priority
+        if K::L
+            && let Some(max) = st.max_priority
             && post
         {
             let p = usize::from(props.priority.min(max));
@@ -584,7 +742,7 @@ impl<'m, const L: bool> Engine<'m, L> {
     /// and republishes what died.
     #[inline(always)]
     fn after(&mut self, q: usize) {
-        if !L || !self.side.lifecycle {
+        if !K::L || !self.side.lifecycle {
             return;
         }
         if let Some(t) = self.cores[q].next_expiry() {
@@ -605,13 +763,14 @@ impl<'m, const L: bool> Engine<'m, L> {
         while let Some((mut msg, priority, deliveries, from, reason)) = self.side.dead.pop_front() {
             let from = from as usize;
             let Some(dl) = &self.model.queues[from].dead_letter else { continue };
-            msg.key = dl.key_for(msg.key, reason);
-            let routes = &dl.routes[msg.key as usize];
+            let key = dl.key_for(msg.trail.key(), reason);
+            msg.trail.set_key(key);
+            let routes = &dl.routes[key as usize];
             let passes = dead_letter::pass_on(
-                &mut msg.dl_mask,
+                msg.trail.mask(),
                 dl.cycle_bit,
                 reason,
-                dl.targets(self.model, msg.key),
+                dl.targets(self.model, key),
             );
             let st = &mut self.side.queues[from];
             if !passes {
@@ -637,7 +796,7 @@ impl<'m, const L: bool> Engine<'m, L> {
     /// stream.
     fn service_end(&mut self, c: usize) {
         let group = &mut self.side.groups[self.side.consumers[c].group as usize];
-        let failed = if !L {
+        let failed = if !K::L {
             None
         } else {
             group.failure.and_then(|f| {
@@ -646,7 +805,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                     .then_some(f.requeue)
             })
         };
-        if self.side.consumers[c].delay > 0.0 {
+        if K::L && self.side.consumers[c].delay > 0.0 {
             self.service_end_delayed(c, failed);
         } else {
             self.settle_service(c, failed);
@@ -674,7 +833,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                     .held(local)
                     .nth(index)
                     .expect("the message just served is held until its ack arrives");
-                let (msg, priority) = (held.entry.msg, held.entry.priority);
+                let (msg, priority) = (held.entry.msg, held.entry.priority());
                 self.record_success(now, q, g, msg, priority, started);
                 Settlement::Ack
             }
@@ -737,7 +896,9 @@ impl<'m, const L: bool> Engine<'m, L> {
     fn settle_service(&mut self, c: usize, failed: Option<bool>) {
         let now = self.now;
         let cons = &mut self.side.consumers[c];
-        cons.service_event = None;
+        if K::L {
+            cons.service_event = None;
+        }
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
         let started = cons.started;
         let st = &mut self.side.queues[q];
@@ -760,7 +921,7 @@ impl<'m, const L: bool> Engine<'m, L> {
         let entry = self.cores[q]
             .ack_oldest(now, local, &mut SimObserver { q, side: &mut self.side })
             .expect("a busy consumer holds its message");
-        self.record_success(now, q, g, entry.msg, entry.priority, started);
+        self.record_success(now, q, g, entry.msg, entry.priority(), started);
         self.next_service(c, q, local);
         self.after(q);
     }
@@ -773,7 +934,7 @@ impl<'m, const L: bool> Engine<'m, L> {
         now: f64,
         q: usize,
         g: usize,
-        msg: Msg,
+        msg: MsgOf<K>,
         priority: u8,
         started: f64,
     ) {
@@ -781,9 +942,15 @@ impl<'m, const L: bool> Engine<'m, L> {
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
+        if let Some(t) = self.side.timeline.as_mut() {
+            t.completed(now, q);
+            if K::L && st.wait_at_success {
+                t.wait(msg.enq_t, q, started - msg.enq_t);
+            }
+        }
         if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
-            if L {
+            if K::L {
                 if st.wait_at_success {
                     st.wait.record(started - msg.enq_t);
                 }
@@ -801,7 +968,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                 let key = group.then_key;
                 let props = Props { ttl: None, priority, deliveries: 0 };
                 for &nq in routes {
-                    self.arrive(nq, Msg { enq_t: now, key, dl_mask: 0, ..msg }, props);
+                    self.arrive(nq, Msg { enq_t: now, trail: K::Trail::new(key), ..msg }, props);
                 }
             }
             then => {
@@ -810,7 +977,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= warmup {
+                if msg.origin_t >= warmup && msg.producer != NO_PRODUCER {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
@@ -830,27 +997,82 @@ impl<'m, const L: bool> Engine<'m, L> {
     }
 
     fn arrival(&mut self, p: usize) {
+        let producer = &mut self.producers[p];
+        let n = producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng));
+        for _ in 0..n {
+            self.publish_one(p);
+        }
+        let producer = &mut self.producers[p];
+        if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+            self.side.calendar.schedule(t, Event::Arrival(p as u32));
+        }
+    }
+
+    /// One message of producer `p` (a publish, or one message of its batch).
+    #[inline(always)]
+    fn publish_one(&mut self, p: usize) {
         let now = self.now;
         let producer = &mut self.producers[p];
         producer.published += 1;
-        let routes = producer.routes;
+        let (routes, key) = if producer.keys.is_empty() {
+            (producer.routes, producer.key)
+        } else {
+            let k = &producer.keys[self.model.producers[p].draw_key(&mut producer.key_rng)];
+            (k.routes.as_slice(), k.key)
+        };
         if routes.is_empty() {
             producer.unroutable += 1;
         }
-        let props = if L {
+        let props = if K::L {
             let priority = producer.priority.sample(&mut producer.priority_rng);
             Props { ttl: producer.ttl, priority, deliveries: 0 }
         } else {
             Props::default()
         };
-        let msg =
-            Msg { origin_t: now, enq_t: now, producer: p as u32, key: producer.key, dl_mask: 0 };
+        let msg = Msg { origin_t: now, enq_t: now, producer: p as u32, trail: K::Trail::new(key) };
         for &q in routes {
             self.arrive(q, msg, props);
         }
-        let producer = &mut self.producers[p];
-        let gap = producer.arrival.sample(&mut producer.rng);
-        self.side.calendar.schedule(now + gap, Event::Arrival(p as u32));
+    }
+
+    /// With a backlog not yet drained: has every queue's waiting line (ready and held
+    /// messages not in service) emptied? The first instant it has is the drain time.
+    #[cold]
+    fn check_drains(&mut self) {
+        let mut left = 0;
+        for (core, st) in self.cores.iter().zip(&mut self.side.queues) {
+            if !st.draining {
+                continue;
+            }
+            if core.ready_len() as u64 + core.held_len() <= u64::from(st.busy) {
+                st.draining = false;
+                st.drain_time = Some(self.now);
+            } else {
+                left += 1;
+            }
+        }
+        self.draining = left;
+    }
+
+    /// Time 0: each queue's `initial_messages`, ready before anything else happens.
+    fn publish_backlogs(&mut self) {
+        for (q, queue) in self.model.queues.iter().enumerate() {
+            let Some(n) = queue.initial_messages else { continue };
+            let msg = Msg {
+                origin_t: 0.0,
+                enq_t: 0.0,
+                producer: NO_PRODUCER,
+                trail: K::Trail::new(queue.initial_key),
+            };
+            for _ in 0..n {
+                self.arrive(q, msg, Props::default());
+            }
+            // The backlog is in `counts.offered` (the core counted it) but not in the
+            // offered rate, which is the producers' traffic.
+            if self.side.warmup <= 0.0 {
+                self.side.queues[q].offered_post -= n;
+            }
+        }
     }
 
     #[cold]
@@ -859,7 +1081,9 @@ impl<'m, const L: bool> Engine<'m, L> {
             Event::Expire(q) => self.expire(q as usize),
             Event::Crash(c) => self.crash(c as usize),
             Event::Restart(c) => self.restart(c as usize),
-            Event::Arrival(_) | Event::ServiceEnd(_) | Event::Reach(_) | Event::Settle(..) => {}
+            Event::Reach(c) => self.reach(c as usize),
+            Event::Settle(c, s) => self.settle_arrives(c as usize, s),
+            Event::Arrival(_) | Event::ServiceEnd(_) => {}
         }
     }
 
@@ -943,11 +1167,18 @@ impl<'m, const L: bool> Engine<'m, L> {
     /// [`CANCEL_POLL`] events): a truncated replication is discarded, not reported.
     fn run(mut self, series_step: Option<f64>, cancel: &Cancel) -> Option<ReplicationResult> {
         let horizon = self.model.simulation.horizon;
-        for (p, producer) in self.producers.iter_mut().enumerate() {
-            let gap = producer.arrival.sample(&mut producer.rng);
-            self.side.calendar.schedule(gap, Event::Arrival(p as u32));
+        self.publish_backlogs();
+        self.draining = self.side.queues.iter().filter(|q| q.draining).count();
+        if self.draining > 0 {
+            self.check_drains();
         }
-        if L {
+        for (p, producer) in self.producers.iter_mut().enumerate() {
+            producer.state = producer.arrival.start(&mut producer.rng);
+            if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+                self.side.calendar.schedule(t, Event::Arrival(p as u32));
+            }
+        }
+        if K::L {
             for c in 0..self.side.consumers.len() {
                 self.schedule_crash(c);
             }
@@ -981,23 +1212,31 @@ impl<'m, const L: bool> Engine<'m, L> {
             if let Some(r) = recorder.as_mut() {
                 r.advance(&self, t);
             }
+            if self.draining > 0 {
+                self.check_drains();
+            }
             self.now = t;
             self.events += 1;
             // The two events of every scenario first; the lifecycle's only exist with `L`.
             match ev {
                 Event::ServiceEnd(c) => self.service_end(c as usize),
                 Event::Arrival(p) => self.arrival(p as usize),
-                Event::Reach(c) => self.reach(c as usize),
-                Event::Settle(c, s) => self.settle_arrives(c as usize, s),
-                other if L => self.lifecycle_event(other),
+                other if K::L => self.lifecycle_event(other),
                 _ => {}
             }
+        }
+        if self.draining > 0 {
+            self.check_drains();
         }
         self.now = horizon;
         if let Some(r) = recorder.as_mut() {
             r.advance(&self, horizon);
         }
         let series = recorder.map(|r| r.series);
+        let timeline = self.side.timeline.take().map(|mut t| {
+            t.finish(horizon);
+            *t
+        });
         let v2 = self.model.uses_message_lifecycle();
         let queues = self
             .cores
@@ -1044,6 +1283,7 @@ impl<'m, const L: bool> Engine<'m, L> {
                     dropped_post: st.dropped_post,
                     completed_post: st.completed_post,
                     expired_post: st.expired_post,
+                    drain_time: st.drain_time,
                     by_priority,
                     counts,
                 }
@@ -1064,7 +1304,15 @@ impl<'m, const L: bool> Engine<'m, L> {
             .into_iter()
             .map(|g| GroupStats { served: g.served, unroutable_onward: g.unroutable_onward })
             .collect();
-        Some(ReplicationResult { queues, producers, groups, events: self.events, series })
+        Some(ReplicationResult {
+            queues,
+            producers,
+            groups,
+            topics: Vec::new(),
+            events: self.events,
+            series,
+            timeline,
+        })
     }
 }
 
@@ -1083,11 +1331,15 @@ pub fn simulate_until(
     series_step: Option<f64>,
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
-    if model.uses_message_lifecycle() {
-        Engine::<true>::new(model, replication).run(series_step, cancel)
+    // `network_delay` rides on the full mode's paths (its events and the global consumer ids).
+    let full = model.uses_message_lifecycle() || model.groups.iter().any(|g| g.network_delay > 0.0);
+    let mut result = if full {
+        Engine::<Full>::new(model, replication).run(series_step, cancel)
     } else {
-        Engine::<false>::new(model, replication).run(series_step, cancel)
-    }
+        Engine::<Plain>::new(model, replication).run(series_step, cancel)
+    }?;
+    result.topics = super::topic::simulate(model, replication, cancel)?;
+    Some(result)
 }
 
 /// About how many events pass between two looks at the stop flag: a replication notices a
@@ -1095,7 +1347,7 @@ pub fn simulate_until(
 pub const CANCEL_POLL: u64 = 4096;
 
 #[cfg(test)]
-impl<const L: bool> Engine<'_, L> {
+impl<K: Mode> Engine<'_, K> {
     /// A consumer goes away mid-run, as a crash does (without a restart).
     fn lose_consumer(&mut self, c: usize) {
         self.crash(c);

@@ -9,6 +9,8 @@ mod calendar;
 mod engine;
 pub mod reference;
 pub mod speed;
+pub mod timeline;
+pub mod topic;
 
 pub use calendar::{Calendar, EventId};
 pub use engine::{
@@ -17,8 +19,8 @@ pub use engine::{
 
 use crate::cancel::Cancel;
 use crate::results::{
-    CURVE_QUANTILES, Counts, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport,
-    QueueCurves, QueueLength, QueueReport, RunReport,
+    CURVE_QUANTILES, Counts, DrainTime, EndToEnd, Latency, PercentileCurve, PriorityReport,
+    ProducerReport, QueueCurves, QueueLength, QueueReport, RunReport,
 };
 use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, MeanCi, summarize};
@@ -48,6 +50,9 @@ pub struct SimOutcome {
     pub curves: Vec<QueueCurves>,
     /// State over time of replication 0, when a step was asked for.
     pub series: Option<Series>,
+    /// State over time of every completed replication, in replication order, when a step
+    /// was asked for (the first is `series`): charts draw their mean and band.
+    pub series_all: Vec<Series>,
     /// Events processed over all replications.
     pub events: u64,
 }
@@ -132,31 +137,110 @@ pub fn run_until(
         m.simulation.warmup_auto = false;
         return run_until(&m, series_step, progress, cancel);
     }
-    let total = model.simulation.replications;
+    let sim = &model.simulation;
+    let mut acc = timeline::Accumulator::new(model);
+    let mut completed: Vec<ReplicationResult> = Vec::new();
     let done = AtomicU32::new(0);
-    let results: Vec<Option<ReplicationResult>> = (0..total)
-        .into_par_iter()
-        .map(|r| {
-            if cancel.requested() {
-                return None;
+    let mut next = 0u32;
+    // Replications run in batches: with `precision` each batch's size follows from the
+    // results so far (never from the thread count), so the replications run, and thus the
+    // report, are the same on any machine. Within a batch they run in chunks so that the
+    // timelines are folded (in replication order) and dropped as they come.
+    let mut batch_end = sim.replications;
+    let mut precision_reached = None;
+    let mut interrupted = false;
+    loop {
+        while next < batch_end && !interrupted {
+            let end = batch_end.min(next.saturating_add(TIMELINE_CHUNK));
+            let total = batch_end;
+            let results: Vec<Option<ReplicationResult>> = (next..end)
+                .into_par_iter()
+                .map(|r| {
+                    if cancel.requested() {
+                        return None;
+                    }
+                    let res = simulate_until(model, r, series_step, cancel)?;
+                    progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    Some(res)
+                })
+                .collect();
+            for r in results {
+                match r {
+                    Some(mut r) => {
+                        if let (Some(a), Some(t)) = (acc.as_mut(), r.timeline.take()) {
+                            a.add(&t);
+                        }
+                        completed.push(r);
+                    }
+                    None => interrupted = true,
+                }
             }
-            let res = simulate_until(model, r, if r == 0 { series_step } else { None }, cancel)?;
-            progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            Some(res)
-        })
-        .collect();
-    let completed: Vec<ReplicationResult> = results.into_iter().flatten().collect();
+            next = end;
+        }
+        let Some(p) = sim.precision else { break };
+        if interrupted {
+            break;
+        }
+        let needed = replications_for_precision(model, &completed, p);
+        if needed.is_none() {
+            precision_reached = Some(true);
+            break;
+        }
+        if next >= sim.max_replications {
+            precision_reached = Some(false);
+            break;
+        }
+        // The estimate from the half-widths so far, at least one more and at most twice
+        // as many as run (an early estimate from few replications is rough).
+        let want = needed.unwrap_or(u32::MAX);
+        batch_end =
+            want.clamp(next + 1, next.saturating_mul(2).max(next + 1)).min(sim.max_replications);
+    }
     if completed.is_empty() {
         return None;
     }
     let n = completed.len() as u32;
-    let mut outcome = aggregate(model, completed);
-    if n < total {
-        outcome.report.replications = n;
+    let mut outcome = aggregate_with(model, completed, acc);
+    outcome.report.replications = n;
+    if interrupted {
         outcome.report.partial = true;
-        outcome.report.replications_requested = Some(total);
+        outcome.report.replications_requested = Some(batch_end);
+    }
+    if sim.precision.is_some() {
+        outcome.report.precision = sim.precision;
+        outcome.report.precision_reached = precision_reached.or(Some(false));
     }
     Some(outcome)
+}
+
+/// Replications run together before their timelines are folded: bounds the memory of a
+/// long timeline to this many replications' worth.
+const TIMELINE_CHUNK: u32 = 64;
+
+/// `None` when every queue's mean sojourn has a 95% half-width at most `precision` × its
+/// mean over `results`; otherwise about how many replications would bring the worst queue
+/// there (the half-width shrinks as 1/√n). Queues with no timed message in any replication
+/// (no traffic, no consumers) have no mean to be precise about and are left out; a queue
+/// timed in one replication only has no interval yet and needs more.
+pub fn replications_for_precision(
+    model: &Model,
+    results: &[ReplicationResult],
+    precision: f64,
+) -> Option<u32> {
+    let n = results.len() as f64;
+    let mut need: Option<f64> = None;
+    for q in 0..model.queues.len() {
+        let means: Vec<f64> = results.iter().filter_map(|r| r.queues[q].sojourn.mean()).collect();
+        let Some(s) = summarize(&means) else { continue };
+        let ratio = match s.ci95 {
+            Some(h) if h <= precision * s.mean => continue,
+            Some(h) if s.mean > 0.0 => h / (precision * s.mean),
+            _ => 2.0,
+        };
+        let k = (n * ratio * ratio).ceil();
+        need = Some(need.map_or(k, |m: f64| m.max(k)));
+    }
+    need.map(|k| k.min(f64::from(u32::MAX)) as u32)
 }
 
 fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
@@ -206,7 +290,24 @@ fn mean_ci(values: &[f64]) -> MeanCi {
 }
 
 /// Folds replications (in replication order) into the report.
-pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
+pub fn aggregate(model: &Model, mut results: Vec<ReplicationResult>) -> SimOutcome {
+    let mut acc = timeline::Accumulator::new(model);
+    if let Some(a) = acc.as_mut() {
+        for r in &mut results {
+            if let Some(t) = r.timeline.take() {
+                a.add(&t);
+            }
+        }
+    }
+    aggregate_with(model, results, acc)
+}
+
+/// [`aggregate`], with the replications' timelines already folded into `timeline`.
+fn aggregate_with(
+    model: &Model,
+    results: Vec<ReplicationResult>,
+    timeline: Option<timeline::Accumulator>,
+) -> SimOutcome {
     let sim = &model.simulation;
     let span = sim.horizon - sim.warmup;
     let mut queues = Vec::new();
@@ -265,6 +366,16 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
                         .collect::<Vec<_>>(),
                 )
             }),
+            drain_time_s: queue.initial_messages.map(|_| {
+                let times: Vec<f64> =
+                    results.iter().filter_map(|r| r.queues[q].drain_time).collect();
+                let s = summarize(&times);
+                DrainTime {
+                    mean: s.as_ref().map(|s| s.mean),
+                    ci95: s.and_then(|s| s.ci95),
+                    drained_replications: times.len() as u32,
+                }
+            }),
             by_priority: queue.max_priority.map(|max| by_priority(&results, q, max)),
         });
         curves.push(QueueCurves {
@@ -300,8 +411,11 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
             });
         }
     }
+    let topics =
+        topic::aggregate(model, &results.iter().map(|r| &r.topics[..]).collect::<Vec<_>>());
     let events = results.iter().map(|r| r.events).sum();
-    let series = results.into_iter().next().and_then(|r| r.series);
+    let series_all: Vec<Series> = results.iter().filter_map(|r| r.series.clone()).collect();
+    let series = series_all.first().cloned();
     SimOutcome {
         report: RunReport {
             scenario: model.name.clone(),
@@ -314,16 +428,21 @@ pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
             queues,
             producers,
             end_to_end_s: end_to_end,
+            topics,
             timing: None,
             partial: false,
             replications_requested: None,
             horizon_requested_s: None,
             server: None,
+            precision_reached: None,
+            precision: None,
+            timeline: timeline.map(|t| t.finish(model)),
         },
         wait: waits,
         sojourn: sojourns,
         curves,
         series,
+        series_all,
         events,
     }
 }

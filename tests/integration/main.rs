@@ -10,4 +10,5 @@ mod rabbitmq;
 mod robustness;
 mod scenarios;
 mod support;
+mod timeline;
 mod validation;

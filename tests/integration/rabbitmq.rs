@@ -164,3 +164,48 @@ fn rabbitmq_errors_are_one_line_name_the_url_and_hide_the_password() {
     assert!(err.contains("refused the login") && !err.contains("wrong-password"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn rabbitmq_refuses_by_name_what_it_does_not_publish() {
+    // Refused before connecting: no server needed (nothing listens on port 1).
+    let cases = [
+        (
+            "arrival = { dist = \"exponential\", rate = 20.0 }",
+            "batch = { dist = \"constant\", value = 3 }\n",
+            "`batch`",
+        ),
+        (
+            "arrival = { dist = \"exponential\", rate = 20.0 }",
+            "routing_keys = [{ key = \"a\", weight = 1.0 }, { key = \"b\", weight = 1.0 }]\n",
+            "`routing_keys`",
+        ),
+    ];
+    for (arrival, extra, what) in cases {
+        let text = TWO_QUEUES.replacen(arrival, &format!("{arrival}\n{extra}"), 1);
+        let model = match Model::from_toml(&text, "t.toml") {
+            Ok(m) => m,
+            Err(e) => panic!("{what}: {e}"),
+        };
+        let e = run_loadtest_until(
+            &model,
+            "amqp://guest:guest@127.0.0.1:1/%2f",
+            &|_| {},
+            &Cancel::new(),
+            None,
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, RabbitError::Unsupported(_)) && msg.contains(what), "{msg}");
+    }
+    let backlog =
+        TWO_QUEUES.replacen("name = \"open\"\n", "name = \"open\"\ninitial_messages = 10\n", 1);
+    let e = run_loadtest_until(
+        &Model::from_toml(&backlog, "t.toml").unwrap(),
+        "amqp://guest:guest@127.0.0.1:1/%2f",
+        &|_| {},
+        &Cancel::new(),
+        None,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("`initial_messages`"), "{e}");
+}
