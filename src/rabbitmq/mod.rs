@@ -57,6 +57,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod calibrate;
 mod server;
 
 pub use server::server_info;

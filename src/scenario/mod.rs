@@ -7,6 +7,7 @@
 //! carries the field path (`consumers[2].service.cv`) and, where it can be found, the line.
 //! Nothing here reads files: the caller passes the text and the name to report it under.
 
+pub mod calibration;
 mod duration;
 pub mod files;
 mod graph;
