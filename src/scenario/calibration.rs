@@ -129,6 +129,8 @@ publish_deliver = { mean = 5e-4, p50 = 4e-4, p99 = 2e-3, samples = 400 }
 
     const MODEL: &str = r#"
 name = "cal"
+[simulation]
+horizon = "1h"
 [loadtest]
 time_scale = 0.05
 [[producers]]
