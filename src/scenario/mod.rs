@@ -1713,6 +1713,18 @@ impl Model {
             || self.groups.iter().any(|g| g.failure.is_some() || g.crash.is_some())
     }
 
+    /// Does it use what a stationary first-edition scenario never did: a timeline
+    /// `window`, arrival processes other than a renewal distribution, `batch`, weighted
+    /// `routing_keys` or `initial_messages`? (The simulator compiles their checks out
+    /// otherwise.)
+    pub fn uses_varied_load(&self) -> bool {
+        self.simulation.window.is_some()
+            || self.producers.iter().any(|p| {
+                !p.arrival.is_renewal() || p.batch.is_some() || !p.weighted_keys.is_empty()
+            })
+            || self.queues.iter().any(|q| q.initial_messages.is_some())
+    }
+
     /// Can messages in queue `q` expire (a queue TTL, or a producer TTL routed to it)?
     pub fn may_expire(&self, q: QueueId) -> bool {
         self.queues[q].message_ttl.is_some()

@@ -104,6 +104,10 @@ impl Trail for () {
 trait Mode: 'static {
     /// The message lifecycle is on.
     const L: bool;
+    /// What only some scenarios use is on: a timeline `window`, arrival processes other
+    /// than a renewal distribution, `batch`, weighted `routing_keys`, `initial_messages`.
+    /// Off, their per-message checks are compiled out.
+    const X: bool;
     /// The lifecycle fields the queues keep per message.
     type Life: mq::Lifecycle;
     /// What a message carries for dead-lettering.
@@ -114,6 +118,7 @@ trait Mode: 'static {
 struct Plain;
 impl Mode for Plain {
     const L: bool = false;
+    const X: bool = false;
     type Life = ();
     type Trail = ();
 }
@@ -122,8 +127,18 @@ impl Mode for Plain {
 struct Full;
 impl Mode for Full {
     const L: bool = true;
+    const X: bool = true;
     type Life = mq::Life;
     type Trail = DeadLetterTrail;
+}
+
+/// A scenario without the message lifecycle that uses what [`Mode::X`] lists.
+struct Varied;
+impl Mode for Varied {
+    const L: bool = false;
+    const X: bool = true;
+    type Life = ();
+    type Trail = ();
 }
 
 type MsgOf<K> = Msg<<K as Mode>::Trail>;
@@ -476,7 +491,9 @@ impl<K: Mode> Side<'_, K> {
             if enq_t >= self.warmup {
                 st.wait.record(now - enq_t);
             }
-            if let Some(t) = self.timeline.as_mut() {
+            if K::X
+                && let Some(t) = self.timeline.as_mut()
+            {
                 t.wait(enq_t, q, now - enq_t);
             }
         }
@@ -502,7 +519,9 @@ impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
     #[inline]
     fn ready_changed(&mut self, now: f64, ready: usize) {
         self.side.queues[self.q].ready_avg.set(now, ready as f64);
-        if let Some(t) = self.side.timeline.as_mut() {
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
             t.ready(now, self.q, ready as f64);
         }
     }
@@ -712,7 +731,9 @@ impl<'m, K: Mode> Engine<'m, K> {
         let post = now >= self.side.warmup;
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
-        if let Some(t) = self.side.timeline.as_mut() {
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
             t.offered(now, q);
         }
         let core = &mut self.cores[q];
@@ -942,7 +963,9 @@ impl<'m, K: Mode> Engine<'m, K> {
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
-        if let Some(t) = self.side.timeline.as_mut() {
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
             t.completed(now, q);
             if K::L && st.wait_at_success {
                 t.wait(msg.enq_t, q, started - msg.enq_t);
@@ -998,7 +1021,11 @@ impl<'m, K: Mode> Engine<'m, K> {
 
     fn arrival(&mut self, p: usize) {
         let producer = &mut self.producers[p];
-        let n = producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng));
+        let n = if K::X {
+            producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng))
+        } else {
+            1
+        };
         for _ in 0..n {
             self.publish_one(p);
         }
@@ -1014,7 +1041,7 @@ impl<'m, K: Mode> Engine<'m, K> {
         let now = self.now;
         let producer = &mut self.producers[p];
         producer.published += 1;
-        let (routes, key) = if producer.keys.is_empty() {
+        let (routes, key) = if !K::X || producer.keys.is_empty() {
             (producer.routes, producer.key)
         } else {
             let k = &producer.keys[self.model.producers[p].draw_key(&mut producer.key_rng)];
@@ -1212,7 +1239,7 @@ impl<'m, K: Mode> Engine<'m, K> {
             if let Some(r) = recorder.as_mut() {
                 r.advance(&self, t);
             }
-            if self.draining > 0 {
+            if K::X && self.draining > 0 {
                 self.check_drains();
             }
             self.now = t;
@@ -1335,6 +1362,8 @@ pub fn simulate_until(
     let full = model.uses_message_lifecycle() || model.groups.iter().any(|g| g.network_delay > 0.0);
     let mut result = if full {
         Engine::<Full>::new(model, replication).run(series_step, cancel)
+    } else if model.uses_varied_load() {
+        Engine::<Varied>::new(model, replication).run(series_step, cancel)
     } else {
         Engine::<Plain>::new(model, replication).run(series_step, cancel)
     }?;
