@@ -10,6 +10,7 @@ pub mod dist;
 pub mod loadtest;
 pub mod merge;
 pub mod mq;
+pub mod rabbitmq;
 pub mod report;
 pub mod results;
 pub mod routing;

@@ -3,9 +3,11 @@
 //! constant, Erlang-4 and log-normal (CV 2), finite buffers (M/M/c/K under reject-publish and
 //! drop-head, one consumer with prefetch > 1 among them), a Jackson tandem, and the message
 //! lifecycle (TTL as M/M/c+D, requeued and rejected failures, priorities, crashes, a retry
-//! loop through a dead-letter exchange and a delay queue), Kafka-style topics, and load that
-//! is not a stationary stream of single messages (MMPP/M/1, M^X/M/1, the fluid drain time of
-//! a backlog, PSA and MOL per window of a time-varying M(t)/M/c: `validate::load`) —
+//! loop through a dead-letter exchange and a delay queue), `network_delay` with prefetch 1
+//! (the credit held E[S] + 2d: M/G/1 exact, M/G/c approximate), Kafka-style topics, and
+//! load that is not a stationary stream of single messages (MMPP/M/1, M^X/M/1, the fluid
+//! drain time of a backlog, PSA and MOL per window of a time-varying M(t)/M/c:
+//! `validate::load`) —
 //! and, beside them, the tutorial's four formulas against theory and simulation.
 //!
 //! A cell **passes** when theory lies inside the simulation's 99.9% Student-t interval over
@@ -220,8 +222,31 @@ fn lifecycle_cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
             reps,
             2005,
         ),
+        // network_delay: one credit is held E[S] + 2d, an exact M/G/1 for the ready queue.
+        lifecycle_cell(
+            "M/M/1 prefetch=1 network_delay=50ms rho'=0.7",
+            3.5,
+            1,
+            "",
+            "",
+            "network_delay = 0.05",
+            customers,
+            reps,
+            2010,
+        ),
     ];
     if !quick {
+        out.push(lifecycle_cell(
+            "M/M/4 prefetch=1 network_delay=50ms rho'=0.7",
+            14.0,
+            4,
+            "",
+            "",
+            "network_delay = 0.05",
+            customers,
+            reps,
+            2011,
+        ));
         out.push(lifecycle_cell(
             "M/M/1 crashes up=20s down=2s constant rho=0.5",
             5.0,
@@ -466,7 +491,9 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
         if cell.model.queues[qi].max_length.is_some() {
             push("loss_probability", a.loss_probability, Some(q.loss_probability));
         }
-        if cell.model.uses_message_lifecycle() {
+        if cell.model.uses_message_lifecycle()
+            || cell.model.groups.iter().any(|g| g.network_delay > 0.0)
+        {
             push("throughput", a.throughput, Some(q.throughput));
             push("sojourn_s.mean", a.sojourn_s.mean, mean_ci(q.sojourn_s.mean, q.sojourn_s.ci95));
             push("expire_probability", a.expire_probability, q.expire_probability);

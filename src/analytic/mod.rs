@@ -10,7 +10,8 @@
 //!   GI/M/1 for round-robin dispatch), [`impatience`] (a TTL as deterministic patience,
 //!   M/M/c+D, and Erlang-A), [`priority`] (Cobham's non-preemptive priorities),
 //!   [`crash`] (a consumer that crashes and restarts), [`feedback`] (requeue and retry
-//!   loops). The last four are pure models not yet used by [`analyze`];
+//!   loops). The last four are pure models not yet used by [`analyze`]; [`transport`]
+//!   (`network_delay`: the closed loop of prefetch credits, by mean-value analysis);
 //! - the traffic equations of a pipeline (producers → queues → `then` → queues), solved in
 //!   one topological pass, with Burke's theorem / Jackson networks where they hold and
 //!   Whitt's QNA two-moment approximations where they do not (`traffic`);
@@ -69,6 +70,7 @@ pub mod priority;
 pub mod timevarying;
 pub mod topic;
 mod traffic;
+pub mod transport;
 pub mod tutorial;
 
 pub use crash::{
@@ -83,6 +85,7 @@ pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
 pub use priority::{PriorityClass, mg1_priority, mmc_priority};
+pub use transport::{credit_loop_bound, credit_loop_throughput};
 
 use crate::results::{AnalyticReport, QueueAnalysis};
 use crate::scenario::Model;

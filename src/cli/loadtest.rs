@@ -28,6 +28,11 @@ pub struct LoadtestArgs {
     /// Override `[loadtest] horizon` (real time, e.g. "20s"); the warm-up stays 10% of it.
     #[arg(long)]
     duration: Option<String>,
+    /// Run against a real RabbitMQ instead of the in-crate broker, e.g.
+    /// amqp://guest:guest@127.0.0.1:5672/%2f (see scripts/rabbitmq.sh). Everything is
+    /// declared under a per-run prefix and deleted afterwards.
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
     /// No progress bar and no warnings.
     #[arg(long, short)]
     quiet: bool,
@@ -123,6 +128,44 @@ pub fn run_real(
     r
 }
 
+/// Runs the load test against the RabbitMQ at `url`, with a progress bar when a person is
+/// watching. Connection, login and declaration problems are bad input (exit 2).
+pub fn run_rabbitmq(
+    model: &Model,
+    url: &str,
+    quiet: bool,
+    format: Format,
+    stop: &Cancel,
+) -> Result<RunReport, CliError> {
+    use mqsim::rabbitmq::RabbitError;
+    let bar = if show_progress(quiet, format) {
+        let b = ProgressBar::new(1000);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} loadtest (RabbitMQ) [{bar:30}] {elapsed_precise}",
+            )
+            .expect("valid template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let r = mqsim::rabbitmq::run_loadtest_until(
+        model,
+        url,
+        &|f| bar.set_position((f * 1000.0) as u64),
+        stop,
+        None,
+    )
+    .map_err(|e| match e {
+        RabbitError::Interrupted => CliError::Interrupted(Some(format!("loadtest {e}"))),
+        e if e.is_bad_input() => CliError::Input(anyhow::anyhow!("{e}")),
+        e => CliError::Other(anyhow::anyhow!("{e}")),
+    });
+    bar.finish_and_clear();
+    r
+}
+
 pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     super::output::prepare_out(a.out.as_deref())?;
     let stop = super::stop_on_interrupt();
@@ -132,7 +175,10 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     if !a.quiet {
         warn_model(&model);
     }
-    let report = run_real(&model, a.quiet, a.format, &stop)?;
+    let report = match &a.broker {
+        Some(url) => run_rabbitmq(&model, url, a.quiet, a.format, &stop)?,
+        None => run_real(&model, a.quiet, a.format, &stop)?,
+    };
     if let Some(dir) = &a.out {
         write_run_files(dir, &report)?;
         let theory = mqsim::analytic::analyze(&model);

@@ -60,7 +60,7 @@
 //! the broker's own effect, not sampling noise.
 
 pub mod clock;
-mod pacer;
+pub(crate) mod pacer;
 #[cfg(test)]
 mod tests;
 mod topic;
@@ -455,6 +455,8 @@ struct ConsumerJob {
     /// the threads were started, in their order, as the simulator draws them at time zero.
     crashes: Option<(Crashes, f64)>,
     then: Option<(ExchangeId, String)>,
+    /// The group's `network_delay`, scenario seconds (0: none).
+    network_delay: f64,
     producers: usize,
     start: Start,
     /// Where the measurement window ends when the run is stopped early (before the horizon).
@@ -469,7 +471,39 @@ type Cut = Arc<OnceLock<Instant>>;
 /// it is not down after a crash) with the delivery it was serving, kept alive until the
 /// final counts are read so that what it still held is counted in flight (dropping them
 /// would requeue manual-ack messages and settle auto-ack ones).
-type ConsumerExit = (ConsumerResult, Option<Consumer<Msg>>, Option<Delivery<Msg>>);
+type ConsumerExit = (ConsumerResult, Option<Consumer<Msg>>, Vec<Delivery<Msg>>);
+
+/// A settlement on the wire (`network_delay`): when it reaches the broker, the delivery,
+/// and `Some(requeue)` for a nack.
+type Wired = (Instant, Delivery<Msg>, Option<bool>);
+
+/// With `network_delay`: carries one consumer's acks and nacks to the broker, each `delay`
+/// after its service ended (in order: the delay is constant). Stopped, it hands back what
+/// was still on the wire, unsettled, so it is counted in flight.
+fn run_courier(rx: std::sync::mpsc::Receiver<Wired>, stop: Arc<AtomicBool>) -> Vec<Delivery<Msg>> {
+    let mut pacer = Pacer::new();
+    loop {
+        match rx.recv_timeout(RECV_POLL) {
+            Ok((due, d, nack)) => {
+                if !pacer.wait_until(due, &stop) {
+                    let mut left = vec![d];
+                    left.extend(rx.try_iter().map(|(_, d, _)| d));
+                    return left;
+                }
+                let _ = match nack {
+                    Some(requeue) => d.nack(requeue),
+                    None => d.ack(),
+                };
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if stop.load(Ordering::Relaxed) {
+                    return rx.try_iter().map(|(_, d, _)| d).collect();
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Vec::new(),
+        }
+    }
+}
 
 /// A consumer thread: serves deliveries one at a time, settles each as its group's failure
 /// stream says, and crashes and restarts as its crash stream says.
@@ -484,13 +518,14 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         failures,
         crashes,
         then,
+        network_delay,
         producers,
         start,
         cut,
         stop,
     } = job;
     let levels = max_priority.map_or(0, |m| usize::from(m) + 1);
-    let mut r = ConsumerResult {
+    let r = ConsumerResult {
         queue,
         wait: LatencyHistogram::new(),
         sojourn: LatencyHistogram::new(),
@@ -506,8 +541,90 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         service_intended_s: 0.0,
         services: 0,
     };
-    let mut consumer = Some(consumer);
-    let Some(frame) = await_start(&start, &stop) else { return (r, consumer, None) };
+    let consumer = Some(consumer);
+    let Some(frame) = await_start(&start, &stop) else { return (r, consumer, Vec::new()) };
+    // With `network_delay` a courier thread carries the settlements (crash is refused with
+    // a delay, so it never has to forget any).
+    let wire = frame.real(network_delay).filter(|d| !d.is_zero());
+    let courier = match wire {
+        None => None,
+        Some(_) => {
+            let (tx, rx) = std::sync::mpsc::channel::<Wired>();
+            let stop = Arc::clone(&stop);
+            match thread::Builder::new().name("courier".into()).spawn(move || run_courier(rx, stop))
+            {
+                Ok(h) => Some((tx, h)),
+                // Without its courier the consumer cannot settle anything: it stops, and
+                // what it holds stays in flight.
+                Err(_) => return (r, consumer, Vec::new()),
+            }
+        }
+    };
+    let (r, consumer, mut left) = serve(
+        r,
+        consumer,
+        frame,
+        &ConsumerCtx {
+            broker,
+            options,
+            queue,
+            service,
+            failures,
+            crashes,
+            then,
+            cut,
+            stop,
+            wire,
+            courier: courier.as_ref().map(|(tx, _)| tx.clone()),
+        },
+    );
+    if let Some((tx, h)) = courier {
+        drop(tx);
+        if let Ok(on_wire) = h.join() {
+            left.extend(on_wire);
+        }
+    }
+    (r, consumer, left)
+}
+
+/// What a consumer thread serves with.
+struct ConsumerCtx {
+    broker: Broker<Msg>,
+    options: ConsumerOptions,
+    queue: usize,
+    service: ServiceTimes,
+    failures: Option<Failures>,
+    crashes: Option<(Crashes, f64)>,
+    then: Option<(ExchangeId, String)>,
+    cut: Cut,
+    stop: Arc<AtomicBool>,
+    /// `network_delay` in real time, when there is one.
+    wire: Option<Duration>,
+    /// Where settlements go when there is a delay.
+    courier: Option<std::sync::mpsc::Sender<Wired>>,
+}
+
+/// The consumer's loop: see [`run_consumer`].
+fn serve(
+    mut r: ConsumerResult,
+    mut consumer: Option<Consumer<Msg>>,
+    frame: Frame,
+    ctx: &ConsumerCtx,
+) -> ConsumerExit {
+    let ConsumerCtx {
+        broker,
+        options,
+        queue,
+        service,
+        failures,
+        crashes,
+        then,
+        cut,
+        stop,
+        wire,
+        courier,
+    } = ctx;
+    let (options, queue) = (*options, *queue);
     // The window as it stands: to the horizon, or to where the run was stopped.
     let window = || match cut.get() {
         Some(&c) => Frame { end: frame.end.min(c), ..frame },
@@ -526,12 +643,12 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             drop(consumer.take());
             let (c, _) = crashes.as_ref().expect("a crash time comes from crashes");
             let back = after(crash_at, c.down());
-            if !pacer.wait_until(back, &stop) {
-                return (r, None, None);
+            if !pacer.wait_until(back, stop) {
+                return (r, None, Vec::new());
             }
             match broker.consume_id(queue, options) {
                 Ok(new) => consumer = Some(new),
-                Err(_) => return (r, None, None), // closed: the run is over
+                Err(_) => return (r, None, Vec::new()), // closed: the run is over
             }
             crash_at = after(back, c.up());
             continue;
@@ -543,12 +660,20 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             Err(RecvError::Timeout) => continue,
             Err(RecvError::Closed) => break,
         };
+        if let (Some(wire), Some(at)) = (wire, d.delivered_at()) {
+            // On the wire: it reaches this consumer `network_delay` after the queue sent it.
+            if let Some(reach) = at.checked_add(*wire)
+                && !pacer.wait_until(reach, stop)
+            {
+                return (r, consumer, vec![d]);
+            }
+        }
         let start = Instant::now();
         let intended = frame.real(service.next());
         // A service too long to represent ends only with the run.
         let target = intended.and_then(|i| start.checked_add(i)).unwrap_or(never);
-        if !pacer.wait_until(target.min(crash_at), &stop) {
-            return (r, consumer, Some(d)); // stopped mid-service: still in flight
+        if !pacer.wait_until(target.min(crash_at), stop) {
+            return (r, consumer, vec![d]); // stopped mid-service: still in flight
         }
         if target > crash_at {
             // Crashed mid-service: the service is abandoned, the message requeued with the
@@ -572,7 +697,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         if let Some(requeue) = failures.as_ref().and_then(Failures::draw) {
             // A failed service: the message goes back (requeue) or dies (reject, to the
             // dead-letter exchange if any). Only the final, successful service is measured.
-            let _ = d.nack(requeue);
+            settle(courier, *wire, done, d, Some(requeue));
             continue;
         }
         r.completed += 1;
@@ -606,9 +731,31 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         }
         // Manual: the ack. Auto: RabbitMQ settled it on delivery; the broker counts it done
         // now. Either way it cannot fail while this consumer is alive.
-        let _ = d.ack();
+        settle(courier, *wire, done, d, None);
     }
-    (r, consumer, None)
+    (r, consumer, Vec::new())
+}
+
+/// Settles `d` (an ack, or a nack with `Some(requeue)`) now, or with a delay through the
+/// courier, which settles it `wire` after `done`.
+fn settle(
+    courier: &Option<std::sync::mpsc::Sender<Wired>>,
+    wire: Option<Duration>,
+    done: Instant,
+    d: Delivery<Msg>,
+    nack: Option<bool>,
+) {
+    if let (Some(tx), Some(wire)) = (courier, wire) {
+        let due = done.checked_add(wire).unwrap_or(done);
+        // A courier that has gone (stopped) hands the delivery back in the error: dropped
+        // here it would be requeued, which is what an unsettled delivery is anyway.
+        let _ = tx.send((due, d, nack));
+        return;
+    }
+    let _ = match nack {
+        Some(requeue) => d.nack(requeue),
+        None => d.ack(),
+    };
 }
 
 fn latency(h: &LatencyHistogram) -> Latency {
@@ -797,6 +944,7 @@ fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> 
                 failures: failures.clone(),
                 crashes: crashes.as_ref().map(|c| (c.clone(), c.up())),
                 then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
+                network_delay: g.network_delay,
                 producers: model.producers.len(),
                 start: Arc::clone(&crew.start),
                 cut: Arc::clone(&crew.cut),
@@ -999,6 +1147,7 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         partial: m.partial,
         replications_requested: None,
         horizon_requested_s: m.partial.then(|| lt.horizon / lt.time_scale),
+        server: None,
         precision_reached: None,
         precision: None,
         timeline: None,

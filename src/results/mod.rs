@@ -24,7 +24,7 @@ pub use prediction::{
 };
 pub use run::{
     Counts, DrainTime, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport,
-    RunReport, Timing,
+    RunReport, Server, Timing,
 };
 pub use speed::SpeedRow;
 pub use timeline::{Timeline, Window, WindowQueue, WindowWait};

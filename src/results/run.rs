@@ -240,6 +240,18 @@ pub struct RunReport {
     /// Per-window figures, with `window`; absent without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<super::Timeline>,
+    /// The broker server a `"rabbitmq"` run measured (left out otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Server>,
+}
+
+/// A real broker server, as it introduced itself (AMQP `connection.start` properties).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Server {
+    /// e.g. `"RabbitMQ"`.
+    pub product: String,
+    /// e.g. `"3.10.8"`.
+    pub version: String,
 }
 
 impl RunReport {

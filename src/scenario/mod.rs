@@ -381,6 +381,8 @@ pub struct Queue {
     pub delivery_limit: Option<u32>,
     /// `dead_letter_exchange` and where its dead letters go.
     pub dead_letter: Option<DeadLetter>,
+    /// Its bindings as declared: (exchange, binding key), what a real broker is told.
+    pub bindings: Vec<(ExchangeId, String)>,
     /// `initial_messages`: a ready backlog at time 0.
     pub initial_messages: Option<u64>,
     /// The routing key the backlog's messages carry (the queue's name, as if published
@@ -435,6 +437,9 @@ pub struct ConsumerGroup {
     pub failure: Option<Failure>,
     /// Crashes and restarts.
     pub crash: Option<Crash>,
+    /// One-way transport delay broker <-> consumer, seconds (`network_delay`; 0 = none): a
+    /// delivery reaches the consumer this late and its ack frees prefetch room this late.
+    pub network_delay: f64,
 }
 
 /// An exchange as declared.
@@ -1059,6 +1064,7 @@ fn resolve_queues(
     let exchange_names = || raw.exchanges.iter().map(|e| e.name.as_str());
     let mut queues = Vec::new();
     for (qi, q) in raw.queues.iter().enumerate() {
+        let mut bindings = Vec::new();
         for (bi, b) in q.bindings.iter().enumerate() {
             if b.key.len() > MAX_NAME_BYTES {
                 c.err(format!("queues[{qi}].bindings[{bi}].key"), too_long(&b.key));
@@ -1074,7 +1080,8 @@ fn resolve_queues(
             }
             match router.exchange_id(&b.exchange) {
                 Some(ex) => {
-                    router.bind(ex, &b.key, qi).expect("declared exchange accepts bindings")
+                    router.bind(ex, &b.key, qi).expect("declared exchange accepts bindings");
+                    bindings.push((ex, b.key.clone()));
                 }
                 None => c.err(
                     path,
@@ -1153,6 +1160,7 @@ fn resolve_queues(
             max_priority,
             delivery_limit,
             dead_letter: None,
+            bindings,
             initial_messages,
             initial_key: 0,
         });
@@ -1464,6 +1472,20 @@ fn resolve_groups(
                 every.zip(restart).map(|(every, restart)| Some(Crash { every, restart }))
             }
         };
+        let network_delay = match g.network_delay {
+            None => 0.0,
+            Some(d) => {
+                let path = format!("{path}.network_delay");
+                let d = c.ttl(&path, d.0);
+                if d > 0.0 && g.crash.is_some() {
+                    // What a crash does to deliveries and acks still on the wire is a model
+                    // of its own (which acks made it before the connection died?); refused
+                    // rather than guessed.
+                    c.err(path, "cannot be combined with `crash` (acks in transit when a consumer crashes are not modelled)");
+                }
+                d
+            }
+        };
         if g.failure.is_some() && failure.is_none() {
             continue;
         }
@@ -1481,6 +1503,7 @@ fn resolve_groups(
                 then,
                 failure,
                 crash,
+                network_delay,
             });
         }
     }

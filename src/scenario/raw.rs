@@ -309,6 +309,7 @@ pub struct RawConsumer {
     pub then: Option<RawThen>,
     pub failure: Option<RawFailure>,
     pub crash: Option<RawCrash>,
+    pub network_delay: Option<Seconds>,
     /// Kafka-style topics: the topic the group subscribes to, instead of a queue.
     pub topic: Option<String>,
     /// Kafka-style topics: the partition assignment strategy.

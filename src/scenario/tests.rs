@@ -569,3 +569,23 @@ fn bad_message_lifecycle_values_name_field_and_line() {
     let p = problems(&producer("ttl = \"-5s\""));
     assert_eq!(p[0].path, "producers[0].ttl");
 }
+
+#[test]
+fn network_delay_is_parsed_and_refused_with_crash() {
+    let ok = format!(
+        "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"constant\", value = 1 }}\nnetwork_delay = \"1ms\"\n"
+    );
+    let m = Model::from_toml(&ok, "t.toml").unwrap();
+    assert_eq!(m.groups[0].network_delay, 0.001);
+    assert!(!m.uses_message_lifecycle());
+    let bad = format!(
+        "{ok}crash = {{ every = {{ dist = \"exponential\", mean = \"1h\" }}, restart = {{ dist = \"constant\", value = \"1s\" }} }}\n"
+    );
+    let p = problems(&bad);
+    assert!(
+        p.iter().any(|p| p.path == "consumers[0].network_delay" && p.message.contains("crash")),
+        "{p:?}"
+    );
+    let p = problems(&ok.replace("\"1ms\"", "-1"));
+    assert_eq!(p[0].path, "consumers[0].network_delay", "{p:?}");
+}

@@ -140,6 +140,19 @@ enum Event {
     Expire(u32),
     Crash(u32),
     Restart(u32),
+    /// A delivery reaches consumer `c` (`network_delay` after the core delivered it).
+    Reach(u32),
+    /// Consumer `c`'s oldest settlement reaches the broker: an ack, or a nack (requeue or
+    /// not), `network_delay` after its service ended.
+    Settle(u32, Settlement),
+}
+
+/// What a consumer sent the broker at the end of a service (with `network_delay` it is
+/// on the wire until it arrives).
+#[derive(Debug, Clone, Copy)]
+enum Settlement {
+    Ack,
+    Nack { requeue: bool },
 }
 
 /// A consumer as the simulator sees it: where it reads from, and whether it is serving.
@@ -156,6 +169,13 @@ struct Consumer {
     service_event: Option<EventId>,
     /// Subscribed (not crashed).
     up: bool,
+    /// One-way `network_delay` of its group (0: none, and the three fields below stay 0).
+    delay: f64,
+    /// Deliveries that reached it and wait in its buffer, not yet started.
+    arrived: u32,
+    /// Services ended whose settlement is still on its way to the broker: the oldest
+    /// `settling` messages the core says it holds.
+    settling: u32,
 }
 
 /// Per-queue figures of one replication.
@@ -492,7 +512,12 @@ impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
         // Without crashes a consumer keeps the id it joined with: consecutive from `first`.
         let st = &self.side.queues[self.q];
         let c = if K::L { st.global[consumer] as usize } else { st.first as usize + consumer };
-        if !self.side.consumers[c].busy {
+        let cons = &self.side.consumers[c];
+        // `network_delay` runs in the full mode only, so a plain run never pays this test.
+        if K::L && cons.delay > 0.0 {
+            // On the wire: the consumer sees it `delay` later.
+            self.side.calendar.schedule(now + cons.delay, Event::Reach(c as u32));
+        } else if !cons.busy {
             self.side.start_service(now, c, held.entry.msg.enq_t);
         }
     }
@@ -609,6 +634,9 @@ impl<'m, K: Mode> Engine<'m, K> {
                         started: 0.0,
                         service_event: None,
                         up: true,
+                        delay: g.network_delay,
+                        arrived: 0,
+                        settling: 0,
                     });
                 }
             }
@@ -777,7 +805,89 @@ impl<'m, K: Mode> Engine<'m, K> {
                     .then_some(f.requeue)
             })
         };
-        self.settle_service(c, failed);
+        if K::L && self.side.consumers[c].delay > 0.0 {
+            self.service_end_delayed(c, failed);
+        } else {
+            self.settle_service(c, failed);
+        }
+    }
+
+    /// With `network_delay`: consumer `c`'s service ends; the outcome is measured now, its
+    /// ack or nack leaves for the broker (arriving `delay` later, when the core settles it),
+    /// and the consumer starts on the next delivery that has reached it.
+    fn service_end_delayed(&mut self, c: usize, failed: Option<bool>) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        cons.service_event = None;
+        cons.busy = false;
+        let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
+        let (started, delay, index) = (cons.started, cons.delay, cons.settling as usize);
+        cons.settling += 1;
+        let st = &mut self.side.queues[q];
+        st.busy -= 1;
+        st.busy_avg.set(now, f64::from(st.busy));
+        let settlement = match failed {
+            Some(requeue) => Settlement::Nack { requeue },
+            None => {
+                let held = self.cores[q]
+                    .held(local)
+                    .nth(index)
+                    .expect("the message just served is held until its ack arrives");
+                let (msg, priority) = (held.entry.msg, held.entry.priority());
+                self.record_success(now, q, g, msg, priority, started);
+                Settlement::Ack
+            }
+        };
+        self.side.calendar.schedule(now + delay, Event::Settle(c as u32, settlement));
+        self.next_arrived(c);
+        self.after(q);
+    }
+
+    /// With `network_delay`: a delivery reaches consumer `c`, which starts it if idle.
+    fn reach(&mut self, c: usize) {
+        let cons = &mut self.side.consumers[c];
+        cons.arrived += 1;
+        if !cons.busy {
+            self.next_arrived(c);
+        }
+    }
+
+    /// With `network_delay`: idle consumer `c` starts the oldest delivery that reached it,
+    /// if any (held after the ones whose settlement is on its way).
+    fn next_arrived(&mut self, c: usize) {
+        let cons = &self.side.consumers[c];
+        if cons.arrived == 0 {
+            return;
+        }
+        let (q, local, index) = (cons.queue as usize, cons.local as usize, cons.settling as usize);
+        let enq_t = self.cores[q]
+            .held(local)
+            .nth(index)
+            .expect("a delivery that reached the consumer is held")
+            .entry
+            .msg
+            .enq_t;
+        self.side.consumers[c].arrived -= 1;
+        self.side.start_service(self.now, c, enq_t);
+    }
+
+    /// With `network_delay`: consumer `c`'s oldest ack or nack reaches the broker, which
+    /// settles it and so frees prefetch room.
+    fn settle_arrives(&mut self, c: usize, settlement: Settlement) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        cons.settling -= 1;
+        let (q, local) = (cons.queue as usize, cons.local as usize);
+        let obs = &mut SimObserver { q, side: &mut self.side };
+        match settlement {
+            Settlement::Ack => {
+                self.cores[q].ack_oldest(now, local, obs);
+            }
+            Settlement::Nack { requeue } => {
+                self.cores[q].nack_oldest(now, local, requeue, obs);
+            }
+        }
+        self.after(q);
     }
 
     /// Consumer `c`'s service ends: its message is acked, or, when it failed
@@ -785,7 +895,6 @@ impl<'m, K: Mode> Engine<'m, K> {
     #[inline(always)]
     fn settle_service(&mut self, c: usize, failed: Option<bool>) {
         let now = self.now;
-        let warmup = self.side.warmup;
         let cons = &mut self.side.consumers[c];
         if K::L {
             cons.service_event = None;
@@ -812,7 +921,24 @@ impl<'m, K: Mode> Engine<'m, K> {
         let entry = self.cores[q]
             .ack_oldest(now, local, &mut SimObserver { q, side: &mut self.side })
             .expect("a busy consumer holds its message");
-        let msg = entry.msg;
+        self.record_success(now, q, g, entry.msg, entry.priority(), started);
+        self.next_service(c, q, local);
+        self.after(q);
+    }
+
+    /// A successful service of `msg` (priority `priority`, started at `started`) by group
+    /// `g` on queue `q` ended now: its figures, and its onward publish or end to end.
+    #[inline(always)]
+    fn record_success(
+        &mut self,
+        now: f64,
+        q: usize,
+        g: usize,
+        msg: MsgOf<K>,
+        priority: u8,
+        started: f64,
+    ) {
+        let warmup = self.side.warmup;
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
@@ -828,7 +954,7 @@ impl<'m, K: Mode> Engine<'m, K> {
                 if st.wait_at_success {
                     st.wait.record(started - msg.enq_t);
                 }
-                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority())) {
+                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(priority)) {
                     p.wait.record(started - msg.enq_t);
                     p.sojourn.record(now - msg.enq_t);
                 }
@@ -840,7 +966,7 @@ impl<'m, K: Mode> Engine<'m, K> {
         match group.then {
             Some(routes) if !routes.is_empty() => {
                 let key = group.then_key;
-                let props = Props { ttl: None, priority: entry.priority(), deliveries: 0 };
+                let props = Props { ttl: None, priority, deliveries: 0 };
                 for &nq in routes {
                     self.arrive(nq, Msg { enq_t: now, trail: K::Trail::new(key), ..msg }, props);
                 }
@@ -856,8 +982,6 @@ impl<'m, K: Mode> Engine<'m, K> {
                 }
             }
         }
-        self.next_service(c, q, local);
-        self.after(q);
     }
 
     /// After a settlement: the consumer serves its next held message, or idles.
@@ -957,6 +1081,8 @@ impl<'m, K: Mode> Engine<'m, K> {
             Event::Expire(q) => self.expire(q as usize),
             Event::Crash(c) => self.crash(c as usize),
             Event::Restart(c) => self.restart(c as usize),
+            Event::Reach(c) => self.reach(c as usize),
+            Event::Settle(c, s) => self.settle_arrives(c as usize, s),
             Event::Arrival(_) | Event::ServiceEnd(_) => {}
         }
     }
@@ -1205,7 +1331,9 @@ pub fn simulate_until(
     series_step: Option<f64>,
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
-    let mut result = if model.uses_message_lifecycle() {
+    // `network_delay` rides on the full mode's paths (its events and the global consumer ids).
+    let full = model.uses_message_lifecycle() || model.groups.iter().any(|g| g.network_delay > 0.0);
+    let mut result = if full {
         Engine::<Full>::new(model, replication).run(series_step, cancel)
     } else {
         Engine::<Plain>::new(model, replication).run(series_step, cancel)

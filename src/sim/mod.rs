@@ -433,6 +433,7 @@ fn aggregate_with(
             partial: false,
             replications_requested: None,
             horizon_requested_s: None,
+            server: None,
             precision_reached: None,
             precision: None,
             timeline: timeline.map(|t| t.finish(model)),

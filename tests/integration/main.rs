@@ -7,6 +7,7 @@ mod fuzz;
 mod golden;
 mod interrupt;
 mod properties;
+mod rabbitmq;
 mod robustness;
 mod scenarios;
 mod support;
