@@ -289,7 +289,7 @@ pub fn validation_markdown(v: &Validation, s: &Summary) -> String {
             ))
             .collect::<String>()
     );
-    out.push_str("Produced by `mqsim validate --out reports/validation`. Every cell is a queue the simulator runs with independent replications; the analytic back end predicts the same figures. A comparison **passes** when theory lies inside the simulation's 99.9% Student-t interval (a guard against the ~20 chance misses 95% intervals would give over ~400 comparisons); the 95% column is shown too. Approximate models (Allen–Cunneen, Kingman) get their error reported, not a verdict.\n\n## Summary\n\n");
+    out.push_str("Produced by `mqsim validate --out reports/validation`. Every cell is a queue the simulator runs with independent replications; the analytic back end predicts the same figures. A comparison **passes** when theory lies inside the simulation's 99.9% Student-t interval (a guard against the ~20 chance misses 95% intervals would give over ~400 comparisons); the 95% column is shown too. Approximate models (Allen–Cunneen, Kingman, the fluid drain time, PSA and MOL per window of a time-varying load) get their error reported, not a verdict.\n\n## Summary\n\n");
     out.push_str(&validation_summary(v, s).replace("\n  ", "\n- "));
     let _ = write!(
         out,

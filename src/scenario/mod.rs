@@ -1225,7 +1225,23 @@ fn resolve_producers(
         let arrival = c.arrival(&format!("{path}.arrival"), &p.arrival, horizon);
         let batch = match &p.batch {
             None => Some(None),
-            Some(b) => c.dist(&format!("{path}.batch"), b).map(Some),
+            Some(b) => c.dist(&format!("{path}.batch"), b).and_then(|d| {
+                // A drawn size is rounded and raised to 1, but a constant that rounds to 0
+                // asks for empty publishes: a mistake to report, not to round away.
+                if let DistKind::Constant { value } = d.kind()
+                    && value.round() < 1.0
+                {
+                    c.err(
+                        format!("{path}.batch.value"),
+                        format!(
+                            "a publish carries at least 1 message, got a batch of {}",
+                            crate::dist::fmt_num(*value)
+                        ),
+                    );
+                    return None;
+                }
+                Some(Some(d))
+            }),
         };
         let Some(keys) = resolve_keys(c, &path, p) else { continue };
         let mut resolved = Vec::new();
