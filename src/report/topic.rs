@@ -349,7 +349,16 @@ pub fn render_size(r: &crate::size::topic::TopicSizeReport) -> String {
             out,
             "→ recommended: {}   (theory's first guess: {})",
             s.recommended.map_or_else(|| "none".into(), |c| format!("{c} consumers")),
-            s.analytic_guess.map_or("no model".into(), |g| g.to_string()),
+            s.analytic_guess.map_or_else(
+                || {
+                    if s.candidates.iter().any(|c| c.analytic.is_some()) {
+                        "no count meets".to_string()
+                    } else {
+                        "no model".to_string()
+                    }
+                },
+                |g| g.to_string()
+            ),
         );
         if let Some(why) = &s.cannot_help {
             let _ = writeln!(out, "  {why}.");
