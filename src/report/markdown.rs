@@ -205,6 +205,21 @@ pub fn compare_headline(c: &Comparison3) -> String {
                 None => format!("`{}`: no p99 wait measured", q.name),
             }
         })
+        .chain(c.topics.iter().map(|g| {
+            let f = g.figures.iter().find(|f| f.metric == "sojourn_s.mean");
+            let get = |v: Option<f64>| v.map_or("-".to_string(), fmt_duration);
+            match f {
+                Some(f) => format!(
+                    "`{}` mean sojourn: theory {}{}, simulated {}, real broker {}",
+                    g.name,
+                    get(f.analytic),
+                    if f.analytic.is_some() && !g.exact { " (not exact)" } else { "" },
+                    get(f.sim),
+                    get(f.real),
+                ),
+                None => format!("`{}`: no sojourn measured", g.name),
+            }
+        }))
         .collect();
     format!("**{}**", parts.join("; "))
 }

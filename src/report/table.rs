@@ -560,7 +560,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
     };
     let pct = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0));
     let mut t = Table::new(&[
-        "queue",
+        if c.topics.is_empty() { "queue" } else { "queue or topic/group" },
         "metric",
         "theory",
         "simulated",
@@ -569,7 +569,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
         "real vs theory",
         "real vs sim",
     ]);
-    for q in &c.queues {
+    for q in c.queues.iter().chain(&c.topics) {
         for f in &q.figures {
             let sim = match (f.sim, f.sim_ci95) {
                 (Some(s), Some(c)) => {
@@ -590,7 +590,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
         }
     }
     let mut out = format!("{} — theory vs simulation vs real broker\n\n", c.scenario);
-    for q in &c.queues {
+    for q in c.queues.iter().chain(&c.topics) {
         out += &format!(
             "  {}: {}\n",
             q.name,
