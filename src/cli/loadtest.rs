@@ -1,14 +1,15 @@
 //! `mqsim loadtest FILE`: the scenario on the real in-crate broker and the real clock.
 
 use super::output::{
-    Charts, print_run, show_progress, write_atomic, write_figures, write_run_files,
+    Charts, print_run, queue_names, show_progress, write_atomic, write_exports, write_figures,
+    write_run_files,
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use indicatif::{ProgressBar, ProgressStyle};
 use mqsim::cancel::Cancel;
 use mqsim::loadtest::LoadtestError;
-use mqsim::report::markdown;
-use mqsim::results::RunReport;
+use mqsim::report::{export, markdown};
+use mqsim::results::RealOutcome;
 use mqsim::scenario::{Model, parse_duration};
 use std::path::PathBuf;
 
@@ -97,7 +98,7 @@ pub fn run_real(
     quiet: bool,
     format: Format,
     stop: &Cancel,
-) -> Result<RunReport, CliError> {
+) -> Result<RealOutcome, CliError> {
     let bar = if show_progress(quiet, format) {
         let b = ProgressBar::new(1000);
         b.set_style(
@@ -110,7 +111,7 @@ pub fn run_real(
     } else {
         ProgressBar::hidden()
     };
-    let r = mqsim::loadtest::run_loadtest_until(
+    let r = mqsim::loadtest::run_loadtest_outcome(
         model,
         &|f| bar.set_position((f * 1000.0) as u64),
         stop,
@@ -132,18 +133,28 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     if !a.quiet {
         warn_model(&model);
     }
-    let report = run_real(&model, a.quiet, a.format, &stop)?;
+    let outcome = run_real(&model, a.quiet, a.format, &stop)?;
+    let report = &outcome.report;
     if let Some(dir) = &a.out {
-        write_run_files(dir, &report)?;
+        write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
-        let figs = mqsim::report::figures::real_figures(&report, Some(&theory));
+        let figs = mqsim::report::figures::real_figures(&outcome, Some(&theory));
         let written = write_figures(dir, &figs, Charts::Png)?;
         write_atomic(
             dir,
             "report.md",
-            markdown::run_markdown(&report, Some(&theory), &written).as_bytes(),
+            markdown::run_markdown(report, Some(&theory), &written).as_bytes(),
         )?;
+        let names = queue_names(report);
+        let real = export::Measured {
+            source: "real",
+            names: &names,
+            wait: &outcome.wait,
+            sojourn: &outcome.sojourn,
+            curves: &outcome.curves,
+        };
+        write_exports(dir, export::files(&[real], Some(&theory), None))?;
     }
-    print_run(a.format, &report);
+    print_run(a.format, report);
     if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }
 }

@@ -5,7 +5,8 @@
 
 use super::charts::{Line, LineChart, Mark, RefLine, XAxis};
 use crate::results::{
-    AnalyticReport, Latency, PercentileCurve, QueueAnalysis, QueueReport, RunReport,
+    AnalyticReport, Latency, PercentileCurve, QueueAnalysis, QueueReport, REAL_BATCHES,
+    RealOutcome, RunReport,
 };
 use crate::scenario::Model;
 use crate::sim::SimOutcome;
@@ -100,8 +101,22 @@ fn percentile_line(name: &str, l: &Latency, dashed: bool, color: usize) -> Optio
     })
 }
 
-fn real_line(l: &Latency, color: usize) -> Option<Line> {
-    percentile_line("real broker (one run, no interval)", l, false, color)
+/// The real broker's curve: on the dense grid with the 95% band of its time batches (batch
+/// means, as the simulation's band comes from replications) where the run had them, else
+/// through the report's percentiles.
+fn real_line(l: &Latency, curve: Option<&PercentileCurve>, color: usize) -> Option<Line> {
+    match curve.filter(|c| c.pooled.len() >= 2) {
+        Some(c) => {
+            let band = c.pooled_band();
+            let name = if band.is_empty() {
+                "real broker (one run, too few messages per time batch for a band)".to_string()
+            } else {
+                format!("real broker (one run, 95% band from {REAL_BATCHES} time batches)")
+            };
+            Some(Line { name, points: c.pooled.clone(), band, color, ..Line::default() })
+        }
+        None => percentile_line("real broker (one run, no interval)", l, false, color),
+    }
 }
 
 fn percentile_panel(title: String, y: &str, lines: Vec<Line>) -> LineChart {
@@ -136,7 +151,7 @@ const OVERLAY_MAX: usize = 6;
 pub fn latency_figures(
     sim: &SimOutcome,
     theory: Option<&AnalyticReport>,
-    real: Option<&RunReport>,
+    real: Option<&RealOutcome>,
 ) -> Vec<Figure> {
     let r = &sim.report;
     let sc = &r.scenario;
@@ -147,7 +162,10 @@ pub fn latency_figures(
         .map(|&q| {
             let qr = &r.queues[q];
             let a = theory.and_then(|t| t.queue(&qr.name));
-            let rq = real.and_then(|rr| rr.queues.iter().find(|x| x.name == qr.name));
+            let rq = real.and_then(|rr| {
+                let i = rr.report.queues.iter().position(|x| x.name == qr.name)?;
+                Some((&rr.report.queues[i], rr.curves.get(i)))
+            });
             let name = band_name(r.replications);
             let mut wait = vec![sim_line(&name, &sim.curves[q].wait, 0)];
             let mut soj = vec![sim_line(&name, &sim.curves[q].sojourn, 0)];
@@ -155,9 +173,9 @@ pub fn latency_figures(
                 wait.extend(percentile_line(&theory_label(a), &a.wait_s, true, 1));
                 soj.extend(percentile_line(&theory_label(a), &a.sojourn_s, true, 1));
             }
-            if let Some(rq) = rq {
-                wait.extend(real_line(&rq.wait_s, 2));
-                soj.extend(real_line(&rq.sojourn_s, 2));
+            if let Some((rq, c)) = rq {
+                wait.extend(real_line(&rq.wait_s, c.map(|c| &c.wait), 2));
+                soj.extend(real_line(&rq.sojourn_s, c.map(|c| &c.sojourn), 2));
             }
             Figure {
                 stem: format!("latency-{}", slug(&qr.name)),
@@ -245,13 +263,17 @@ pub fn analytic_figures(theory: &AnalyticReport) -> Vec<Figure> {
 
 /// The real broker's wait and sojourn percentiles of every queue, with theory dashed where
 /// a model gives quantiles (`loadtest --out`).
-pub fn real_figures(real: &RunReport, theory: Option<&AnalyticReport>) -> Vec<Figure> {
+pub fn real_figures(outcome: &RealOutcome, theory: Option<&AnalyticReport>) -> Vec<Figure> {
+    let real = &outcome.report;
     real.queues
         .iter()
-        .filter_map(|rq| {
+        .enumerate()
+        .filter_map(|(i, rq)| {
             let a = theory.and_then(|t| t.queue(&rq.name)).filter(|a| a.stable);
-            let mut wait = vec![real_line(&rq.wait_s, 2)?];
-            let mut soj: Vec<Line> = real_line(&rq.sojourn_s, 2).into_iter().collect();
+            let c = outcome.curves.get(i);
+            let mut wait = vec![real_line(&rq.wait_s, c.map(|c| &c.wait), 2)?];
+            let mut soj: Vec<Line> =
+                real_line(&rq.sojourn_s, c.map(|c| &c.sojourn), 2).into_iter().collect();
             if let Some(a) = a {
                 wait.extend(percentile_line(&theory_label(a), &a.wait_s, true, 1));
                 soj.extend(percentile_line(&theory_label(a), &a.sojourn_s, true, 1));
@@ -300,7 +322,7 @@ fn time_unit(horizon: f64) -> (f64, &'static str) {
 /// Points and a band of a line.
 type Curve = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 
-fn mean_band(t: &[f64], per_rep: &[Vec<f64>]) -> Curve {
+pub(crate) fn mean_band(t: &[f64], per_rep: &[Vec<f64>]) -> Curve {
     let mut pts = Vec::new();
     let mut band = Vec::new();
     for (i, &x) in t.iter().enumerate() {
@@ -316,7 +338,7 @@ fn mean_band(t: &[f64], per_rep: &[Vec<f64>]) -> Curve {
 }
 
 /// Per-window rates (per second) from a cumulative count.
-fn rates(cum: &[u64], step: f64) -> Vec<f64> {
+pub(crate) fn rates(cum: &[u64], step: f64) -> Vec<f64> {
     let mut prev = 0;
     cum.iter()
         .map(|&c| {
