@@ -237,9 +237,13 @@ fn validate_quick_passes_every_exact_model() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("comparisons pass") && !text.contains("FAIL"), "{text}");
     assert!(text.contains("§4.2") && text.contains("wrong"), "{text}");
-    for f in ["validation.csv", "tutorial.csv", "validation.json", "report.md"] {
+    for f in
+        ["validation.csv", "tutorial.csv", "validation.json", "report.md", "validation-heatmap.png"]
+    {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("(validation-heatmap.png)") && md.contains("1 ms for times"), "{md}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
