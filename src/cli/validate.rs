@@ -61,10 +61,10 @@ pub fn validate(a: ValidateArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Other(e.into()))?;
             write_atomic(dir, "validation-heatmap.png", &png)?;
             md.push_str(&format!(
-                "\n## Relative error by model and load\n\n![Worst relative error per model and load](validation-heatmap.png)\n\nEach cell is the largest relative error over the cell's metrics, |simulated − theory| ÷ max(|theory|, floor), so that a difference of nanoseconds on a wait of nanoseconds cannot read as a large error. The floors: {} for times, {} for probabilities (utilization, loss), {} messages for queue lengths. The colour saturates at 25%.\n",
+                "\n## Relative error by model and load\n\n![Worst relative error per model and load](validation-heatmap.png)\n\nEach cell is the largest relative error over the cell's metrics, |simulated − theory| ÷ max(|theory|, floor), so that a difference of nanoseconds on a wait of nanoseconds cannot read as a large error. The floors: {} for times, {} messages for queue lengths and lags, {} for the rest (utilization, loss and other probabilities, rates). The colour saturates at 25%.\n",
                 mqsim::report::charts::fmt_duration(mqsim::report::figures::HEATMAP_FLOOR_S),
-                mqsim::report::figures::HEATMAP_FLOOR_PROBABILITY,
                 mqsim::report::figures::HEATMAP_FLOOR_MESSAGES,
+                mqsim::report::figures::HEATMAP_FLOOR_PROBABILITY,
             ));
         }
         write_atomic(dir, "report.md", md.as_bytes())?;

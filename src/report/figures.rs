@@ -860,8 +860,8 @@ pub fn sweep_figures(specs: &[SetSpec], cells: &[Cell]) -> Vec<Figure> {
 /// Absolute floors of the validation heatmap's relative error, by the metric's unit: a
 /// difference is divided by theory's value or this floor, whichever is larger, so that a
 /// difference of nanoseconds on a wait of nanoseconds (a lightly loaded queue) cannot read
-/// as a "250%" error. Times: 1 ms; probabilities (utilization, loss): 0.001; message counts
-/// (queue length): 0.01 messages; rates: 0.01 per second.
+/// as a "250%" error. Times: 1 ms; message counts (queue length, lag): 0.01 messages; the
+/// rest (probabilities such as utilization and loss, rates): 0.001.
 pub const HEATMAP_FLOOR_S: f64 = 1e-3;
 /// See [`HEATMAP_FLOOR_S`].
 pub const HEATMAP_FLOOR_PROBABILITY: f64 = 1e-3;
@@ -872,7 +872,7 @@ pub const HEATMAP_FLOOR_MESSAGES: f64 = 1e-2;
 pub fn heatmap_floor(metric: &str) -> f64 {
     if metric.contains("_s.") || metric.ends_with("_s") {
         HEATMAP_FLOOR_S
-    } else if metric.starts_with("queue_length") || metric.contains("length") {
+    } else if metric.contains("length") || metric.contains("lag") {
         HEATMAP_FLOOR_MESSAGES
     } else {
         HEATMAP_FLOOR_PROBABILITY
@@ -891,7 +891,7 @@ pub fn validation_heatmap(v: &crate::validate::Validation) -> super::charts::Hea
     let split = |cell: &str| -> (String, String) {
         match cell.rsplit_once(" rho=") {
             Some((m, r)) => (m.to_string(), r.to_string()),
-            None => (cell.to_string(), "-".to_string()),
+            None => (cell.to_string(), "network".to_string()),
         }
     };
     let mut models: Vec<String> = Vec::new();
@@ -937,15 +937,18 @@ pub fn validation_heatmap(v: &crate::validate::Validation) -> super::charts::Hea
     super::charts::Heatmap {
         title: "Validation: worst relative error of simulation against theory, by model and load"
             .into(),
-        columns: loads.iter().map(|l| format!("ρ = {l}")).collect(),
+        columns: loads
+            .iter()
+            .map(|l| if l.parse::<f64>().is_ok() { format!("ρ = {l}") } else { l.clone() })
+            .collect(),
         rows: models,
         cells,
         max: 0.25,
         scale_label: format!(
-            "|sim − theory| ÷ max(|theory|, floor); floors: {} for times, {} for probabilities, {} messages for lengths",
+            "|sim − theory| ÷ max(|theory|, floor {}, {} msgs, {})",
             crate::report::charts::fmt_duration(HEATMAP_FLOOR_S),
-            HEATMAP_FLOOR_PROBABILITY,
-            HEATMAP_FLOOR_MESSAGES
+            HEATMAP_FLOOR_MESSAGES,
+            HEATMAP_FLOOR_PROBABILITY
         ),
     }
 }
@@ -966,6 +969,8 @@ mod heatmap_tests {
         assert!((floored_rel_error("utilization", 0.8, 0.88) - 0.1).abs() < 1e-12);
         assert_eq!(heatmap_floor("queue_length.mean"), HEATMAP_FLOOR_MESSAGES);
         assert_eq!(heatmap_floor("end_to_end_s.mean"), HEATMAP_FLOOR_S);
+        assert_eq!(heatmap_floor("partition[2].lag.mean"), HEATMAP_FLOOR_MESSAGES);
+        assert_eq!(heatmap_floor("consumer[2].sojourn_s.mean"), HEATMAP_FLOOR_S);
     }
 
     #[test]
@@ -1004,6 +1009,6 @@ mod heatmap_tests {
         assert!(hover.contains("utilization"), "{hover}");
         assert!((h.cells[0][1].clone().unwrap().0 - 0.1).abs() < 1e-12);
         assert!(h.cells[1][1].is_none());
-        assert!(h.scale_label.contains("1 ms for times"), "{}", h.scale_label);
+        assert!(h.scale_label.contains("floor 1 ms"), "{}", h.scale_label);
     }
 }
