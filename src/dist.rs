@@ -533,7 +533,7 @@ pub fn fmt_secs(s: f64) -> String {
     } else if s.abs() >= 1e-3 {
         (s * 1e3, "ms")
     } else if s.abs() >= 1e-6 {
-        (s * 1e6, "us")
+        (s * 1e6, "µs")
     } else {
         (s * 1e9, "ns")
     };
@@ -609,7 +609,7 @@ mod tests {
     fn fmt_secs_picks_units() {
         assert_eq!(fmt_secs(0.1), "100ms");
         assert_eq!(fmt_secs(2.5), "2.5s");
-        assert_eq!(fmt_secs(0.00075), "750us");
+        assert_eq!(fmt_secs(0.00075), "750µs");
         assert_eq!(fmt_secs(90.0), "1m 30s");
     }
 

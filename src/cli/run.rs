@@ -1,12 +1,13 @@
 //! `mqsim run FILE`: the discrete-event simulation.
 
 use super::output::{
-    Charts, print_run, show_progress, write_atomic, write_figures, write_html, write_run_files,
+    Charts, print_run, queue_names, show_progress, write_atomic, write_exports, write_figures,
+    write_html, write_run_files,
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::{figures, markdown};
+use mqsim::report::{export, figures, markdown};
 use mqsim::sim::{self, Progress};
 use std::path::PathBuf;
 
@@ -118,6 +119,15 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         let md = markdown::run_markdown(report, Some(&theory), &written);
         write_atomic(dir, "report.md", md.as_bytes())?;
         write_html(dir, &report.scenario, &md, &figs, &written)?;
+        let names = queue_names(report);
+        let sim = export::Measured {
+            source: "sim",
+            names: &names,
+            wait: &outcome.wait,
+            sojourn: &outcome.sojourn,
+            curves: &outcome.curves,
+        };
+        write_exports(dir, export::files(&[sim], Some(&theory), Some(&outcome)))?;
     }
     print_run(a.format, report);
     if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }

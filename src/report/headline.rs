@@ -4,7 +4,7 @@
 //! one row per shipped scenario.
 
 use super::charts::{fmt_duration, trim_num};
-use crate::results::{AnalyticReport, QueueReport, RunReport};
+use crate::results::{AnalyticReport, QueueReport, RunReport, Timeline};
 use crate::size::{Metric, SizeReport};
 use crate::stats::MeanCi;
 use std::fmt::Write;
@@ -71,12 +71,31 @@ pub fn dur(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), fmt_duration)
 }
 
-/// The verdict on one queue: what an operator must know first.
+/// Verdicts that are no problem: the index's worst verdict skips them.
+const FINE: [&str; 3] =
+    ["keeps up", "delay queue: messages leave by TTL to the dead-letter exchange", "unused"];
+
+/// The verdict on one queue: what an operator must know first. A queue without consumers is
+/// judged by how messages leave it: a delay queue (they expire and are dead-lettered, as
+/// designed) is fine; one where they pile up says how fast.
 pub fn verdict(q: &QueueReport) -> String {
     let lost = q.loss_probability.mean;
     let expired = q.expire_probability.as_ref().map_or(0.0, |e| e.mean);
     if q.consumers == 0 {
-        "no consumers".into()
+        let c = &q.counts;
+        if c.offered == 0 {
+            "unused".into()
+        } else if c.expired.unwrap_or(0) > 0
+            && c.dead_lettered.unwrap_or(0) >= c.expired.unwrap_or(0)
+            && lost < 0.001
+        {
+            FINE[1].into()
+        } else {
+            format!(
+                "no consumers: {}/s accumulate",
+                trim_num(q.offered_rate.mean * (1.0 - lost - expired).max(0.0), 2)
+            )
+        }
     } else if lost >= 0.001 {
         format!("drops {} of messages", pct(lost))
     } else if expired >= 0.001 {
@@ -90,6 +109,50 @@ pub fn verdict(q: &QueueReport) -> String {
     }
 }
 
+/// A queue's worst window of a timeline, if in it the offered rate outran the throughput
+/// enough that the backlog grew (by at least 10 messages and 5% of the window's offered
+/// messages): "falls behind in a peak: …". The run's averages can say "keeps up" while a
+/// transient spike leaves a backlog for an hour.
+fn peak_verdict(t: &Timeline, name: &str) -> Option<String> {
+    let mut worst: Option<(f64, &crate::results::Window, &crate::results::WindowQueue)> = None;
+    for w in t.windows.iter().filter(|w| !w.warmup) {
+        let Some(q) = w.queues.iter().find(|q| q.name == name) else { continue };
+        let span = w.end_s - w.start_s;
+        let growth = (q.offered_rate - q.throughput) * span;
+        if growth >= 10.0_f64.max(0.05 * q.offered_rate * span)
+            && worst.is_none_or(|(g, _, _)| growth > g)
+        {
+            worst = Some((growth, w, q));
+        }
+    }
+    let (_, w, q) = worst?;
+    let peak = t
+        .windows
+        .iter()
+        .filter(|w| !w.warmup)
+        .filter_map(|w| w.queues.iter().find(|q| q.name == name))
+        .map(|q| q.queue_length.max)
+        .max()
+        .unwrap_or(0);
+    Some(format!(
+        "falls behind in a peak: offered {}/s against {}/s served at {}–{}, backlog up to {peak}",
+        trim_num(q.offered_rate, 3),
+        trim_num(q.throughput, 3),
+        crate::dist::fmt_secs(w.start_s),
+        crate::dist::fmt_secs(w.end_s),
+    ))
+}
+
+/// [`verdict`] of queue `q` of run `r`, judging its worst window when the run has a
+/// timeline and the queue's averages see no worse problem.
+pub fn run_verdict(r: &RunReport, q: &QueueReport) -> String {
+    let v = verdict(q);
+    if q.consumers == 0 || (!FINE.contains(&v.as_str()) && !v.starts_with("keeps up")) {
+        return v;
+    }
+    r.timeline.as_ref().and_then(|t| peak_verdict(t, &q.name)).unwrap_or(v)
+}
+
 fn loss_text(q: &QueueReport) -> String {
     if q.loss_probability.mean == 0.0 {
         "no loss".into()
@@ -100,7 +163,7 @@ fn loss_text(q: &QueueReport) -> String {
 
 /// One queue's part of the headline: p99 wait (with theory's where a model gives it),
 /// utilization, loss and the verdict.
-fn queue_part(q: &QueueReport, theory: Option<&AnalyticReport>) -> String {
+fn queue_part(r: &RunReport, q: &QueueReport, theory: Option<&AnalyticReport>) -> String {
     let mut s = format!("`{}` p99 wait {}", q.name, dur(q.wait_s.p99));
     if let Some(a) = theory.and_then(|t| t.queue(&q.name))
         && let (Some(t), Some(m)) = (a.wait_s.p99, q.wait_s.p99)
@@ -112,14 +175,19 @@ fn queue_part(q: &QueueReport, theory: Option<&AnalyticReport>) -> String {
         }
         s.push(')');
     }
-    let _ =
-        write!(s, ", utilization {}, {} — {}", pct(q.utilization.mean), loss_text(q), verdict(q));
+    let _ = write!(
+        s,
+        ", utilization {}, {} — {}",
+        pct(q.utilization.mean),
+        loss_text(q),
+        run_verdict(r, q)
+    );
     s
 }
 
 /// The bold line a run's report opens with.
 pub fn run_headline(r: &RunReport, theory: Option<&AnalyticReport>) -> String {
-    let mut parts: Vec<String> = r.queues.iter().map(|q| queue_part(q, theory)).collect();
+    let mut parts: Vec<String> = r.queues.iter().map(|q| queue_part(r, q, theory)).collect();
     parts.extend(r.topics.iter().flat_map(topic_parts));
     format!("**{}**", parts.join("; "))
 }
@@ -219,11 +287,11 @@ pub fn index_markdown(runs: &[IndexRun<'_>], others: &[(String, String)]) -> Str
             continue;
         };
         let worst_loss = r.queues.iter().map(|q| q.loss_probability.mean).fold(0.0, f64::max);
-        let verdicts: Vec<String> = r.queues.iter().map(verdict).collect();
+        let verdicts: Vec<String> = r.queues.iter().map(|q| run_verdict(r, q)).collect();
         let worst = verdicts
             .iter()
             .zip(&r.queues)
-            .find(|(v, _)| v.as_str() != "keeps up")
+            .find(|(v, _)| !FINE.contains(&v.as_str()))
             .map_or_else(|| "keeps up".to_string(), |(v, q)| format!("`{}` {v}", q.name));
         let _ = writeln!(
             md,
@@ -299,5 +367,55 @@ mod tests {
         let idx = index_markdown(&[IndexRun { dir: "pipe", report: &out.report }], &[]);
         assert!(idx.contains("| [pipe](pipe/report.md) | "), "{idx}");
         assert_eq!(headline_of(&format!("# t\n\n{h}\n")), Some(h));
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::*;
+
+    fn run(path: &str, horizon: f64, window: Option<f64>) -> RunReport {
+        let text = std::fs::read_to_string(path).expect("a shipped scenario");
+        let mut m = crate::scenario::Model::from_toml(&text, path).expect("valid");
+        m.simulation.replications = 2;
+        m.simulation.horizon = horizon;
+        m.simulation.warmup = m.simulation.warmup.min(horizon / 10.0);
+        if let Some(w) = window {
+            m.simulation.window = Some(w);
+        }
+        crate::sim::run(&m, None, &crate::sim::NoProgress).report
+    }
+
+    /// A delay queue (TTL, dead-lettered back, no consumers by design) is fine; a parking
+    /// lot says how fast it fills; the index flags neither as "no consumers".
+    #[test]
+    fn a_delay_queue_is_not_a_queue_without_consumers() {
+        let r = run("scenarios/retry-with-delay.toml", 1800.0, None);
+        let q = |n: &str| r.queues.iter().find(|q| q.name == n).unwrap();
+        assert_eq!(run_verdict(&r, q("work.delay")), FINE[1]);
+        let parked = run_verdict(&r, q("work.parking-lot"));
+        assert!(
+            parked.starts_with("no consumers: 0.0") && parked.ends_with("/s accumulate"),
+            "{parked}"
+        );
+        let idx = index_markdown(&[IndexRun { dir: "retry", report: &r }], &[]);
+        assert!(!idx.contains("`work.delay`"), "{idx}");
+        assert!(idx.contains("`work.parking-lot` no consumers: "), "{idx}");
+    }
+
+    /// A transient spike the run's averages hide: the worst window's backlog grows, so the
+    /// verdict is not "keeps up"; the same run without a timeline keeps its average verdict.
+    #[test]
+    fn a_spike_whose_backlog_grows_does_not_keep_up() {
+        let r = run("scenarios/flash-sale.toml", 10_800.0, Some(300.0));
+        let q = &r.queues[0];
+        assert_eq!(verdict(q), "keeps up");
+        let v = run_verdict(&r, q);
+        assert!(v.starts_with("falls behind in a peak: offered 16"), "{v}");
+        let idx = index_markdown(&[IndexRun { dir: "flash", report: &r }], &[]);
+        assert!(idx.contains("falls behind in a peak") && !idx.ends_with("keeps up |\n"), "{idx}");
+        let mut flat = r.clone();
+        flat.timeline = None;
+        assert_eq!(run_verdict(&flat, &flat.queues[0]), "keeps up");
     }
 }

@@ -19,8 +19,8 @@ pub use engine::{
 
 use crate::cancel::Cancel;
 use crate::results::{
-    CURVE_QUANTILES, Counts, DrainTime, EndToEnd, Latency, PercentileCurve, PriorityReport,
-    ProducerReport, QueueCurves, QueueLength, QueueReport, RunReport,
+    Counts, DrainTime, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport,
+    QueueCurves, QueueLength, QueueReport, RunReport,
 };
 use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, MeanCi, summarize};
@@ -58,17 +58,7 @@ pub struct SimOutcome {
 }
 
 fn curve(pooled: &LatencyHistogram, per_rep: &[&LatencyHistogram]) -> PercentileCurve {
-    let mut c = PercentileCurve::default();
-    for q in CURVE_QUANTILES {
-        if let Some(v) = pooled.quantile(q) {
-            c.pooled.push((q, v));
-        }
-        let reps: Vec<f64> = per_rep.iter().filter_map(|h| h.quantile(q)).collect();
-        if let Some(MeanCi { mean, ci95: Some(h) }) = summarize(&reps) {
-            c.replicated.push((q, mean, h));
-        }
-    }
-    c
+    PercentileCurve::from_batches(pooled, per_rep, |h, q| h.quantile(q))
 }
 
 /// Pilot replications used to choose an automatic warm-up.

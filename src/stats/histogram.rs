@@ -86,6 +86,72 @@ impl LatencyHistogram {
     }
 }
 
+/// One step of HdrHistogram's percentile iteration (its `outputPercentileDistribution`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DistributionStep {
+    /// The highest value equivalent to the bucket reached, seconds.
+    pub value_s: f64,
+    /// The quantile iterated to (0 to 1; the last step is 1).
+    pub quantile: f64,
+    /// Values at or below `value_s`.
+    pub total_count: u64,
+}
+
+/// A histogram's percentile distribution as HdrHistogram reports it: the steps of its
+/// percentile iterator and the summary lines' figures (the histogram's own mean and
+/// standard deviation, from bucket midpoints as HdrHistogram computes them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distribution {
+    /// The steps, in increasing quantile.
+    pub steps: Vec<DistributionStep>,
+    /// Mean, seconds.
+    pub mean_s: f64,
+    /// Standard deviation, seconds.
+    pub stdev_s: f64,
+    /// Largest value (highest equivalent of its bucket), seconds.
+    pub max_s: f64,
+    /// Values recorded.
+    pub total_count: u64,
+    /// Buckets of the histogram.
+    pub buckets: u32,
+    /// Sub-buckets per bucket.
+    pub sub_buckets: u32,
+    /// Significant value digits (the decimals HdrHistogram prints values with).
+    pub significant_digits: u8,
+}
+
+impl LatencyHistogram {
+    /// The percentile distribution with `ticks_per_half_distance` steps per halving of the
+    /// distance to 100% (HdrHistogram's default is 5), from the crate's quantile iterator.
+    pub fn distribution(&self, ticks_per_half_distance: u32) -> Distribution {
+        let h = &self.hist;
+        let steps = if h.is_empty() {
+            Vec::new()
+        } else {
+            h.iter_quantiles(ticks_per_half_distance.max(1))
+                .scan(0u64, |total, v| {
+                    *total += v.count_since_last_iteration();
+                    Some(DistributionStep {
+                        value_s: v.value_iterated_to() as f64 / NS_PER_S,
+                        quantile: v.quantile_iterated_to(),
+                        total_count: *total,
+                    })
+                })
+                .collect()
+        };
+        Distribution {
+            steps,
+            mean_s: if h.is_empty() { 0.0 } else { h.mean() / NS_PER_S },
+            stdev_s: if h.is_empty() { 0.0 } else { h.stdev() / NS_PER_S },
+            max_s: h.max() as f64 / NS_PER_S,
+            total_count: h.len(),
+            buckets: u32::from(h.buckets()),
+            sub_buckets: 2 * SUB_BUCKET_HALF_COUNT as u32,
+            significant_digits: h.sigfig(),
+        }
+    }
+}
+
 /// Bucket layout of `Histogram::new_with_bounds(LOW, HIGH, SIGFIG)`, as hdrhistogram 7
 /// computes it: unit magnitude 0 (`LOW` = 1), 2048 sub-buckets (the power of two above
 /// 2·10³), of which the upper half (1024) is used in every bucket after the first.
