@@ -99,8 +99,10 @@ impl Trail for () {
 
 /// What a replication's engine is compiled for, chosen once per scenario: [`Plain`] when
 /// the scenario uses none of the message lifecycle (TTLs, dead-lettering, priorities,
-/// failures, crashes), whose paths are then compiled out and whose queue entries are as
-/// small as before those features existed (40 bytes, against 56); [`Full`] otherwise.
+/// failures, crashes, `network_delay`) nor what [`Mode::X`] lists, whose paths are then
+/// compiled out and whose queue entries are as small as before those features existed
+/// (40 bytes, against 56); [`Varied`] for what `X` lists without the lifecycle; [`Full`]
+/// otherwise.
 trait Mode: 'static {
     /// The message lifecycle is on.
     const L: bool;
