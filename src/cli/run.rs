@@ -111,7 +111,12 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     let report = &outcome.report;
     if let Some(dir) = &a.out {
         write_run_files(dir, report)?;
-        let theory = mqsim::analytic::analyze(&model);
+        let mut theory = mqsim::analytic::analyze(&model);
+        // Per-window theory (PSA, MOL) for the headline's worst window of a varying load.
+        theory.timeline = report
+            .timeline
+            .as_ref()
+            .map(|t| mqsim::analytic::timevarying::timeline(&model, t.window_s));
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
         figs.extend(figures::timeline_figures(report));
         figs.extend(figures::time_figures(&outcome, &model, Some(&theory)));

@@ -185,9 +185,18 @@ pub fn compare_markdown(
 /// The bold line of a comparison: per queue, p99 wait of theory, simulation and the real
 /// broker.
 pub fn compare_headline(c: &Comparison3) -> String {
+    // A queue none of the back ends measured a wait on (a delay queue, a parking lot)
+    // has nothing to say in the headline; its row stays in the tables.
+    let measured = |q: &&super::compare::QueueComparison| {
+        q.figures.iter().any(|f| {
+            f.metric == "wait_s.p99"
+                && (f.analytic.is_some() || f.sim.is_some() || f.real.is_some())
+        })
+    };
     let parts: Vec<String> = c
         .queues
         .iter()
+        .filter(measured)
         .map(|q| {
             let f = q.figures.iter().find(|f| f.metric == "wait_s.p99");
             let get = |v: Option<f64>| v.map_or("-".to_string(), fmt_duration);
@@ -231,11 +240,16 @@ pub fn analytic_markdown(report: &AnalyticReport, figures: &[(String, String)]) 
         .iter()
         .map(|q| {
             format!(
-                "`{}` {}: p99 wait {}, utilization {}",
+                "`{}` {}: p99 wait {}, utilization {}{}",
                 q.name,
                 q.model.as_deref().unwrap_or("no model"),
                 q.wait_s.p99.map_or("-".into(), fmt_duration),
-                q.utilization.map_or("-".into(), headline::pct)
+                q.utilization.map_or("-".into(), headline::pct),
+                if q.time_varying_arrivals {
+                    " at the long-run mean rate (the load varies: peaks are worse, see the per-window figures)"
+                } else {
+                    ""
+                }
             )
         })
         .collect();
