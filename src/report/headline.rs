@@ -168,13 +168,18 @@ pub fn vs_theory(measured: f64, theory: f64) -> Option<String> {
     if !(theory > 0.0 && measured.is_finite() && measured >= 0.0) {
         return None;
     }
-    let ratio = measured / theory;
+    Some(rel_error_text(measured / theory - 1.0))
+}
+
+/// A relative error `e` = measured ÷ theory − 1 as [`vs_theory`] writes it.
+pub fn rel_error_text(e: f64) -> String {
+    let ratio = 1.0 + e;
     if !(0.5..=2.0).contains(&ratio) {
-        return Some(format!("{}× theory", trim_num(ratio, 2)));
+        return format!("{}× theory", trim_num(ratio, 2));
     }
-    let p = 100.0 * (ratio - 1.0);
+    let p = 100.0 * e;
     let sign = if p > 0.0 { "+" } else { "" };
-    Some(format!("{sign}{}%", trim_num(p, 2)))
+    format!("{sign}{}%", trim_num(p, 2))
 }
 
 /// The worst window of a time-varying run for queue `name` (highest p99 wait after the

@@ -51,7 +51,7 @@ pub fn theory_table(c: &Comparison3) -> String {
                 if q.exact { "yes" } else { "no" },
                 fmt_value(&f.metric, f.sim),
                 fmt_value(&f.metric, f.sim_ci95),
-                f.sim_vs_analytic.map_or("-".into(), |e| format!("{:+.2}%", e * 100.0)),
+                f.sim_vs_analytic.map_or("-".into(), headline::rel_error_text),
                 in_ci.map_or("-", |b| if b { "yes" } else { "no" }),
             );
         }
@@ -120,6 +120,19 @@ fn run_page(
         let c = compare(t, r, None);
         if c.queues.iter().any(|q| q.figures.iter().any(|f| f.analytic.is_some())) {
             out.push_str("\n## Against queueing theory\n\n");
+            let varying: Vec<String> = t
+                .queues
+                .iter()
+                .filter(|q| q.time_varying_arrivals)
+                .map(|q| format!("`{}`", q.name))
+                .collect();
+            if !varying.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "The load on {} changes over time: theory here is the stationary model at the long-run mean rate, so its throughput and utilization are the run's averages but its waits describe no instant of the run (the timeline below has the per-window figures).\n",
+                    varying.join(", ")
+                );
+            }
             out.push_str(&theory_table(&c));
             out.push_str("\nPercentiles pool all replications; their 95% interval is the band in the charts (batch means over replications, centred on the pooled line). Notes on the models:\n\n");
             for q in &t.queues {
