@@ -8,6 +8,6 @@ command -v chromium > /dev/null || { echo "chromium not found: apt-get update &&
 for f in "$@"; do
   out="$f.png"
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --screenshot="$out" --window-size=1200,3000 "file://$(realpath "$f")" 2> /dev/null
+    --screenshot="$out" --window-size=${WINDOW:-1200,3000} "file://$(realpath "$f")" 2> /dev/null
   echo "$out"
 done

@@ -168,13 +168,13 @@ fn run_page(
             let _ = writeln!(out, "{caption}\n\n![{caption}]({file})\n");
         }
     }
-    // The terminal table's queue figures are above already; its message counts, producers
-    // and end-to-end latencies are not.
-    let full = table::render_run(r);
-    let rest = full.find("Message counts").map_or(full.as_str(), |i| &full[i..]);
-    out.push_str("\n## Message counts, producers, end to end\n\n```text\n");
-    out.push_str(rest);
-    out.push_str("```\n");
+    // The terminal table's queue figures, topics and timeline are above already; its
+    // message counts, producers and end-to-end latencies are not.
+    if !r.queues.is_empty() {
+        out.push_str("\n## Message counts, producers, end to end\n\n```text\n");
+        out.push_str(table::render_counts(r).trim_start());
+        out.push_str("```\n");
+    }
     out
 }
 

@@ -191,6 +191,32 @@ pub fn render_run(r: &RunReport) -> String {
     out.push_str(&t.render());
     out.push_str("\nWq = wait until service starts (prefetch buffers included), W = sojourn until service ends; ± is the 95% CI over replications.\n");
 
+    out.push_str(&render_counts(r));
+    if !r.topics.is_empty() {
+        out.push_str(&super::topic::render_run(&r.topics));
+    }
+    if let Some(t) = &r.timeline {
+        out.push('\n');
+        out.push_str(&render_timeline(t));
+    }
+    if let Some(reached) = r.precision_reached {
+        let _ = writeln!(
+            out,
+            "\nPrecision {}: {} after {} replications (every queue's mean sojourn within ±{:.1}% at 95%).",
+            r.precision.map_or_else(String::new, |p| format!("{p}")),
+            if reached { "reached" } else { "NOT reached (max_replications hit)" },
+            r.replications,
+            r.precision.unwrap_or(0.0) * 100.0,
+        );
+    }
+    out.push_str(&timing_line(r));
+    out
+}
+
+/// The message counts per queue (and what the lifecycle adds), the producers and the end to
+/// end latencies: the part of the run table below the queue figures.
+pub fn render_counts(r: &RunReport) -> String {
+    let mut out = String::new();
     // The second edition's counts appear when the scenario uses its features.
     let lifecycle = r.queues.iter().any(|q| q.counts.expired.is_some());
     let mut heads = vec!["queue", "offered", "delivered", "acked", "dropped"];
@@ -284,24 +310,6 @@ pub fn render_run(r: &RunReport) -> String {
         out.push('\n');
         out.push_str(&e.render());
     }
-    if !r.topics.is_empty() {
-        out.push_str(&super::topic::render_run(&r.topics));
-    }
-    if let Some(t) = &r.timeline {
-        out.push('\n');
-        out.push_str(&render_timeline(t));
-    }
-    if let Some(reached) = r.precision_reached {
-        let _ = writeln!(
-            out,
-            "\nPrecision {}: {} after {} replications (every queue's mean sojourn within ±{:.1}% at 95%).",
-            r.precision.map_or_else(String::new, |p| format!("{p}")),
-            if reached { "reached" } else { "NOT reached (max_replications hit)" },
-            r.replications,
-            r.precision.unwrap_or(0.0) * 100.0,
-        );
-    }
-    out.push_str(&timing_line(r));
     out
 }
 
