@@ -818,10 +818,10 @@ impl<'m, K: Mode> Engine<'m, K> {
     /// Consumer `c`'s service ends; whether it failed is drawn from its group's failure
     /// stream.
     fn service_end(&mut self, c: usize) {
-        let group = &mut self.side.groups[self.side.consumers[c].group as usize];
         let failed = if !K::L {
             None
         } else {
+            let group = &mut self.side.groups[self.side.consumers[c].group as usize];
             group.failure.and_then(|f| {
                 (f.probability > 0.0
                     && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability)
@@ -923,7 +923,8 @@ impl<'m, K: Mode> Engine<'m, K> {
             cons.service_event = None;
         }
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
-        let started = cons.started;
+        // Only the lifecycle's figures read the start of a service.
+        let started = if K::L { cons.started } else { 0.0 };
         let st = &mut self.side.queues[q];
         st.busy -= 1;
         st.busy_avg.set(now, f64::from(st.busy));
@@ -1002,7 +1003,8 @@ impl<'m, K: Mode> Engine<'m, K> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= warmup && msg.producer != NO_PRODUCER {
+                // Only an `initial_messages` backlog (a [`Mode::X`] feature) has no producer.
+                if msg.origin_t >= warmup && (!K::X || msg.producer != NO_PRODUCER) {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
