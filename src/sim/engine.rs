@@ -164,6 +164,22 @@ enum Event {
     Settle(u32, Settlement),
 }
 
+impl Event {
+    /// The index every kind carries (a producer, consumer or queue).
+    #[inline(always)]
+    fn index(self) -> u32 {
+        match self {
+            Event::Arrival(i)
+            | Event::ServiceEnd(i)
+            | Event::Expire(i)
+            | Event::Crash(i)
+            | Event::Restart(i)
+            | Event::Reach(i)
+            | Event::Settle(i, _) => i,
+        }
+    }
+}
+
 /// What a consumer sent the broker at the end of a service (with `network_delay` it is
 /// on the wire until it arrives).
 #[derive(Debug, Clone, Copy)]
@@ -1251,9 +1267,14 @@ impl<'m, K: Mode> Engine<'m, K> {
             // The two events of every scenario first; the lifecycle's only exist with `L`.
             match ev {
                 Event::ServiceEnd(c) => self.service_end(c as usize),
+                // Without the lifecycle nothing else is ever scheduled: every other event
+                // is an arrival, and the test above is the only one an event pays.
+                other if !K::L => {
+                    debug_assert!(matches!(other, Event::Arrival(_)));
+                    self.arrival(other.index() as usize);
+                }
                 Event::Arrival(p) => self.arrival(p as usize),
-                other if K::L => self.lifecycle_event(other),
-                _ => {}
+                other => self.lifecycle_event(other),
             }
         }
         if self.draining > 0 {
