@@ -398,9 +398,21 @@ impl Dist {
     }
 
     /// Draws one value, seconds.
-    #[inline]
+    ///
+    /// The exponential, by far the commonest, is drawn inline at the caller (the engine's
+    /// event loop draws one per event); the other families stay out of line.
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        if let Sampler::Exp(d) = &self.sampler {
+            return d.sample(rng);
+        }
+        self.sample_other(rng)
+    }
+
+    #[inline(never)]
+    fn sample_other<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match &self.sampler {
+            // Served by `sample` itself.
             Sampler::Exp(d) => d.sample(rng),
             Sampler::Const(v) => *v,
             Sampler::Uniform(d) => d.sample(rng),

@@ -146,12 +146,25 @@ impl<E: Copy> Calendar<E> {
     /// cancelled events on the way.
     #[inline(always)]
     pub fn pop(&mut self) -> Option<(f64, E)> {
+        self.settle();
+        let &root = self.entries.first()?;
+        self.stale_root = true;
+        // The emptiness test keeps the hash lookup off the path of runs that never cancel.
+        if !self.cancelled.is_empty() && self.cancelled.remove(&root.seq) {
+            return self.pop_past_cancelled();
+        }
+        Some((root.time(), root.event))
+    }
+
+    /// [`Calendar::pop`] once the root was a cancelled event: out of line, so that the
+    /// event loop of a run that never cancels carries no loop for it.
+    #[inline(never)]
+    fn pop_past_cancelled(&mut self) -> Option<(f64, E)> {
         loop {
             self.settle();
             let &root = self.entries.first()?;
             self.stale_root = true;
-            // The emptiness test keeps the hash lookup off the path of runs that never cancel.
-            if self.cancelled.is_empty() || !self.cancelled.remove(&root.seq) {
+            if !self.cancelled.remove(&root.seq) {
                 return Some((root.time(), root.event));
             }
         }
@@ -208,17 +221,20 @@ impl<E: Copy> Calendar<E> {
                 self.sift_down(entry);
             }
         }
-        while self.heap_len < self.entries.len() {
-            let entry = self.entries[self.heap_len];
-            self.heap_len += 1;
-            self.sift_up(self.heap_len - 1, entry);
+        // Locals, not fields, in the loop: the event loop around it is short of registers.
+        let len = self.entries.len();
+        for pos in self.heap_len..len {
+            let entry = self.entries[pos];
+            self.sift_up(pos, entry);
         }
+        self.heap_len = len;
     }
 
-    /// Puts `entry` at the hole `pos` of the heap and moves it up past every later parent.
+    /// Puts `entry` at the hole `pos` of the heap and moves it up past every later parent
+    /// (only `entries[..=pos]` is read, so the heap may be growing past `heap_len`).
     #[inline(always)]
     fn sift_up(&mut self, mut pos: usize, entry: Entry<E>) {
-        let heap = &mut self.entries[..self.heap_len];
+        let heap = &mut self.entries[..=pos];
         while pos > 0 {
             let parent = (pos - 1) / 2;
             if !entry.before(&heap[parent]) {

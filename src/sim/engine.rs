@@ -164,6 +164,22 @@ enum Event {
     Settle(u32, Settlement),
 }
 
+impl Event {
+    /// The index every kind carries (a producer, consumer or queue).
+    #[inline(always)]
+    fn index(self) -> u32 {
+        match self {
+            Event::Arrival(i)
+            | Event::ServiceEnd(i)
+            | Event::Expire(i)
+            | Event::Crash(i)
+            | Event::Restart(i)
+            | Event::Reach(i)
+            | Event::Settle(i, _) => i,
+        }
+    }
+}
+
 /// What a consumer sent the broker at the end of a service (with `network_delay` it is
 /// on the wire until it arrives).
 #[derive(Debug, Clone, Copy)]
@@ -818,10 +834,10 @@ impl<'m, K: Mode> Engine<'m, K> {
     /// Consumer `c`'s service ends; whether it failed is drawn from its group's failure
     /// stream.
     fn service_end(&mut self, c: usize) {
-        let group = &mut self.side.groups[self.side.consumers[c].group as usize];
         let failed = if !K::L {
             None
         } else {
+            let group = &mut self.side.groups[self.side.consumers[c].group as usize];
             group.failure.and_then(|f| {
                 (f.probability > 0.0
                     && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability)
@@ -923,7 +939,8 @@ impl<'m, K: Mode> Engine<'m, K> {
             cons.service_event = None;
         }
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
-        let started = cons.started;
+        // Only the lifecycle's figures read the start of a service.
+        let started = if K::L { cons.started } else { 0.0 };
         let st = &mut self.side.queues[q];
         st.busy -= 1;
         st.busy_avg.set(now, f64::from(st.busy));
@@ -1002,7 +1019,8 @@ impl<'m, K: Mode> Engine<'m, K> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= warmup && msg.producer != NO_PRODUCER {
+                // Only an `initial_messages` backlog (a [`Mode::X`] feature) has no producer.
+                if msg.origin_t >= warmup && (!K::X || msg.producer != NO_PRODUCER) {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
@@ -1249,9 +1267,14 @@ impl<'m, K: Mode> Engine<'m, K> {
             // The two events of every scenario first; the lifecycle's only exist with `L`.
             match ev {
                 Event::ServiceEnd(c) => self.service_end(c as usize),
+                // Without the lifecycle nothing else is ever scheduled: every other event
+                // is an arrival, and the test above is the only one an event pays.
+                other if !K::L => {
+                    debug_assert!(matches!(other, Event::Arrival(_)));
+                    self.arrival(other.index() as usize);
+                }
                 Event::Arrival(p) => self.arrival(p as usize),
-                other if K::L => self.lifecycle_event(other),
-                _ => {}
+                other => self.lifecycle_event(other),
             }
         }
         if self.draining > 0 {
