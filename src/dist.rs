@@ -78,6 +78,12 @@ pub enum DistKind {
         /// Coefficient of variation, at least 1.
         cv: f64,
     },
+    /// Observations, each drawn with equal probability (an mqsim extension: resampling a
+    /// recorded sample, read from a file by the scenario's caller).
+    Empirical {
+        /// The observations, seconds (or counts, for a batch size).
+        values: std::sync::Arc<[f64]>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +100,12 @@ enum Sampler {
         p: f64,
         e1: Exp<f64>,
         e2: Exp<f64>,
+    },
+    /// One of the observations, uniformly; their mean and SCV computed once.
+    Empirical {
+        values: std::sync::Arc<[f64]>,
+        mean: f64,
+        scv: f64,
     },
 }
 
@@ -193,6 +205,7 @@ fn variance_param(kind: &DistKind) -> &'static str {
         DistKind::Uniform { .. } => "max",
         DistKind::Erlang { .. } => "k",
         DistKind::Exponential { .. } | DistKind::Constant { .. } => "mean",
+        DistKind::Empirical { .. } => "file",
         DistKind::Gamma { .. } | DistKind::Weibull { .. } | DistKind::Pareto { .. } => "shape",
     }
 }
@@ -338,6 +351,27 @@ impl Dist {
                     }
                 }
             }
+            DistKind::Empirical { values } => {
+                if values.is_empty() {
+                    return Err(err("file", "has no observations".into()));
+                }
+                if let Some(v) =
+                    values.iter().find(|v| !(v.is_finite() && (0.0..=MAX_SECONDS).contains(*v)))
+                {
+                    return Err(err(
+                        "file",
+                        format!(
+                            "has an observation out of range ({v_}): each must be from 0 to {MAX_SECONDS:e}",
+                            v_ = fmt_num(v)
+                        ),
+                    ));
+                }
+                let n = values.len() as f64;
+                let mean = values.iter().sum::<f64>() / n;
+                let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+                let scv = if mean > 0.0 { var / (mean * mean) } else { 0.0 };
+                Sampler::Empirical { values: values.clone(), mean, scv }
+            }
         };
         let d = Dist { kind, sampler };
         let scv = d.scv();
@@ -381,6 +415,7 @@ impl Dist {
                     e2.sample(rng)
                 }
             }
+            Sampler::Empirical { values, .. } => values[rng.random_range(0..values.len())],
         }
     }
 
@@ -394,6 +429,10 @@ impl Dist {
             DistKind::LogNormal { mean, .. } => mean,
             DistKind::Weibull { mean, .. } | DistKind::Pareto { mean, .. } => mean,
             DistKind::HyperExponential { mean, .. } => mean,
+            DistKind::Empirical { .. } => match self.sampler {
+                Sampler::Empirical { mean, .. } => mean,
+                _ => unreachable!("an empirical kind has an empirical sampler"),
+            },
         }
     }
 
@@ -426,6 +465,10 @@ impl Dist {
             }
             DistKind::Pareto { shape, .. } => 1.0 / (shape * (shape - 2.0)),
             DistKind::HyperExponential { cv, .. } => cv * cv,
+            DistKind::Empirical { .. } => match self.sampler {
+                Sampler::Empirical { scv, .. } => scv,
+                _ => unreachable!("an empirical kind has an empirical sampler"),
+            },
         }
     }
 
@@ -463,6 +506,9 @@ impl Dist {
             DistKind::HyperExponential { mean, cv } => {
                 format!("hyperexponential(mean={}, cv={cv})", fmt_secs(mean))
             }
+            DistKind::Empirical { ref values } => {
+                format!("empirical({} observations, mean={})", values.len(), fmt_secs(self.mean()))
+            }
         }
     }
 }
@@ -487,7 +533,7 @@ pub fn fmt_secs(s: f64) -> String {
     } else if s.abs() >= 1e-3 {
         (s * 1e3, "ms")
     } else if s.abs() >= 1e-6 {
-        (s * 1e6, "us")
+        (s * 1e6, "µs")
     } else {
         (s * 1e9, "ns")
     };
@@ -563,7 +609,7 @@ mod tests {
     fn fmt_secs_picks_units() {
         assert_eq!(fmt_secs(0.1), "100ms");
         assert_eq!(fmt_secs(2.5), "2.5s");
-        assert_eq!(fmt_secs(0.00075), "750us");
+        assert_eq!(fmt_secs(0.00075), "750µs");
         assert_eq!(fmt_secs(90.0), "1m 30s");
     }
 

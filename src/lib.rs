@@ -3,12 +3,14 @@
 #![warn(missing_docs)]
 
 pub mod analytic;
+pub mod arrival;
 pub mod broker;
 pub mod cancel;
 pub mod dist;
 pub mod loadtest;
 pub mod merge;
 pub mod mq;
+pub mod rabbitmq;
 pub mod report;
 pub mod results;
 pub mod routing;

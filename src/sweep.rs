@@ -190,6 +190,7 @@ pub fn value_text(v: &Value) -> String {
 pub fn models(
     text: &str,
     origin: &str,
+    files: &dyn crate::scenario::Files,
     specs: &[SetSpec],
     cells: &[(usize, Vec<Value>)],
 ) -> Result<Vec<Model>, SweepError> {
@@ -203,7 +204,7 @@ pub fn models(
             ));
         }
     }
-    Model::from_toml(text, origin).map_err(SweepError::Scenario)?;
+    Model::from_toml_with_files(text, origin, files).map_err(SweepError::Scenario)?;
     let doc: Table =
         toml::from_str(text).map_err(|e| SweepError::Spec("(scenario)".into(), e.to_string()))?;
     cells
@@ -215,7 +216,7 @@ pub fn models(
             }
             let variant = toml::to_string(&d)
                 .map_err(|e| SweepError::Spec("(scenario)".into(), e.to_string()))?;
-            Model::from_toml(&variant, origin).map_err(|mut error| {
+            Model::from_toml_with_files(&variant, origin, files).map_err(|mut error| {
                 // Lines refer to the rewritten variant, not to the user's file: drop them.
                 error.problems.iter_mut().for_each(|p| p.line = None);
                 SweepError::Cell {
@@ -313,7 +314,9 @@ mod tests {
         let a: SetSpec = "consumers.order-workers.count=8".parse().unwrap();
         let b: SetSpec = "consumers.order-workers.count=9".parse().unwrap();
         let cells: Vec<_> = grid(&[a.clone(), b.clone()]).into_iter().enumerate().collect();
-        let e = models(&text, "mmc.toml", &[a, b], &cells).unwrap_err().to_string();
+        let e = models(&text, "mmc.toml", &crate::scenario::NoFiles, &[a, b], &cells)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--set consumers.order-workers.count: this path is given twice"), "{e}");
     }
 
@@ -322,7 +325,7 @@ mod tests {
         let s: SetSpec = "simulation.seed=18446744073709551615".parse().unwrap();
         let text = std::fs::read_to_string("scenarios/mmc.toml").unwrap();
         let cells: Vec<_> = grid(std::slice::from_ref(&s)).into_iter().enumerate().collect();
-        let m = models(&text, "mmc.toml", &[s], &cells).unwrap();
+        let m = models(&text, "mmc.toml", &crate::scenario::NoFiles, &[s], &cells).unwrap();
         assert_eq!(m[0].simulation.seed, u64::MAX);
     }
 
@@ -343,16 +346,20 @@ mod tests {
             "producers.web.arrival.rate=32".parse().unwrap(),
         ];
         let cells: Vec<(usize, Vec<Value>)> = grid(&specs).into_iter().enumerate().collect();
-        let ms = models(&text, "mmc.toml", &specs, &cells).unwrap();
+        let ms = models(&text, "mmc.toml", &crate::scenario::NoFiles, &specs, &cells).unwrap();
         assert_eq!(ms[1].groups[0].count, 9);
         assert!((ms[1].producers[0].arrival.mean() - 1.0 / 32.0).abs() < 1e-15);
         let bad: Vec<SetSpec> = vec!["consumers.order-workers.count=0".parse().unwrap()];
         let cells: Vec<(usize, Vec<Value>)> = grid(&bad).into_iter().enumerate().collect();
-        let e = models(&text, "mmc.toml", &bad, &cells).unwrap_err().to_string();
+        let e = models(&text, "mmc.toml", &crate::scenario::NoFiles, &bad, &cells)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cell 0") && e.contains("consumers[0].count"), "{e}");
         let missing: Vec<SetSpec> = vec!["consumers.nobody.count=1".parse().unwrap()];
         let cells: Vec<(usize, Vec<Value>)> = grid(&missing).into_iter().enumerate().collect();
-        let e = models(&text, "mmc.toml", &missing, &cells).unwrap_err().to_string();
+        let e = models(&text, "mmc.toml", &crate::scenario::NoFiles, &missing, &cells)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no consumers named \"nobody\""), "{e}");
     }
 }

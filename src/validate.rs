@@ -3,7 +3,11 @@
 //! constant, Erlang-4 and log-normal (CV 2), finite buffers (M/M/c/K under reject-publish and
 //! drop-head, one consumer with prefetch > 1 among them), a Jackson tandem, and the message
 //! lifecycle (TTL as M/M/c+D, requeued and rejected failures, priorities, crashes, a retry
-//! loop through a dead-letter exchange and a delay queue) —
+//! loop through a dead-letter exchange and a delay queue), `network_delay` with prefetch 1
+//! (the credit held E[S] + 2d: M/G/1 exact, M/G/c approximate), Kafka-style topics, and
+//! load that is not a stationary stream of single messages (MMPP/M/1, M^X/M/1, the fluid
+//! drain time of a backlog, PSA and MOL per window of a time-varying M(t)/M/c:
+//! `validate::load`) —
 //! and, beside them, the tutorial's four formulas against theory and simulation.
 //!
 //! A cell **passes** when theory lies inside the simulation's 99.9% Student-t interval over
@@ -11,6 +15,9 @@
 //! comparison guard: with ~400 comparisons, 95% intervals would miss theory ~20 times by
 //! chance alone, 99.9% intervals ~0.4 times. Exact models must pass everywhere;
 //! approximations report their relative error and are not given a verdict.
+
+mod load;
+mod topic;
 
 use crate::analytic::{self, tutorial};
 use crate::scenario::Model;
@@ -85,6 +92,18 @@ pub struct Validation {
 struct Cell {
     label: String,
     model: Model,
+    kind: Kind,
+}
+
+/// What a cell's simulation is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The long-run figures of every queue (and topic) against the analytic back end.
+    Stationary,
+    /// Only the drain time of an initial backlog against the fluid approximation.
+    Drain,
+    /// Only the per-window waits against PSA and MOL (`analytic::timevarying`).
+    Windows,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -109,6 +128,7 @@ fn single(
     Cell {
         label,
         model: Model::from_toml(&text, "validate.toml").expect("generated cell is valid"),
+        kind: Kind::Stationary,
     }
 }
 
@@ -139,6 +159,7 @@ fn lifecycle_cell(
     Cell {
         label: label.into(),
         model: Model::from_toml(&text, "validate.toml").expect("generated cell is valid"),
+        kind: Kind::Stationary,
     }
 }
 
@@ -201,8 +222,31 @@ fn lifecycle_cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
             reps,
             2005,
         ),
+        // network_delay: one credit is held E[S] + 2d, an exact M/G/1 for the ready queue.
+        lifecycle_cell(
+            "M/M/1 prefetch=1 network_delay=50ms rho'=0.7",
+            3.5,
+            1,
+            "",
+            "",
+            "network_delay = 0.05",
+            customers,
+            reps,
+            2010,
+        ),
     ];
     if !quick {
+        out.push(lifecycle_cell(
+            "M/M/4 prefetch=1 network_delay=50ms rho'=0.7",
+            14.0,
+            4,
+            "",
+            "",
+            "network_delay = 0.05",
+            customers,
+            reps,
+            2011,
+        ));
         out.push(lifecycle_cell(
             "M/M/1 crashes up=20s down=2s constant rho=0.5",
             5.0,
@@ -252,6 +296,7 @@ fn lifecycle_cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
     out.push(Cell {
         label: "retry loop p=0.3 limit=3 delay=1s".into(),
         model: Model::from_toml(&retry, "retry.toml").expect("generated retry loop is valid"),
+        kind: Kind::Stationary,
     });
     out
 }
@@ -351,8 +396,11 @@ fn cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
     out.push(Cell {
         label: "tandem M/M/1 → M/M/2".into(),
         model: Model::from_toml(&tandem, "tandem.toml").expect("generated tandem is valid"),
+        kind: Kind::Stationary,
     });
     out.extend(lifecycle_cells(quick, reps, customers));
+    out.extend(topic::cells(quick, reps, customers));
+    out.extend(load::cells(quick, reps, customers));
     out
 }
 
@@ -407,8 +455,11 @@ fn row(
 }
 
 fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
-    let theory = analytic::analyze(&cell.model);
     let widen = t999_over_t975(cell.model.simulation.replications.saturating_sub(1));
+    if cell.kind != Kind::Stationary {
+        return load::compare(cell, out, widen);
+    }
+    let theory = analytic::analyze(&cell.model);
     let mut rows = Vec::new();
     for (qi, q) in out.report.queues.iter().enumerate() {
         let Some(a) = theory.queue(&q.name) else { continue };
@@ -440,7 +491,9 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
         if cell.model.queues[qi].max_length.is_some() {
             push("loss_probability", a.loss_probability, Some(q.loss_probability));
         }
-        if cell.model.uses_message_lifecycle() {
+        if cell.model.uses_message_lifecycle()
+            || cell.model.groups.iter().any(|g| g.network_delay > 0.0)
+        {
             push("throughput", a.throughput, Some(q.throughput));
             push("sojourn_s.mean", a.sojourn_s.mean, mean_ci(q.sojourn_s.mean, q.sojourn_s.ci95));
             push("expire_probability", a.expire_probability, q.expire_probability);
@@ -476,6 +529,7 @@ fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
             scale,
         ));
     }
+    rows.extend(topic::compare(cell, out, widen));
     rows
 }
 

@@ -8,6 +8,7 @@ use super::erlang_k_m1;
 use super::figures::{finite_buffer, infinite_buffer, round_robin};
 use super::lifecycle;
 use super::traffic::Stream;
+use super::transport;
 use crate::results::{Latency, MeanCount, QueueAnalysis};
 use crate::routing::QueueId;
 use crate::scenario::{Ack, ConsumerGroup, Model, Overflow};
@@ -60,6 +61,7 @@ pub(super) fn blank(model: &Model, q: QueueId, input: Stream) -> QueueAnalysis {
         expire_probability: None,
         reject_probability: None,
         by_priority: None,
+        drain_time_s: None,
     }
 }
 
@@ -87,8 +89,16 @@ impl Station {
     }
 }
 
-/// Analyses queue `q` fed by `input`; returns its figures and its departure stream.
+/// Analyses queue `q` fed by `input`; returns its figures and its departure stream, with
+/// the notes on time-varying load and the drain time of a backlog
+/// ([`super::load::annotate`]).
 pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueAnalysis, Stream) {
+    let (mut qa, out) = analyze_stationary(model, q, input);
+    super::load::annotate(model, q, &mut qa);
+    (qa, out)
+}
+
+fn analyze_stationary(model: &Model, q: QueueId, input: Stream) -> (QueueAnalysis, Stream) {
     let queue = &model.queues[q];
     let mut qa = blank(model, q, input);
     let lambda = input.rate;
@@ -166,6 +176,15 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
         let out = Stream { rate: lambda.min(capacity), scv: 1.0, poisson: false };
         return (qa, out);
     }
+    let delay = first.network_delay;
+    if groups.iter().any(|g| g.network_delay != delay) {
+        qa.notes.push(
+            "consumer groups on this queue differ in network_delay: no model implemented".into(),
+        );
+        let capacity = c64 as f64 / first.service.mean();
+        qa.stable = lambda < capacity || queue.max_length.is_some();
+        return (qa, Stream { rate: lambda.min(capacity), scv: 1.0, poisson: false });
+    }
     if groups.iter().any(|g| dispatch_of(g) != dispatch) {
         qa.notes.push(
             "consumer groups on this queue differ in prefetch/ack (dispatch regime): no model implemented".into(),
@@ -241,10 +260,17 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
     qa.offered_load_erlangs = Some(a);
     qa.rho = Some(rho);
 
+    let mut qa = match super::load::analyze(model, q, &st, qa) {
+        Ok(done) => return done,
+        Err(back) => *back,
+    };
     let mut left_out = false;
     if lifecycle::applies(model, q) {
         match lifecycle::analyze(model, q, &st, qa) {
             Ok((mut qa, mut out)) => {
+                if delay > 0.0 {
+                    transport::adjust(&st, delay, false, &mut qa);
+                }
                 lifecycle::adjust_after(model, q, &mut qa, &mut out);
                 return (qa, out);
             }
@@ -253,10 +279,15 @@ pub(super) fn analyze_queue(model: &Model, q: QueueId, input: Stream) -> (QueueA
             }
         }
     }
-    let (mut qa, mut out) = match st.dispatch {
-        Dispatch::Unlimited if st.c > 1 => round_robin(&st, qa),
-        _ => pooled(&st, qa),
+    let credit = transport::credit_station(&st, delay);
+    let (mut qa, mut out) = match (&credit, st.dispatch) {
+        (Some(cs), _) => pooled(cs, qa),
+        (None, Dispatch::Unlimited) if st.c > 1 => round_robin(&st, qa),
+        (None, _) => pooled(&st, qa),
     };
+    if delay > 0.0 {
+        transport::adjust(&st, delay, credit.is_some(), &mut qa);
+    }
     lifecycle::adjust_after(model, q, &mut qa, &mut out);
     if left_out {
         qa.exact = false;

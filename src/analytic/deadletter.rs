@@ -52,13 +52,7 @@ pub(super) fn solve(model: &Model) -> (Vec<QueueAnalysis>, Vec<EndToEndPath>) {
     let nq = model.queues.len();
     let mut external: Vec<Vec<(Stream, Class)>> = vec![Vec::new(); nq];
     for (pi, p) in model.producers.iter().enumerate() {
-        let mean = p.arrival.mean();
-        let s = Stream {
-            rate: if mean > 0.0 { 1.0 / mean } else { f64::INFINITY },
-            scv: p.arrival.scv(),
-            poisson: p.arrival.is_exponential(),
-        };
-        for &q in &p.routes {
+        for (q, s) in super::load::producer_streams(p) {
             external[q].push((s, (pi as u32, p.key, 0, 0)));
         }
     }

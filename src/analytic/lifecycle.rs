@@ -58,7 +58,7 @@ fn features(model: &Model, q: QueueId) -> Features {
     let mut classes: Vec<(u8, f64)> = Vec::new();
     if let Some(max) = queue.max_priority {
         for p in &producers {
-            let rate = 1.0 / p.arrival.mean();
+            let rate = p.message_rate();
             for (v, share) in p.priority.shares() {
                 let v = v.min(max);
                 match classes.iter_mut().find(|c| c.0 == v) {

@@ -10,7 +10,8 @@
 //!   GI/M/1 for round-robin dispatch), [`impatience`] (a TTL as deterministic patience,
 //!   M/M/c+D, and Erlang-A), [`priority`] (Cobham's non-preemptive priorities),
 //!   [`crash`] (a consumer that crashes and restarts), [`feedback`] (requeue and retry
-//!   loops). The last four are pure models not yet used by [`analyze`];
+//!   loops). The last four are pure models not yet used by [`analyze`]; [`transport`]
+//!   (`network_delay`: the closed loop of prefetch credits, by mean-value analysis);
 //! - the traffic equations of a pipeline (producers → queues → `then` → queues), solved in
 //!   one topological pass, with Burke's theorem / Jackson networks where they hold and
 //!   Whitt's QNA two-moment approximations where they do not (`traffic`);
@@ -59,13 +60,17 @@ mod figures;
 pub mod ggc;
 pub mod impatience;
 mod lifecycle;
+pub mod load;
 pub mod mg1;
 pub mod mmc;
 pub mod mmck;
 mod network;
 mod numeric;
 pub mod priority;
+pub mod timevarying;
+pub mod topic;
 mod traffic;
+pub mod transport;
 pub mod tutorial;
 
 pub use crash::{
@@ -75,10 +80,12 @@ pub use crash::{
 pub use feedback::{RequeueResult, RetryLoopResult, mmc_requeue, retry_loop};
 pub use ggc::{GgcApprox, Gim1Result, allen_cunneen, erlang_k_m1, gim1};
 pub use impatience::{ImpatienceResult, erlang_a, mm1_plus_d, mmc_plus_d};
+pub use load::{MmppM1, fluid_drain_time, mmpp_idc, mmpp_m1, mx_g1_wait};
 pub use mg1::{Mg1Result, md1_wait_cdf, md1_wait_quantile, mg1};
 pub use mmc::{MmcResult, erlang_b, erlang_c, mmc};
 pub use mmck::{DropHead, MmckResult, mmck};
 pub use priority::{PriorityClass, mg1_priority, mmc_priority};
+pub use transport::{credit_loop_bound, credit_loop_throughput};
 
 use crate::results::{AnalyticReport, QueueAnalysis};
 use crate::scenario::Model;
@@ -98,6 +105,10 @@ pub fn analyze(model: &Model) -> AnalyticReport {
         backend: "analytic".into(),
         queues,
         end_to_end_s,
+        topics: topic::analyze(model),
+        // Per-window theory is asked for on its own ([`timevarying::timeline`]): sizing
+        // searches call this many times and need none of it.
+        timeline: None,
     }
 }
 

@@ -57,13 +57,7 @@ pub(super) fn solve(model: &Model) -> Vec<QueueAnalysis> {
     let nq = model.queues.len();
     let mut inflow: Vec<Vec<Stream>> = vec![Vec::new(); nq];
     for p in &model.producers {
-        let mean = p.arrival.mean();
-        let s = Stream {
-            rate: if mean > 0.0 { 1.0 / mean } else { f64::INFINITY },
-            scv: p.arrival.scv(),
-            poisson: p.arrival.is_exponential(),
-        };
-        for &q in &p.routes {
+        for (q, s) in super::load::producer_streams(p) {
             inflow[q].push(s);
         }
     }

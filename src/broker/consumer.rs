@@ -100,6 +100,7 @@ impl<T> Consumer<T> {
                     letter: h.letter,
                     redelivered: h.redelivered,
                     priority: h.priority,
+                    delivered_at: h.delivered_at,
                     ack: self.ack,
                     settled: false,
                 });
@@ -148,6 +149,7 @@ pub struct Delivery<T> {
     letter: Letter<T>,
     redelivered: bool,
     priority: u8,
+    delivered_at: Option<Instant>,
     ack: Ack,
     settled: bool,
 }
@@ -185,6 +187,12 @@ impl<T> Delivery<T> {
     /// queue then); `None` for a message published to it.
     pub fn last_death(&self) -> Option<&Death> {
         self.letter.trail.as_ref().and_then(|t| t.death.as_ref())
+    }
+
+    /// When the queue delivered it to this consumer (pushed it into the consumer's buffer,
+    /// which may be well before `recv` took it); `None` only on a test's hand-set clock.
+    pub fn delivered_at(&self) -> Option<Instant> {
+        self.delivered_at
     }
 
     /// Was this message delivered before (to a consumer that died or nacked it)?

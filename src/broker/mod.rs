@@ -123,6 +123,7 @@ mod consumer;
 mod queue;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod topic;
 
 pub use crate::mq::{Ack, Overflow, Props, Reason};
 pub use crate::routing::{ExchangeId, ExchangeKind, QueueId};

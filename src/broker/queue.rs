@@ -39,6 +39,17 @@ impl Clock {
         }
     }
 
+    /// The real instant of clock time `t`; `None` for a clock that does not follow real time.
+    pub(crate) fn instant(&self, t: f64) -> Option<Instant> {
+        match self {
+            Clock::Real(epoch) => {
+                Duration::try_from_secs_f64(t).ok().and_then(|d| epoch.checked_add(d))
+            }
+            #[cfg(test)]
+            Clock::Manual(_) => None,
+        }
+    }
+
     /// Does it follow real time (so a thread can sleep until a clock time)?
     pub(crate) fn is_real(&self) -> bool {
         matches!(self, Clock::Real(_))
@@ -122,6 +133,8 @@ pub(crate) struct Handoff<T> {
     pub(crate) letter: Letter<T>,
     pub(crate) redelivered: bool,
     pub(crate) priority: u8,
+    /// When the queue delivered it (`None` on a hand-set test clock).
+    pub(crate) delivered_at: Option<Instant>,
 }
 
 /// The thread side of one subscribed consumer (the core holds its messages and room).
@@ -153,13 +166,15 @@ impl<T> Observer<Letter<T>> for Side<T> {
         self.ready_peak = self.ready_peak.max(ready as u64);
     }
 
-    fn delivered(&mut self, _now: f64, consumer: ConsumerId, held: &Held<Letter<T>>) {
+    fn delivered(&mut self, now: f64, consumer: ConsumerId, held: &Held<Letter<T>>) {
+        let delivered_at = self.clock.instant(now);
         let link = self.links[consumer].as_mut().expect("the core delivers to live consumers");
         link.buffer.push_back(Handoff {
             tag: held.tag,
             letter: held.entry.msg.clone(),
             redelivered: held.entry.redelivered,
             priority: held.entry.priority(),
+            delivered_at,
         });
         if link.waiting {
             link.cv.notify_one();

@@ -17,6 +17,10 @@ pub struct AnalyzeArgs {
     /// Also write report.json, results.csv, summary.txt, charts and report.md here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also give per-window predictions (PSA and MOL) for time-varying arrivals, e.g. "5m";
+    /// overrides the scenario's `simulation.window`.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
+    window: Option<f64>,
     /// No warnings on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -24,11 +28,13 @@ pub struct AnalyzeArgs {
 
 pub fn analyze(a: AnalyzeArgs) -> Result<(), CliError> {
     super::output::prepare_out(a.out.as_deref())?;
-    let model = load(&a.scenario.file)?;
+    let mut model = load(&a.scenario.file)?;
+    super::apply_window(&mut model, a.window, "--window")?;
     if !a.quiet {
         warn_model(&model);
     }
-    let report: AnalyticReport = analytic::analyze(&model);
+    let mut report: AnalyticReport = analytic::analyze(&model);
+    report.timeline = model.simulation.window.map(|w| analytic::timevarying::timeline(&model, w));
     let csv_bytes = || csv::to_csv(&csv::analytic_rows(&report));
     if let Some(dir) = &a.out {
         write_atomic(dir, "report.json", report.to_json().as_bytes())?;

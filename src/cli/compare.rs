@@ -1,10 +1,10 @@
 //! `mqsim compare FILE`: theory, simulation and the real broker for every queue, side by side.
 
 use super::loadtest::{apply_overrides, run_real};
-use super::output::{Charts, print, write_atomic, write_figures};
+use super::output::{Charts, print, queue_names, write_atomic, write_exports, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use mqsim::report::compare::compare as compare3;
-use mqsim::report::{csv, figures, json, markdown, table};
+use mqsim::report::{csv, export, figures, json, markdown, table};
 use mqsim::sim::{self, NoProgress};
 use std::path::PathBuf;
 
@@ -50,21 +50,46 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         warn_model(&model);
     }
     let theory = mqsim::analytic::analyze(&model);
-    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let sim = sim::run(&model, step, &NoProgress);
     let real = if a.no_real {
         None
     } else {
         Some(run_real(&model, a.quiet, a.format, &mqsim::cancel::Cancel::new())?)
     };
-    let c = compare3(&theory, &sim.report, real.as_ref());
+    let c = compare3(&theory, &sim.report, real.as_ref().map(|r| &r.report));
     if let Some(dir) = &a.out {
         write_atomic(dir, "compare.json", json::to_json(&c).as_bytes())?;
         write_atomic(dir, "compare.csv", &csv::comparison(&c))?;
         let figs = figures::latency_figures(&sim, Some(&theory), real.as_ref());
         let written = write_figures(dir, &figs, Charts::Png)?;
-        let md = markdown::compare_markdown(&c, &sim.report, &theory, &written);
+        let mut md = markdown::compare_markdown(&c, &sim.report, &theory, &written);
+        if let Some(r) = real.as_ref().map(|r| &r.report).filter(|r| !r.topics.is_empty()) {
+            // Topics are not in the queue comparison: the real run's own figures instead.
+            md.push_str(&mqsim::report::topic::real_markdown(r, &theory));
+            write_atomic(dir, "real.json", r.to_json().as_bytes())?;
+        }
         write_atomic(dir, "report.md", md.as_bytes())?;
+        super::output::write_html(dir, &c.scenario, &md, &figs, &written)?;
+        let sim_names = queue_names(&sim.report);
+        let mut measured = vec![export::Measured {
+            source: "sim",
+            names: &sim_names,
+            wait: &sim.wait,
+            sojourn: &sim.sojourn,
+            curves: &sim.curves,
+        }];
+        let real_names = real.as_ref().map(|r| queue_names(&r.report)).unwrap_or_default();
+        if let Some(r) = &real {
+            measured.push(export::Measured {
+                source: "real",
+                names: &real_names,
+                wait: &r.wait,
+                sojourn: &r.sojourn,
+                curves: &r.curves,
+            });
+        }
+        write_exports(dir, export::files(&measured, Some(&theory), Some(&sim)))?;
     }
     print(a.format, || table::render_comparison(&c), || json::to_json(&c), || csv::comparison(&c));
     Ok(())

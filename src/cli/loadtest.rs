@@ -1,14 +1,15 @@
 //! `mqsim loadtest FILE`: the scenario on the real in-crate broker and the real clock.
 
 use super::output::{
-    Charts, print_run, show_progress, write_atomic, write_figures, write_run_files,
+    Charts, print_run, queue_names, show_progress, write_atomic, write_exports, write_figures,
+    write_run_files,
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use indicatif::{ProgressBar, ProgressStyle};
 use mqsim::cancel::Cancel;
 use mqsim::loadtest::LoadtestError;
-use mqsim::report::markdown;
-use mqsim::results::RunReport;
+use mqsim::report::{export, markdown};
+use mqsim::results::RealOutcome;
 use mqsim::scenario::{Model, parse_duration};
 use std::path::PathBuf;
 
@@ -28,6 +29,11 @@ pub struct LoadtestArgs {
     /// Override `[loadtest] horizon` (real time, e.g. "20s"); the warm-up stays 10% of it.
     #[arg(long)]
     duration: Option<String>,
+    /// Run against a real RabbitMQ instead of the in-crate broker, e.g.
+    /// amqp://guest:guest@127.0.0.1:5672/%2f (see scripts/rabbitmq.sh). Everything is
+    /// declared under a per-run prefix and deleted afterwards.
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
     /// No progress bar and no warnings.
     #[arg(long, short)]
     quiet: bool,
@@ -97,7 +103,7 @@ pub fn run_real(
     quiet: bool,
     format: Format,
     stop: &Cancel,
-) -> Result<RunReport, CliError> {
+) -> Result<RealOutcome, CliError> {
     let bar = if show_progress(quiet, format) {
         let b = ProgressBar::new(1000);
         b.set_style(
@@ -110,7 +116,7 @@ pub fn run_real(
     } else {
         ProgressBar::hidden()
     };
-    let r = mqsim::loadtest::run_loadtest_until(
+    let r = mqsim::loadtest::run_loadtest_outcome(
         model,
         &|f| bar.set_position((f * 1000.0) as u64),
         stop,
@@ -118,6 +124,44 @@ pub fn run_real(
     .map_err(|e| match e {
         LoadtestError::Interrupted => CliError::Interrupted(Some(format!("loadtest {e}"))),
         e => CliError::Other(anyhow::anyhow!("loadtest failed: {e}")),
+    });
+    bar.finish_and_clear();
+    r
+}
+
+/// Runs the load test against the RabbitMQ at `url`, with a progress bar when a person is
+/// watching. Connection, login and declaration problems are bad input (exit 2).
+pub fn run_rabbitmq(
+    model: &Model,
+    url: &str,
+    quiet: bool,
+    format: Format,
+    stop: &Cancel,
+) -> Result<mqsim::results::RunReport, CliError> {
+    use mqsim::rabbitmq::RabbitError;
+    let bar = if show_progress(quiet, format) {
+        let b = ProgressBar::new(1000);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} loadtest (RabbitMQ) [{bar:30}] {elapsed_precise}",
+            )
+            .expect("valid template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let r = mqsim::rabbitmq::run_loadtest_until(
+        model,
+        url,
+        &|f| bar.set_position((f * 1000.0) as u64),
+        stop,
+        None,
+    )
+    .map_err(|e| match e {
+        RabbitError::Interrupted => CliError::Interrupted(Some(format!("loadtest {e}"))),
+        e if e.is_bad_input() => CliError::Input(anyhow::anyhow!("{e}")),
+        e => CliError::Other(anyhow::anyhow!("{e}")),
     });
     bar.finish_and_clear();
     r
@@ -132,18 +176,40 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     if !a.quiet {
         warn_model(&model);
     }
-    let report = run_real(&model, a.quiet, a.format, &stop)?;
+    let outcome = match &a.broker {
+        // The RabbitMQ driver reports percentiles, not histograms: its charts draw the
+        // report's points, and it has no curve exports.
+        Some(url) => mqsim::results::RealOutcome {
+            report: run_rabbitmq(&model, url, a.quiet, a.format, &stop)?,
+            wait: Vec::new(),
+            sojourn: Vec::new(),
+            curves: Vec::new(),
+        },
+        None => run_real(&model, a.quiet, a.format, &stop)?,
+    };
+    let report = &outcome.report;
     if let Some(dir) = &a.out {
-        write_run_files(dir, &report)?;
+        write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
-        let figs = mqsim::report::figures::real_figures(&report, Some(&theory));
+        let figs = mqsim::report::figures::real_figures(&outcome, Some(&theory));
         let written = write_figures(dir, &figs, Charts::Png)?;
         write_atomic(
             dir,
             "report.md",
-            markdown::run_markdown(&report, Some(&theory), &written).as_bytes(),
+            markdown::run_markdown(report, Some(&theory), &written).as_bytes(),
         )?;
+        let names = queue_names(report);
+        let real = export::Measured {
+            source: "real",
+            names: &names,
+            wait: &outcome.wait,
+            sojourn: &outcome.sojourn,
+            curves: &outcome.curves,
+        };
+        if !outcome.wait.is_empty() {
+            write_exports(dir, export::files(&[real], Some(&theory), None))?;
+        }
     }
-    print_run(a.format, &report);
+    print_run(a.format, report);
     if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }
 }

@@ -92,7 +92,25 @@ pub fn load(path: &Path) -> Result<Model, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         CliError::Input(anyhow::anyhow!("cannot read scenario {}: {e}", path.display()))
     })?;
-    Ok(Model::from_toml(&text, &path.display().to_string())?)
+    Ok(Model::from_toml_with_files(&text, &path.display().to_string(), &NextTo::of(path))?)
+}
+
+/// The files a scenario names (traces, observations), read relative to its directory.
+pub struct NextTo(std::path::PathBuf);
+
+impl NextTo {
+    /// The files next to the scenario at `path`.
+    pub fn of(path: &Path) -> Self {
+        NextTo(path.parent().map(Path::to_path_buf).unwrap_or_default())
+    }
+}
+
+impl mqsim::scenario::Files for NextTo {
+    fn read(&self, name: &str) -> Result<String, String> {
+        let full = self.0.join(name);
+        std::fs::read_to_string(&full)
+            .map_err(|e| format!("cannot read {name} ({}): {e}", full.display()))
+    }
 }
 
 /// Prints the model's warnings on stderr ([`mqsim::report::warnings::model_warnings`]).
@@ -177,4 +195,22 @@ pub struct ScenarioArg {
 pub fn refuse_absurd_run(model: &Model, file: &Path) -> Result<(), CliError> {
     mqsim::report::warnings::check_run_size(model)
         .map_err(|e| CliError::Input(anyhow::anyhow!("{}: {e}", file.display())))
+}
+
+/// Parses a duration argument: seconds as a number, or with a unit (`"5m"`, `"250ms"`).
+pub fn duration_arg(s: &str) -> Result<f64, String> {
+    s.trim().parse::<f64>().or_else(|_| mqsim::scenario::parse_duration(s))
+}
+
+/// Applies `--window` (the timeline's window, overriding the file's): bad input, exit 2,
+/// for a window that is not positive or gives too many windows.
+pub fn apply_window(model: &mut Model, window: Option<f64>, flag: &str) -> Result<(), CliError> {
+    if let Some(w) = window {
+        model
+            .simulation
+            .check_window(w, model.queues.len())
+            .map_err(|e| CliError::Input(anyhow::anyhow!("{flag}: {e}")))?;
+        model.simulation.window = Some(w);
+    }
+    Ok(())
 }

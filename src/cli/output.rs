@@ -78,6 +78,9 @@ pub enum Charts {
     None,
 }
 
+/// Width of every chart, pixels (the legend column included).
+const FIGURE_WIDTH: u32 = 1100;
+
 /// Renders and writes figures into `dir`; returns (file, caption) for report.md.
 pub fn write_figures(
     dir: &Path,
@@ -103,7 +106,8 @@ pub fn write_figures(
             n += 1;
         }
         for (i, &fmt) in formats.iter().enumerate() {
-            let bytes = render(&f.panels, fmt, 1000, 420).map_err(|e| CliError::Other(e.into()))?;
+            let bytes = render(&f.panels, fmt, FIGURE_WIDTH, f.panel_height)
+                .map_err(|e| CliError::Other(e.into()))?;
             let name = format!("{stem}.{}", fmt.ext());
             write_atomic(dir, &name, &bytes)?;
             if i == 0 {
@@ -114,13 +118,49 @@ pub fn write_figures(
     Ok(written)
 }
 
+/// Writes `report.html`: the page of `md` with each written chart (`written`, in the order
+/// of `figures`) inlined as SVG.
+pub fn write_html(
+    dir: &Path,
+    title: &str,
+    md: &str,
+    figures: &[mqsim::report::figures::Figure],
+    written: &[(String, String)],
+) -> Result<(), CliError> {
+    use mqsim::report::charts::{ImageFormat, render};
+    let mut svgs = Vec::new();
+    for (f, (name, _)) in figures.iter().zip(written) {
+        let bytes = render(&f.panels, ImageFormat::Svg, FIGURE_WIDTH, f.panel_height)
+            .map_err(|e| CliError::Other(e.into()))?;
+        svgs.push((name.clone(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    let page = mqsim::report::html::page(title, md, &svgs);
+    write_atomic(dir, "report.html", page.as_bytes())
+}
+
 /// The files every `run` or `loadtest` report directory has: `report.json`, `results.csv`
 /// and `summary.txt`.
 pub fn write_run_files(dir: &Path, report: &mqsim::results::RunReport) -> Result<(), CliError> {
     use mqsim::report::{csv, table};
     write_atomic(dir, "report.json", report.to_json().as_bytes())?;
     write_atomic(dir, "results.csv", &csv::to_csv(&csv::run_rows(report)))?;
+    if let Some(t) = &report.timeline {
+        write_atomic(dir, "timeline.csv", &csv::records(&csv::timeline_rows(t)))?;
+    }
     write_atomic(dir, "summary.txt", table::render_run(report).as_bytes())
+}
+
+/// Writes the data behind the charts (see [`mqsim::report::export::files`]).
+pub fn write_exports(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<(), CliError> {
+    for (name, bytes) in files {
+        write_atomic(dir, &name, &bytes)?;
+    }
+    Ok(())
+}
+
+/// The queue names of a report, for [`mqsim::report::export::Measured`].
+pub fn queue_names(r: &mqsim::results::RunReport) -> Vec<&str> {
+    r.queues.iter().map(|q| q.name.as_str()).collect()
 }
 
 /// Prints a `run` or `loadtest` report on stdout in the chosen format.

@@ -1,12 +1,13 @@
 //! `mqsim run FILE`: the discrete-event simulation.
 
 use super::output::{
-    Charts, print_run, show_progress, write_atomic, write_figures, write_run_files,
+    Charts, print_run, queue_names, show_progress, write_atomic, write_exports, write_figures,
+    write_html, write_run_files,
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::{figures, markdown};
+use mqsim::report::{export, figures, markdown};
 use mqsim::sim::{self, Progress};
 use std::path::PathBuf;
 
@@ -30,6 +31,10 @@ pub struct RunArgs {
     /// Override the scenario's number of replications.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     replications: Option<u32>,
+    /// Also report every queue's figures per window of scenario time (the timeline), e.g.
+    /// "1m"; overrides the scenario's `simulation.window`.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
+    window: Option<f64>,
     /// Worker threads for replications (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
@@ -54,13 +59,17 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     }
     if let Some(r) = a.replications {
         model.simulation.replications = r;
+        model.simulation.max_replications = model.simulation.max_replications.max(r);
     }
+    super::apply_window(&mut model, a.window, "--window")?;
     super::refuse_absurd_run(&model, &a.scenario.file)?;
     if !a.quiet {
         warn_model(&model);
     }
     let bar = if show_progress(a.quiet, a.format) {
-        let b = ProgressBar::new(u64::from(model.simulation.replications));
+        let sim = &model.simulation;
+        let most = if sim.precision.is_some() { sim.max_replications } else { sim.replications };
+        let b = ProgressBar::new(u64::from(most));
         b.set_style(
             ProgressStyle::with_template(
                 "{spinner} replications {pos}/{len} [{bar:30}] {elapsed_precise}",
@@ -90,7 +99,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         .build()
         .context("cannot start worker threads")?;
     let bar = Bar(bar);
-    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 500));
+    let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let outcome = pool.install(|| sim::run_until(&model, step, &bar, &stop));
     bar.0.finish_and_clear();
     let Some(outcome) = outcome else {
@@ -104,13 +113,21 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
-        figs.extend(figures::time_figures(&outcome));
+        figs.extend(figures::timeline_figures(report));
+        figs.extend(figures::time_figures(&outcome, &model, Some(&theory)));
         let written = write_figures(dir, &figs, a.charts)?;
-        write_atomic(
-            dir,
-            "report.md",
-            markdown::run_markdown(report, Some(&theory), &written).as_bytes(),
-        )?;
+        let md = markdown::run_markdown(report, Some(&theory), &written);
+        write_atomic(dir, "report.md", md.as_bytes())?;
+        write_html(dir, &report.scenario, &md, &figs, &written)?;
+        let names = queue_names(report);
+        let sim = export::Measured {
+            source: "sim",
+            names: &names,
+            wait: &outcome.wait,
+            sojourn: &outcome.sojourn,
+            curves: &outcome.curves,
+        };
+        write_exports(dir, export::files(&[sim], Some(&theory), Some(&outcome)))?;
     }
     print_run(a.format, report);
     if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }

@@ -65,8 +65,14 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
         }
         None => all.clone(),
     };
-    let mut models = sweep::models(&text, &file.display().to_string(), &a.sets, &cells)
-        .map_err(|e| CliError::Input(e.into()))?;
+    let mut models = sweep::models(
+        &text,
+        &file.display().to_string(),
+        &super::NextTo::of(file),
+        &a.sets,
+        &cells,
+    )
+    .map_err(|e| CliError::Input(e.into()))?;
     if let Some(jobs) = &a.jobs_file {
         let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
         let mut out = String::new();

@@ -60,10 +60,12 @@
 //! the broker's own effect, not sampling noise.
 
 pub mod clock;
-mod pacer;
+pub(crate) mod pacer;
 #[cfg(test)]
 mod tests;
+mod topic;
 
+use crate::arrival::{Arrival, ArrivalState};
 use crate::broker::{
     Broker, BrokerError, Consumer, ConsumerOptions, DeadLetterOptions, Delivery, Props,
     QueueDeclaration, QueueOptions, QueueStats, RecvError,
@@ -71,12 +73,12 @@ use crate::broker::{
 use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::results::{
-    Counts, EndToEnd, Latency, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport,
-    Timing,
+    Counts, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport, QueueCurves,
+    QueueLength, QueueReport, REAL_BATCHES, RealOutcome, RunReport, Timing,
 };
 use crate::routing::ExchangeId;
 use crate::scenario::{Crash, Failure, KeyId, Loadtest, Model, Priority};
-use crate::stats::{LatencyHistogram, MeanCi};
+use crate::stats::{LatencyHistogram, MeanCi, SparseLatency};
 use pacer::Pacer;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -139,6 +141,10 @@ pub enum Stream {
     Failure(usize),
     /// The up and restart times of consumer group `i`.
     Crash(usize),
+    /// The batch sizes of producer `i`.
+    Batch(usize),
+    /// The weighted routing keys of producer `i`.
+    Keys(usize),
 }
 
 /// The generator of one stream: the simulator's stream of the same source in replication 0
@@ -153,29 +159,31 @@ pub fn stream_rng(seed: u64, stream: Stream) -> Xoshiro256PlusPlus {
         Stream::Priority(i) => (kind::PRIORITY, i),
         Stream::Failure(i) => (kind::FAILURE, i),
         Stream::Crash(i) => (kind::CRASH, i),
+        Stream::Batch(i) => (kind::BATCH, i),
+        Stream::Keys(i) => (kind::KEYS, i),
     };
     Xoshiro256PlusPlus::seed_from_u64(crate::sim::stream_seed(seed, 0, kind, index))
 }
 
-/// The scenario instants (seconds from time zero) at which a producer publishes: its gaps
-/// drawn from its [`Stream::Producer`] stream one after the other and summed in `f64`,
-/// exactly as the simulator's engine schedules each next arrival at `now + gap`. So the
-/// load test publishes at replication 0's arrival instants (scaled to real time). Endless.
+/// The scenario instants (seconds from time zero) at which a producer publishes: its
+/// arrival process ([`crate::arrival::Arrival`], the simulator's own) driven by its
+/// [`Stream::Producer`] stream, exactly as the simulator's engine schedules each next
+/// arrival. So the load test publishes at replication 0's arrival instants (scaled to real
+/// time). Ends only when the process does (a trace replayed to its end).
 #[derive(Debug, Clone)]
 pub struct ArrivalSchedule {
-    arrival: Dist,
+    arrival: Arrival,
+    state: ArrivalState,
     rng: Xoshiro256PlusPlus,
-    now: f64,
 }
 
 impl ArrivalSchedule {
     /// The schedule of producer `producer` of `model`. Panics if there is no such producer.
     pub fn new(model: &Model, producer: usize) -> Self {
-        ArrivalSchedule {
-            arrival: model.producers[producer].arrival.clone(),
-            rng: stream_rng(model.simulation.seed, Stream::Producer(producer)),
-            now: 0.0,
-        }
+        let arrival = model.producers[producer].arrival.clone();
+        let mut rng = stream_rng(model.simulation.seed, Stream::Producer(producer));
+        let state = arrival.start(&mut rng);
+        ArrivalSchedule { arrival, state, rng }
     }
 }
 
@@ -183,8 +191,7 @@ impl Iterator for ArrivalSchedule {
     type Item = f64;
 
     fn next(&mut self) -> Option<f64> {
-        self.now += self.arrival.sample(&mut self.rng);
-        Some(self.now)
+        self.arrival.next(&mut self.state, &mut self.rng)
     }
 }
 
@@ -267,10 +274,14 @@ impl Crashes {
 /// What travels through the broker.
 #[derive(Debug, Clone, Copy)]
 struct Msg {
+    /// The producer; [`NO_PRODUCER`] for a queue's `initial_messages`.
     producer: u32,
     first_scheduled: Instant,
     entered: Instant,
 }
+
+/// The `producer` of a message of an `initial_messages` backlog.
+const NO_PRODUCER: u32 = u32::MAX;
 
 /// The real-time frame of the run, fixed once every thread has been started (however long
 /// starting hundreds of consumers takes), and handed to them through a [`OnceLock`].
@@ -313,6 +324,18 @@ impl Frame {
         t >= self.warm && t <= self.end
     }
 
+    /// Which of the [`REAL_BATCHES`] equal time batches of the measurement window `t` (in
+    /// it) falls in.
+    fn batch(&self, t: Instant) -> usize {
+        let span = self.end.saturating_duration_since(self.warm).as_secs_f64();
+        let into = t.saturating_duration_since(self.warm).as_secs_f64();
+        if span > 0.0 {
+            ((into / span * REAL_BATCHES as f64) as usize).min(REAL_BATCHES - 1)
+        } else {
+            0
+        }
+    }
+
     /// The part of `[a, b]` inside the measurement window, seconds.
     fn overlap(&self, a: Instant, b: Instant) -> f64 {
         let (a, b) = (a.max(self.warm), b.min(self.end));
@@ -333,6 +356,13 @@ struct PublisherJob {
     index: usize,
     exchange: ExchangeId,
     routing_key: String,
+    /// Weighted routing keys (empty: `routing_key` alone), drawn from `key_rng`.
+    keys: Vec<String>,
+    model_producer: crate::scenario::Producer,
+    key_rng: Xoshiro256PlusPlus,
+    /// Messages per publish, drawn from `batch_rng`.
+    batch: Option<Dist>,
+    batch_rng: Xoshiro256PlusPlus,
     schedule: ArrivalSchedule,
     /// The producer's TTL, real seconds.
     ttl: Option<f64>,
@@ -351,6 +381,11 @@ fn run_publisher(job: PublisherJob) -> PublisherResult {
         index,
         exchange,
         routing_key,
+        keys,
+        model_producer,
+        mut key_rng,
+        batch,
+        mut batch_rng,
         schedule,
         ttl,
         priority,
@@ -370,14 +405,29 @@ fn run_publisher(job: PublisherJob) -> PublisherResult {
         }
         let late = scheduled.elapsed();
         let msg = Msg { producer: index as u32, first_scheduled: scheduled, entered: scheduled };
-        // Drawn per arrival, as the simulator's engine draws it.
-        let props = Props { ttl, priority: priority.sample(&mut priority_rng), deliveries: 0 };
-        match broker.publish_to_with(exchange, &routing_key, msg, props) {
-            Ok(o) => {
-                r.published += 1;
-                r.unroutable += u64::from(o.unroutable());
+        // Drawn per publish and per message, in the simulator's engine's order.
+        let n = batch.as_ref().map_or(1, |b| crate::scenario::batch_size(b, &mut batch_rng));
+        let mut closed = false;
+        for _ in 0..n {
+            let key = if keys.is_empty() {
+                &routing_key
+            } else {
+                &keys[model_producer.draw_key(&mut key_rng)]
+            };
+            let props = Props { ttl, priority: priority.sample(&mut priority_rng), deliveries: 0 };
+            match broker.publish_to_with(exchange, key, msg, props) {
+                Ok(o) => {
+                    r.published += 1;
+                    r.unroutable += u64::from(o.unroutable());
+                }
+                Err(_) => {
+                    closed = true; // the run is being torn down
+                    break;
+                }
             }
-            Err(_) => break, // closed: the run is being torn down
+        }
+        if closed {
+            break;
         }
         r.lateness_s += late.as_secs_f64();
         r.late += u64::from(late > LATE_TOLERANCE);
@@ -390,6 +440,9 @@ struct ConsumerResult {
     queue: usize,
     wait: LatencyHistogram,
     sojourn: LatencyHistogram,
+    /// Wait and sojourn per time batch of the measurement window (by the service's end), for
+    /// the curves' batch-means band; sparse, as a thread serves few messages per batch.
+    batches: Vec<(SparseLatency, SparseLatency)>,
     /// Per priority (index), for a priority queue: wait and sojourn.
     by_priority: Vec<(LatencyHistogram, LatencyHistogram)>,
     end_to_end: Vec<LatencyHistogram>,
@@ -417,6 +470,8 @@ struct ConsumerJob {
     /// the threads were started, in their order, as the simulator draws them at time zero.
     crashes: Option<(Crashes, f64)>,
     then: Option<(ExchangeId, String)>,
+    /// The group's `network_delay`, scenario seconds (0: none).
+    network_delay: f64,
     producers: usize,
     start: Start,
     /// Where the measurement window ends when the run is stopped early (before the horizon).
@@ -431,7 +486,39 @@ type Cut = Arc<OnceLock<Instant>>;
 /// it is not down after a crash) with the delivery it was serving, kept alive until the
 /// final counts are read so that what it still held is counted in flight (dropping them
 /// would requeue manual-ack messages and settle auto-ack ones).
-type ConsumerExit = (ConsumerResult, Option<Consumer<Msg>>, Option<Delivery<Msg>>);
+type ConsumerExit = (ConsumerResult, Option<Consumer<Msg>>, Vec<Delivery<Msg>>);
+
+/// A settlement on the wire (`network_delay`): when it reaches the broker, the delivery,
+/// and `Some(requeue)` for a nack.
+type Wired = (Instant, Delivery<Msg>, Option<bool>);
+
+/// With `network_delay`: carries one consumer's acks and nacks to the broker, each `delay`
+/// after its service ended (in order: the delay is constant). Stopped, it hands back what
+/// was still on the wire, unsettled, so it is counted in flight.
+fn run_courier(rx: std::sync::mpsc::Receiver<Wired>, stop: Arc<AtomicBool>) -> Vec<Delivery<Msg>> {
+    let mut pacer = Pacer::new();
+    loop {
+        match rx.recv_timeout(RECV_POLL) {
+            Ok((due, d, nack)) => {
+                if !pacer.wait_until(due, &stop) {
+                    let mut left = vec![d];
+                    left.extend(rx.try_iter().map(|(_, d, _)| d));
+                    return left;
+                }
+                let _ = match nack {
+                    Some(requeue) => d.nack(requeue),
+                    None => d.ack(),
+                };
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if stop.load(Ordering::Relaxed) {
+                    return rx.try_iter().map(|(_, d, _)| d).collect();
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Vec::new(),
+        }
+    }
+}
 
 /// A consumer thread: serves deliveries one at a time, settles each as its group's failure
 /// stream says, and crashes and restarts as its crash stream says.
@@ -446,16 +533,18 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         failures,
         crashes,
         then,
+        network_delay,
         producers,
         start,
         cut,
         stop,
     } = job;
     let levels = max_priority.map_or(0, |m| usize::from(m) + 1);
-    let mut r = ConsumerResult {
+    let r = ConsumerResult {
         queue,
         wait: LatencyHistogram::new(),
         sojourn: LatencyHistogram::new(),
+        batches: vec![Default::default(); REAL_BATCHES],
         by_priority: (0..levels)
             .map(|_| (LatencyHistogram::new(), LatencyHistogram::new()))
             .collect(),
@@ -468,8 +557,90 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         service_intended_s: 0.0,
         services: 0,
     };
-    let mut consumer = Some(consumer);
-    let Some(frame) = await_start(&start, &stop) else { return (r, consumer, None) };
+    let consumer = Some(consumer);
+    let Some(frame) = await_start(&start, &stop) else { return (r, consumer, Vec::new()) };
+    // With `network_delay` a courier thread carries the settlements (crash is refused with
+    // a delay, so it never has to forget any).
+    let wire = frame.real(network_delay).filter(|d| !d.is_zero());
+    let courier = match wire {
+        None => None,
+        Some(_) => {
+            let (tx, rx) = std::sync::mpsc::channel::<Wired>();
+            let stop = Arc::clone(&stop);
+            match thread::Builder::new().name("courier".into()).spawn(move || run_courier(rx, stop))
+            {
+                Ok(h) => Some((tx, h)),
+                // Without its courier the consumer cannot settle anything: it stops, and
+                // what it holds stays in flight.
+                Err(_) => return (r, consumer, Vec::new()),
+            }
+        }
+    };
+    let (r, consumer, mut left) = serve(
+        r,
+        consumer,
+        frame,
+        &ConsumerCtx {
+            broker,
+            options,
+            queue,
+            service,
+            failures,
+            crashes,
+            then,
+            cut,
+            stop,
+            wire,
+            courier: courier.as_ref().map(|(tx, _)| tx.clone()),
+        },
+    );
+    if let Some((tx, h)) = courier {
+        drop(tx);
+        if let Ok(on_wire) = h.join() {
+            left.extend(on_wire);
+        }
+    }
+    (r, consumer, left)
+}
+
+/// What a consumer thread serves with.
+struct ConsumerCtx {
+    broker: Broker<Msg>,
+    options: ConsumerOptions,
+    queue: usize,
+    service: ServiceTimes,
+    failures: Option<Failures>,
+    crashes: Option<(Crashes, f64)>,
+    then: Option<(ExchangeId, String)>,
+    cut: Cut,
+    stop: Arc<AtomicBool>,
+    /// `network_delay` in real time, when there is one.
+    wire: Option<Duration>,
+    /// Where settlements go when there is a delay.
+    courier: Option<std::sync::mpsc::Sender<Wired>>,
+}
+
+/// The consumer's loop: see [`run_consumer`].
+fn serve(
+    mut r: ConsumerResult,
+    mut consumer: Option<Consumer<Msg>>,
+    frame: Frame,
+    ctx: &ConsumerCtx,
+) -> ConsumerExit {
+    let ConsumerCtx {
+        broker,
+        options,
+        queue,
+        service,
+        failures,
+        crashes,
+        then,
+        cut,
+        stop,
+        wire,
+        courier,
+    } = ctx;
+    let (options, queue) = (*options, *queue);
     // The window as it stands: to the horizon, or to where the run was stopped.
     let window = || match cut.get() {
         Some(&c) => Frame { end: frame.end.min(c), ..frame },
@@ -488,12 +659,12 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             drop(consumer.take());
             let (c, _) = crashes.as_ref().expect("a crash time comes from crashes");
             let back = after(crash_at, c.down());
-            if !pacer.wait_until(back, &stop) {
-                return (r, None, None);
+            if !pacer.wait_until(back, stop) {
+                return (r, None, Vec::new());
             }
             match broker.consume_id(queue, options) {
                 Ok(new) => consumer = Some(new),
-                Err(_) => return (r, None, None), // closed: the run is over
+                Err(_) => return (r, None, Vec::new()), // closed: the run is over
             }
             crash_at = after(back, c.up());
             continue;
@@ -505,12 +676,20 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             Err(RecvError::Timeout) => continue,
             Err(RecvError::Closed) => break,
         };
+        if let (Some(wire), Some(at)) = (wire, d.delivered_at()) {
+            // On the wire: it reaches this consumer `network_delay` after the queue sent it.
+            if let Some(reach) = at.checked_add(*wire)
+                && !pacer.wait_until(reach, stop)
+            {
+                return (r, consumer, vec![d]);
+            }
+        }
         let start = Instant::now();
         let intended = frame.real(service.next());
         // A service too long to represent ends only with the run.
         let target = intended.and_then(|i| start.checked_add(i)).unwrap_or(never);
-        if !pacer.wait_until(target.min(crash_at), &stop) {
-            return (r, consumer, Some(d)); // stopped mid-service: still in flight
+        if !pacer.wait_until(target.min(crash_at), stop) {
+            return (r, consumer, vec![d]); // stopped mid-service: still in flight
         }
         if target > crash_at {
             // Crashed mid-service: the service is abandoned, the message requeued with the
@@ -534,7 +713,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         if let Some(requeue) = failures.as_ref().and_then(Failures::draw) {
             // A failed service: the message goes back (requeue) or dies (reject, to the
             // dead-letter exchange if any). Only the final, successful service is measured.
-            let _ = d.nack(requeue);
+            settle(courier, *wire, done, d, Some(requeue));
             continue;
         }
         r.completed += 1;
@@ -548,6 +727,11 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
             let sojourn = frame.scn(done.saturating_duration_since(entered));
             r.wait.record(wait);
             r.sojourn.record(sojourn);
+            // Batches cut the whole window (to the horizon), so a run stopped early has its
+            // last batches empty, not every batch shortened.
+            let (bw, bs) = &mut r.batches[frame.batch(done)];
+            bw.record(wait);
+            bs.record(sojourn);
             if let Some((w, s)) = r.by_priority.get_mut(usize::from(d.priority())) {
                 w.record(wait);
                 s.record(sojourn);
@@ -562,15 +746,37 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
                     .is_ok_and(|o| o.unroutable())
             }
         };
-        if last_stage && in_window {
+        if last_stage && in_window && m.producer != NO_PRODUCER {
             r.end_to_end[m.producer as usize]
                 .record(frame.scn(done.saturating_duration_since(m.first_scheduled)));
         }
         // Manual: the ack. Auto: RabbitMQ settled it on delivery; the broker counts it done
         // now. Either way it cannot fail while this consumer is alive.
-        let _ = d.ack();
+        settle(courier, *wire, done, d, None);
     }
-    (r, consumer, None)
+    (r, consumer, Vec::new())
+}
+
+/// Settles `d` (an ack, or a nack with `Some(requeue)`) now, or with a delay through the
+/// courier, which settles it `wire` after `done`.
+fn settle(
+    courier: &Option<std::sync::mpsc::Sender<Wired>>,
+    wire: Option<Duration>,
+    done: Instant,
+    d: Delivery<Msg>,
+    nack: Option<bool>,
+) {
+    if let (Some(tx), Some(wire)) = (courier, wire) {
+        let due = done.checked_add(wire).unwrap_or(done);
+        // A courier that has gone (stopped) hands the delivery back in the error: dropped
+        // here it would be requeued, which is what an unsettled delivery is anyway.
+        let _ = tx.send((due, d, nack));
+        return;
+    }
+    let _ = match nack {
+        Some(requeue) => d.nack(requeue),
+        None => d.ack(),
+    };
 }
 
 fn latency(h: &LatencyHistogram) -> Latency {
@@ -666,15 +872,38 @@ pub fn run_loadtest_until(
     progress: &dyn Fn(f64),
     cancel: &Cancel,
 ) -> Result<RunReport, LoadtestError> {
+    run_loadtest_outcome(model, progress, cancel).map(|o| o.report)
+}
+
+/// [`run_loadtest_until`] with what the charts and exports need beside the report: every
+/// queue's pooled histograms and percentile curves, whose 95% band comes from
+/// [`REAL_BATCHES`] time batches of the run (batch means), as the simulation's comes from
+/// its replications.
+pub fn run_loadtest_outcome(
+    model: &Model,
+    progress: &dyn Fn(f64),
+    cancel: &Cancel,
+) -> Result<RealOutcome, LoadtestError> {
     let (horizon, warmup) = real_window(&model.loadtest)?;
     clock::check(model).map_err(LoadtestError::Settings)?;
-    let mut crew = Crew::new(broker_for(model)?);
-    // Consumers first, so all are subscribed before the first publish.
-    spawn_consumers(&mut crew, model)?;
-    spawn_publishers(&mut crew, model)?;
-    let measured =
-        measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress, cancel)?;
-    Ok(assemble_report(model, &measured))
+    // Topics run beside the queues on their own threads (nothing routes between them).
+    thread::scope(|s| {
+        let topics = s.spawn(|| topic::run(model, horizon, warmup, cancel));
+        let queues = (|| {
+            let mut crew = Crew::new(broker_for(model)?);
+            // Consumers first, so all are subscribed before the first publish.
+            spawn_consumers(&mut crew, model)?;
+            spawn_publishers(&mut crew, model)?;
+            let measured =
+                measure(&mut crew, model.loadtest.time_scale, horizon, warmup, progress, cancel)?;
+            Ok(assemble_report(model, &measured))
+        })();
+        let topics = topics.join().expect("topic load test");
+        queues.map(|mut o: RealOutcome| {
+            o.report.topics = topics;
+            o
+        })
+    })
 }
 
 /// The run's real horizon and warm-up, checked (a `Model` built by hand may hold anything).
@@ -748,6 +977,7 @@ fn spawn_consumers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError> 
                 failures: failures.clone(),
                 crashes: crashes.as_ref().map(|c| (c.clone(), c.up())),
                 then: g.then.as_ref().map(|t| (t.exchange, t.routing_key.clone())),
+                network_delay: g.network_delay,
                 producers: model.producers.len(),
                 start: Arc::clone(&crew.start),
                 cut: Arc::clone(&crew.cut),
@@ -774,6 +1004,11 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
             index: pi,
             exchange: p.exchange,
             routing_key: p.routing_key.clone(),
+            keys: p.weighted_keys.iter().map(|k| k.routing_key.clone()).collect(),
+            model_producer: p.clone(),
+            key_rng: stream_rng(model.simulation.seed, Stream::Keys(pi)),
+            batch: p.batch.clone(),
+            batch_rng: stream_rng(model.simulation.seed, Stream::Batch(pi)),
             schedule: ArrivalSchedule::new(model, pi),
             // The broker's clock is real seconds.
             ttl: p.ttl.map(|t| t * scale),
@@ -786,6 +1021,34 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
             .name(format!("publish-{}", p.name))
             .spawn(move || run_publisher(job))
         {
+            Ok(h) => crew.publishers.push(h),
+            Err(source) => return Err(LoadtestError::Spawn { role: "publisher", source }),
+        }
+    }
+    // The queues' `initial_messages`, published at time zero through the default exchange
+    // (by the queue's name), by one more thread after the producers' (its result counts no
+    // publish: these are no producer's, and the broker's counters count them as offered).
+    let backlogs: Vec<(String, u64)> = model
+        .queues
+        .iter()
+        .filter_map(|q| q.initial_messages.filter(|&n| n > 0).map(|n| (q.name.clone(), n)))
+        .collect();
+    if !backlogs.is_empty() {
+        let broker = crew.broker.clone();
+        let (start, stop) = (Arc::clone(&crew.start), Arc::clone(&crew.publish_stop));
+        let job = move || {
+            let Some(frame) = await_start(&start, &stop) else { return PublisherResult::default() };
+            let msg = Msg { producer: NO_PRODUCER, first_scheduled: frame.t0, entered: frame.t0 };
+            for (queue, n) in backlogs {
+                for _ in 0..n {
+                    if broker.publish_to_with(0, &queue, msg, Props::default()).is_err() {
+                        break;
+                    }
+                }
+            }
+            PublisherResult::default()
+        };
+        match thread::Builder::new().name("publish-backlogs".into()).spawn(job) {
             Ok(h) => crew.publishers.push(h),
             Err(source) => return Err(LoadtestError::Spawn { role: "publisher", source }),
         }
@@ -894,10 +1157,17 @@ fn measure(
     })
 }
 
-/// The run's report, in scenario time.
-fn assemble_report(model: &Model, m: &Measured) -> RunReport {
+/// The run's report, in scenario time, with its latency detail.
+fn assemble_report(model: &Model, m: &Measured) -> RealOutcome {
     let lt = &model.loadtest;
-    RunReport {
+    let (queues, detail) = queue_reports(model, m);
+    let (mut wait, mut sojourn, mut curves) = (Vec::new(), Vec::new(), Vec::new());
+    for (w, s, c) in detail {
+        wait.push(w);
+        sojourn.push(s);
+        curves.push(c);
+    }
+    let report = RunReport {
         scenario: model.name.clone(),
         backend: "real".to_string(),
         seed: model.simulation.seed,
@@ -909,23 +1179,34 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         },
         warmup_s: lt.warmup / lt.time_scale,
         time_scale: Some(lt.time_scale),
-        queues: queue_reports(model, m),
+        queues,
         producers: producer_reports(model, m),
         end_to_end_s: end_to_end_reports(model, m),
+        topics: Vec::new(),
         timing: Some(timing(m)),
         partial: m.partial,
         replications_requested: None,
         horizon_requested_s: m.partial.then(|| lt.horizon / lt.time_scale),
-    }
+        server: None,
+        precision_reached: None,
+        precision: None,
+        timeline: None,
+    };
+    RealOutcome { report, wait, sojourn, curves }
 }
+
+/// A queue's pooled histograms and curves: the pooled wait and sojourn, and the curves
+/// whose band comes from the time batches (each merged over the queue's consumers).
+type QueueDetail = (LatencyHistogram, LatencyHistogram, QueueCurves);
 
 /// Per queue: rates and utilisation over the window, latencies of the messages whose
 /// service ended in it, the ready length between the window snapshots, and the whole run's
-/// counts (which balance exactly).
-fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
+/// counts (which balance exactly); beside them, each queue's latency detail.
+fn queue_reports(model: &Model, m: &Measured) -> (Vec<QueueReport>, Vec<QueueDetail>) {
     let window_real = (m.horizon - m.warmup).as_secs_f64();
     let window_scn = window_real / m.time_scale;
     let mut queues = Vec::new();
+    let mut detail = Vec::new();
     let v2 = model.uses_message_lifecycle();
     for (qi, q) in model.queues.iter().enumerate() {
         let (w, e, f) = (&m.at_warm[qi], &m.at_end[qi], &m.finals[qi]);
@@ -935,9 +1216,15 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
         let levels = q.max_priority.map_or(0, |p| usize::from(p) + 1);
         let mut by_priority: Vec<_> =
             (0..levels).map(|_| (LatencyHistogram::new(), LatencyHistogram::new())).collect();
+        let mut batches: Vec<(SparseLatency, SparseLatency)> =
+            vec![Default::default(); REAL_BATCHES];
         for r in m.consumers.iter().filter(|r| r.queue == qi) {
             wait.merge(&r.wait);
             sojourn.merge(&r.sojourn);
+            for ((w, s), (rw, rs)) in batches.iter_mut().zip(&r.batches) {
+                w.merge(rw);
+                s.merge(rs);
+            }
             for ((w, s), (rw, rs)) in by_priority.iter_mut().zip(&r.by_priority) {
                 w.merge(rw);
                 s.merge(rs);
@@ -987,6 +1274,7 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
                 completed,
             },
             expire_probability: model.may_expire(qi).then(|| one(ratio(e.expired - w.expired))),
+            drain_time_s: None,
             by_priority: q.max_priority.map(|_| {
                 by_priority
                     .iter()
@@ -1004,8 +1292,13 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
                     .collect()
             }),
         });
+        let curves = QueueCurves {
+            wait: PercentileCurve::from_batches(&wait, &batches, |b, q| b.0.quantile(q)),
+            sojourn: PercentileCurve::from_batches(&sojourn, &batches, |b, q| b.1.quantile(q)),
+        };
+        detail.push((wait, sojourn, curves));
     }
-    queues
+    (queues, detail)
 }
 
 fn producer_reports(model: &Model, m: &Measured) -> Vec<ProducerReport> {

@@ -757,3 +757,109 @@ crash = { every = { dist = "exponential", mean = "3s" }, restart = { dist = "con
     assert!(near(redelivered, sim_redelivered, 0.25), "redelivered {redelivered} vs {sim:?}");
     assert!(near(c.acked, sim.acked, 0.02), "acked {} vs {sim:?}", c.acked);
 }
+
+/// `network_delay` on the real broker: with prefetch 1 a consumer 5 ms away (real) holds its
+/// credit E[S] + 10 ms per message, so at 10 ms services it completes at most 50 msgs/s of
+/// the 100 it is offered; with prefetch 10 the round trip is hidden. Nacks travel the same
+/// wire, and whatever is still on it at the end counts as in flight: counts balance.
+#[test]
+fn network_delay_costs_prefetch_1_its_capacity_and_counts_balance() {
+    let _serial = cpu_heavy();
+    let m = model(
+        r#"
+[simulation]
+horizon = "1h"
+seed = 41
+[loadtest]
+time_scale = 1.0
+horizon = "1.5s"
+warmup = "0.3s"
+[[producers]]
+name = "p"
+exchange = "x"
+arrival = { dist = "constant", value = "10ms" }
+[[exchanges]]
+name = "x"
+type = "fanout"
+[[queues]]
+name = "one"
+bindings = [{ exchange = "x" }]
+[[queues]]
+name = "ten"
+bindings = [{ exchange = "x" }]
+[[consumers]]
+name = "c1"
+queue = "one"
+count = 1
+prefetch = 1
+service = { dist = "constant", value = "10ms" }
+network_delay = "5ms"
+failure = { probability = 0.1, action = "requeue" }
+[[consumers]]
+name = "c10"
+queue = "ten"
+count = 1
+prefetch = 10
+service = { dist = "constant", value = "6ms" }
+network_delay = "5ms"
+"#,
+    );
+    let r = run_loadtest(&m, &|_| {}).unwrap();
+    for q in &r.queues {
+        assert!(q.counts.balanced(), "{}: {:?}", q.name, q.counts);
+    }
+    let [one, ten] = &r.queues[..] else { panic!() };
+    // One credit: at most 1 / 20 ms = 50 msgs/s however the machine is loaded (a slow
+    // machine only lowers it); the ready queue grows.
+    assert!(one.throughput.mean < 55.0, "{:?}", one.throughput);
+    assert!(one.counts.in_flight_at_end > 20, "{:?}", one.counts);
+    // Ten credits keep up with 100 msgs/s of 6 ms services: the backlog stays small.
+    assert!(ten.throughput.mean > 85.0, "{:?}", ten.throughput);
+    assert!(ten.counts.in_flight_at_end < 20, "{:?}", ten.counts);
+    // Every message waits at least its 5 ms of transit.
+    assert!(ten.wait_s.p50.unwrap() >= 0.005 * 0.99, "{:?}", ten.wait_s);
+}
+
+/// The window's time batches: equal tenths from the warm-up to the horizon, the horizon
+/// itself (and anything after it) in the last.
+#[test]
+fn frame_batches_cut_the_window_into_equal_tenths() {
+    let t0 = Instant::now();
+    let f = Frame {
+        scale: 1.0,
+        t0,
+        warm: t0 + Duration::from_secs(1),
+        end: t0 + Duration::from_secs(11),
+    };
+    assert_eq!(f.batch(f.warm), 0);
+    assert_eq!(f.batch(f.warm + Duration::from_millis(999)), 0);
+    assert_eq!(f.batch(f.warm + Duration::from_millis(1001)), 1);
+    assert_eq!(f.batch(f.warm + Duration::from_millis(5500)), 5);
+    assert_eq!(f.batch(f.end), REAL_BATCHES - 1);
+    assert_eq!(f.batch(f.end + Duration::from_secs(5)), REAL_BATCHES - 1);
+}
+
+/// The real broker's curves: the pooled line is the report's percentiles, and its 95% band
+/// (batch means over the run's 10 time batches) surrounds it and has a width. The 2.7 s
+/// window is 135 scenario seconds at 5 messages/s, ~675 messages, ~67 a batch: every batch
+/// has a median, so the band exists at p50 whatever the machine's timing.
+#[test]
+fn real_curves_have_a_batch_means_band_around_the_pooled_line() {
+    let _serial = cpu_heavy();
+    let m = model(MM1);
+    let o = run_loadtest_outcome(&m, &|_| {}, &Cancel::new()).unwrap();
+    let q = &o.report.queues[0];
+    let n = o.sojourn[0].count();
+    assert!(n <= q.counts.completed && n > 300, "{n} messages");
+    let c = &o.curves[0].sojourn;
+    let at = |q: f64| c.pooled.iter().find(|p| (p.0 - q).abs() < 1e-12).map(|p| p.1);
+    assert_eq!(at(0.5), q.sojourn_s.p50);
+    assert_eq!(at(0.99), q.sojourn_s.p99);
+    let band = c.pooled_band();
+    let median = band.iter().find(|b| b.0 == 0.5).expect("a band at p50");
+    assert!(median.1 < median.2, "{median:?}");
+    for &(q, v) in &c.pooled {
+        let b = band.iter().find(|b| b.0 == q).expect("every batch has messages: a band");
+        assert!(b.1 <= v && v <= b.2, "{q}: {v} outside {b:?}");
+    }
+}

@@ -4,10 +4,11 @@
 //! a validation — with the charts embedded. `figures` arguments are the (file name,
 //! caption) pairs of charts written next to report.md.
 
+use super::charts::{fmt_duration, trim_num};
 use super::compare::{Comparison3, compare};
+use super::headline;
 use super::table::{
-    self, num_ci, secs, secs_ci, validation_rel, validation_summary, validation_value,
-    validation_verdict,
+    self, validation_rel, validation_summary, validation_value, validation_verdict,
 };
 use crate::dist::fmt_secs;
 use crate::results::{AnalyticReport, RunReport};
@@ -22,8 +23,9 @@ use std::fmt::Write;
 fn fmt_value(metric: &str, v: Option<f64>) -> String {
     match v {
         None => "-".into(),
-        Some(x) if metric.contains("_s.") => fmt_secs(x),
-        Some(x) => format!("{x:.4}"),
+        Some(x) if metric.contains("_s.") => fmt_duration(x),
+        Some(x) if metric == "utilization" || metric.ends_with("probability") => headline::pct(x),
+        Some(x) => trim_num(x, 4),
     }
 }
 
@@ -80,6 +82,7 @@ fn run_page(
     if let Some(note) = super::table::partial_note(r) {
         let _ = writeln!(out, "**{note}**\n");
     }
+    let _ = writeln!(out, "{}\n", headline::run_headline(r, theory));
     let _ = writeln!(
         out,
         "{} replication(s) of {} scenario time (first {} discarded), seed {}.\n",
@@ -88,31 +91,37 @@ fn run_page(
         fmt_secs(r.warmup_s),
         r.seed
     );
-    out.push_str("## Results\n\n| queue | consumers | offered/s | throughput/s | loss | utilization | Lq | Wq mean | Wq p99 | W mean | W p99 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let queues = !r.queues.is_empty() || r.topics.is_empty();
+    if queues {
+        out.push_str("## Results\n\n| queue | consumers | offered/s | throughput/s | loss | utilization | Lq | Wq mean | Wq p50 | Wq p99 | W mean | W p99 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    }
     for q in &r.queues {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             q.name,
             q.consumers,
-            num_ci(&q.offered_rate, 2),
-            num_ci(&q.throughput, 2),
-            num_ci(&q.loss_probability, 4),
-            num_ci(&q.utilization, 3),
-            q.queue_length.mean,
-            secs_ci(q.wait_s.mean, q.wait_s.ci95),
-            secs(q.wait_s.p99),
-            secs_ci(q.sojourn_s.mean, q.sojourn_s.ci95),
-            secs(q.sojourn_s.p99),
+            headline::num_pm(&q.offered_rate),
+            headline::num_pm(&q.throughput),
+            headline::pct_pm(&q.loss_probability),
+            headline::pct_pm(&q.utilization),
+            trim_num(q.queue_length.mean, 3),
+            headline::secs_pm(q.wait_s.mean, q.wait_s.ci95),
+            headline::dur(q.wait_s.p50),
+            headline::dur(q.wait_s.p99),
+            headline::secs_pm(q.sojourn_s.mean, q.sojourn_s.ci95),
+            headline::dur(q.sojourn_s.p99),
         );
     }
-    out.push_str("\nWq: wait until service starts (time in a consumer's prefetch buffer included); W: sojourn until service ends. ± is the half-width of the 95% Student-t interval over replications; percentiles pool all post-warm-up messages.\n");
+    if queues {
+        out.push_str("\nWq: wait until service starts (time in a consumer's prefetch buffer included); W: sojourn until service ends. ± is the half-width of the 95% Student-t interval over replications; percentiles pool all post-warm-up messages.\n");
+    }
     if let Some(t) = theory {
         let c = compare(t, r, None);
         if c.queues.iter().any(|q| q.figures.iter().any(|f| f.analytic.is_some())) {
             out.push_str("\n## Against queueing theory\n\n");
             out.push_str(&theory_table(&c));
-            out.push_str("\nPercentiles have no interval here (they pool all replications); the charts show their per-replication 95% band. Notes on the models:\n\n");
+            out.push_str("\nPercentiles pool all replications; their 95% interval is the band in the charts (batch means over replications, centred on the pooled line). Notes on the models:\n\n");
             for q in &t.queues {
                 for n in &q.notes {
                     let _ = writeln!(
@@ -125,14 +134,33 @@ fn run_page(
             }
         }
     }
+    out.push_str(&super::topic::markdown(r, theory));
+    if let Some(t) = &r.timeline {
+        out.push_str("\n## Timeline\n\n```text\n");
+        out.push_str(&table::render_timeline(t));
+        out.push_str("```\n\nEvery window of every queue is in `timeline.csv` (tidy: one row per window × queue × metric × statistic) and in `report.json`.\n");
+    }
+    if let Some(reached) = r.precision_reached {
+        let _ = writeln!(
+            out,
+            "\nPrecision: {} after {} replications (asked: every queue's mean sojourn within ±{}% at 95%).",
+            if reached { "reached" } else { "**not reached** (max_replications hit)" },
+            r.replications,
+            r.precision.unwrap_or(0.0) * 100.0
+        );
+    }
     if !figures.is_empty() {
         out.push_str("\n## Charts\n\n");
         for (file, caption) in figures {
             let _ = writeln!(out, "{caption}\n\n![{caption}]({file})\n");
         }
     }
-    out.push_str("\n## Full table\n\n```text\n");
-    out.push_str(&table::render_run(r));
+    // The terminal table's queue figures are above already; its message counts, producers
+    // and end-to-end latencies are not.
+    let full = table::render_run(r);
+    let rest = full.find("Message counts").map_or(full.as_str(), |i| &full[i..]);
+    out.push_str("\n## Message counts, producers, end to end\n\n```text\n");
+    out.push_str(rest);
     out.push_str("```\n");
     out
 }
@@ -145,19 +173,76 @@ pub fn compare_markdown(
     figures: &[(String, String)],
 ) -> String {
     let mut md = format!(
-        "# {} — theory vs simulation vs real broker\n\n```text\n{}```\n",
+        "# {} — theory vs simulation vs real broker\n\n{}\n\n```text\n{}```\n",
         c.scenario,
+        compare_headline(c),
         table::render_comparison(c)
     );
     md.push_str(&run_page("## Simulation:", sim, Some(theory), figures));
     md
 }
 
+/// The bold line of a comparison: per queue, p99 wait of theory, simulation and the real
+/// broker.
+pub fn compare_headline(c: &Comparison3) -> String {
+    let parts: Vec<String> = c
+        .queues
+        .iter()
+        .map(|q| {
+            let f = q.figures.iter().find(|f| f.metric == "wait_s.p99");
+            let get = |v: Option<f64>| v.map_or("-".to_string(), fmt_duration);
+            match f {
+                Some(f) => format!(
+                    "`{}` p99 wait: theory {}{}, simulated {}, real broker {}{}",
+                    q.name,
+                    get(f.analytic),
+                    if f.analytic.is_some() && !q.exact { " (not exact)" } else { "" },
+                    get(f.sim),
+                    get(f.real),
+                    f.real_vs_sim
+                        .map_or(String::new(), |e| format!(" ({:+.0}% vs simulated)", 100.0 * e))
+                ),
+                None => format!("`{}`: no p99 wait measured", q.name),
+            }
+        })
+        .chain(c.topics.iter().map(|g| {
+            let f = g.figures.iter().find(|f| f.metric == "sojourn_s.mean");
+            let get = |v: Option<f64>| v.map_or("-".to_string(), fmt_duration);
+            match f {
+                Some(f) => format!(
+                    "`{}` mean sojourn: theory {}{}, simulated {}, real broker {}",
+                    g.name,
+                    get(f.analytic),
+                    if f.analytic.is_some() && !g.exact { " (not exact)" } else { "" },
+                    get(f.sim),
+                    get(f.real),
+                ),
+                None => format!("`{}`: no sojourn measured", g.name),
+            }
+        }))
+        .collect();
+    format!("**{}**", parts.join("; "))
+}
+
 /// The page of `analyze`: the analysis table and theory's percentile charts.
 pub fn analytic_markdown(report: &AnalyticReport, figures: &[(String, String)]) -> String {
+    let parts: Vec<String> = report
+        .queues
+        .iter()
+        .map(|q| {
+            format!(
+                "`{}` {}: p99 wait {}, utilization {}",
+                q.name,
+                q.model.as_deref().unwrap_or("no model"),
+                q.wait_s.p99.map_or("-".into(), fmt_duration),
+                q.utilization.map_or("-".into(), headline::pct)
+            )
+        })
+        .collect();
     let mut md = format!(
-        "# {} — queueing theory\n\n```text\n{}```\n",
+        "# {} — queueing theory\n\n**{}**\n\n```text\n{}```\n",
         report.scenario,
+        parts.join("; "),
         table::render_analytic(report)
     );
     for (f, cap) in figures {
@@ -169,15 +254,16 @@ pub fn analytic_markdown(report: &AnalyticReport, figures: &[(String, String)]) 
 /// The page of `size`: the target, the sizing table and the sizing chart.
 pub fn size_markdown(r: &SizeReport, figures: &[(String, String)]) -> String {
     let mut md = format!(
-        "# Sizing `{}` in {}\n\nTarget: **{}**.\n\n```text\n{}```\n",
+        "# Sizing `{}` in {}\n\n{}\n\nTarget: {}. Recommended = the smallest count whose simulated figure, at the upper end of its 95% interval, meets the target.\n",
         r.group,
         r.scenario,
+        headline::size_headline(r),
         r.target,
-        table::render_size(r)
     );
     for (f, cap) in figures {
         let _ = writeln!(md, "\n![{cap}]({f})");
     }
+    let _ = write!(md, "\n```text\n{}```\n", table::render_size(r));
     md
 }
 
@@ -189,7 +275,7 @@ pub fn sweep_markdown(
     figures: &[(String, String)],
 ) -> String {
     let mut md = format!(
-        "# Sweep of {}\n\n{} cells, parameters: {}.\n\n",
+        "# Sweep of {}\n\n**{} cells over {}**\n\n",
         file,
         cells.len(),
         specs.iter().map(|s| format!("`{}`", s.path)).collect::<Vec<_>>().join(", ")
@@ -205,7 +291,20 @@ pub fn sweep_markdown(
 /// and the whole matrix.
 pub fn validation_markdown(v: &Validation, s: &Summary) -> String {
     let mut out = String::from("# Validation: simulation against queueing theory\n\n");
-    out.push_str("Produced by `mqsim validate --out reports/validation`. Every cell is a queue the simulator runs with independent replications; the analytic back end predicts the same figures. A comparison **passes** when theory lies inside the simulation's 99.9% Student-t interval (a guard against the ~20 chance misses 95% intervals would give over ~400 comparisons); the 95% column is shown too. Approximate models (Allen–Cunneen, Kingman) get their error reported, not a verdict.\n\n## Summary\n\n");
+    let _ = writeln!(
+        out,
+        "**{} of {} exact comparisons pass{}**\n",
+        s.exact_passed,
+        s.exact_total,
+        s.approximations
+            .iter()
+            .map(|(m, n, _, median)| format!(
+                "; {m}: median error {} over {n}",
+                headline::pct(*median)
+            ))
+            .collect::<String>()
+    );
+    out.push_str("Produced by `mqsim validate --out reports/validation`. Every cell is a queue the simulator runs with independent replications; the analytic back end predicts the same figures. A comparison **passes** when theory lies inside the simulation's 99.9% Student-t interval (a guard against the ~20 chance misses 95% intervals would give over ~400 comparisons); the 95% column is shown too. Approximate models (Allen–Cunneen, Kingman, the fluid drain time, PSA and MOL per window of a time-varying load) get their error reported, not a verdict.\n\n## Summary\n\n");
     out.push_str(&validation_summary(v, s).replace("\n  ", "\n- "));
     let _ = write!(
         out,

@@ -4,7 +4,10 @@
 
 use super::compare::Comparison3;
 use crate::dist::fmt_secs;
-use crate::results::{AnalyticReport, Latency, QueueAnalysis, RunReport, SpeedRow};
+use crate::results::{
+    AnalyticReport, AnalyticTimeline, Latency, QueueAnalysis, RunReport, SpeedRow, Timeline,
+    WindowTheory,
+};
 use crate::scenario::{Ack, Model};
 use crate::size::{Candidate, Metric, PrefetchSizing, SizeReport, Target};
 use crate::stats::MeanCi;
@@ -145,6 +148,12 @@ pub fn render_run(r: &RunReport) -> String {
         r.seed,
         r.time_scale.map_or(String::new(), |t| format!(", time scale {t}")),
     );
+    if r.queues.is_empty() && !r.topics.is_empty() {
+        // Topics only: no queue tables.
+        out.push_str(super::topic::render_run(&r.topics).trim_start());
+        out.push_str(&timing_line(r));
+        return out;
+    }
     let mut t = Table::new(&[
         "queue",
         "consumers",
@@ -275,17 +284,37 @@ pub fn render_run(r: &RunReport) -> String {
         out.push('\n');
         out.push_str(&e.render());
     }
-    if let Some(tm) = &r.timing {
+    if !r.topics.is_empty() {
+        out.push_str(&super::topic::render_run(&r.topics));
+    }
+    if let Some(t) = &r.timeline {
+        out.push('\n');
+        out.push_str(&render_timeline(t));
+    }
+    if let Some(reached) = r.precision_reached {
         let _ = writeln!(
             out,
-            "\nTiming: service error {:+.2}% (mean of ratios), {:+.2}% (total), mean publish lateness {}, late publishes {}",
+            "\nPrecision {}: {} after {} replications (every queue's mean sojourn within ±{:.1}% at 95%).",
+            r.precision.map_or_else(String::new, |p| format!("{p}")),
+            if reached { "reached" } else { "NOT reached (max_replications hit)" },
+            r.replications,
+            r.precision.unwrap_or(0.0) * 100.0,
+        );
+    }
+    out.push_str(&timing_line(r));
+    out
+}
+
+fn timing_line(r: &RunReport) -> String {
+    r.timing.as_ref().map_or_else(String::new, |tm| {
+        format!(
+            "\nTiming: service error {:+.2}% (mean of ratios), {:+.2}% (total), mean publish lateness {}, late publishes {}\n",
             tm.service_error_mean * 100.0,
             tm.service_error_total * 100.0,
             fmt_secs(tm.arrival_error_mean),
             tm.late_publishes
-        );
-    }
-    out
+        )
+    })
 }
 
 fn num(x: Option<f64>, digits: usize) -> String {
@@ -314,6 +343,154 @@ fn analytic_row(q: &QueueAnalysis) -> Vec<String> {
     ]
 }
 
+/// Most windows a timeline table shows; past it, the windows with the highest p99 wait.
+pub const TIMELINE_ROWS: usize = 48;
+
+/// The windows a timeline table shows for queue `q`: all of them, or the
+/// [`TIMELINE_ROWS`] with the highest p99 wait, in time order.
+pub fn timeline_shown(t: &Timeline, q: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..t.windows.len()).collect();
+    if idx.len() > TIMELINE_ROWS {
+        let p99 = |w: usize| t.windows[w].queues[q].wait_s.p99.unwrap_or(-1.0);
+        idx.sort_by(|&a, &b| p99(b).total_cmp(&p99(a)).then(a.cmp(&b)));
+        idx.truncate(TIMELINE_ROWS);
+        idx.sort_unstable();
+    }
+    idx
+}
+
+/// The terminal view of a timeline: per queue, one row per window (offered and
+/// throughput per second, ready messages mean and max, Wq mean and p99 with their 95%
+/// half-widths); a long timeline shows its busiest windows.
+pub fn render_timeline(t: &Timeline) -> String {
+    let mut out = String::new();
+    let nq = t.windows.first().map_or(0, |w| w.queues.len());
+    for q in 0..nq {
+        let name = &t.windows[0].queues[q].name;
+        let shown = timeline_shown(t, q);
+        let _ = writeln!(
+            out,
+            "Timeline of queue {name}, windows of {}{}:",
+            fmt_secs(t.window_s),
+            if shown.len() < t.windows.len() {
+                format!(
+                    " (the {} of {} windows with the highest p99 wait; all in timeline.csv or --format json)",
+                    shown.len(),
+                    t.windows.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+        let mut tab = Table::new(&[
+            "window",
+            "offered/s",
+            "throughput/s",
+            "Lq mean",
+            "Lq max",
+            "Wq mean",
+            "Wq p99",
+        ]);
+        for &w in &shown {
+            let win = &t.windows[w];
+            let c = &win.queues[q];
+            let ci = |m: f64, h: Option<f64>, d: usize| match h {
+                Some(h) => format!("{m:.d$} ±{h:.d$}"),
+                None => format!("{m:.d$}"),
+            };
+            tab.row(vec![
+                format!(
+                    "{}–{}{}",
+                    fmt_secs(win.start_s),
+                    fmt_secs(win.end_s),
+                    if win.warmup { " (warm-up)" } else { "" }
+                ),
+                ci(c.offered_rate, c.offered_rate_ci95, 2),
+                ci(c.throughput, c.throughput_ci95, 2),
+                ci(c.queue_length.mean, c.queue_length.ci95, 2),
+                c.queue_length.max.to_string(),
+                secs_ci(c.wait_s.mean, c.wait_s.ci95),
+                secs_ci(c.wait_s.p99, c.wait_s.p99_ci95),
+            ]);
+        }
+        out.push_str(&tab.render());
+    }
+    out.push_str("A message belongs to the window it entered the queue in. Means over replications (± 95% CI); p99 pools the window's messages of every replication (± the 95% CI of the replications' own p99s).\n");
+    out
+}
+
+/// The terminal view of per-window theory: per queue with a model, one row per window
+/// (offered rate; PSA's and MOL's Lq, Wq mean and p99; "-" where the load reaches
+/// capacity); a long timeline shows the windows with the highest offered rate.
+pub fn render_analytic_timeline(t: &AnalyticTimeline) -> String {
+    let mut out = String::new();
+    for (qi, m) in t.queues.iter().filter(|m| m.model.is_some()).enumerate() {
+        let mut idx: Vec<usize> = (0..t.windows.len()).collect();
+        let long = idx.len() > TIMELINE_ROWS;
+        if long {
+            let rate = |w: usize| t.windows[w].queues[qi].offered_rate;
+            idx.sort_by(|&a, &b| rate(b).total_cmp(&rate(a)).then(a.cmp(&b)));
+            idx.truncate(TIMELINE_ROWS);
+            idx.sort_unstable();
+        }
+        let _ = writeln!(
+            out,
+            "Per-window theory of queue {} ({}, approximate), windows of {}{}:",
+            m.name,
+            m.model.as_deref().unwrap_or("-"),
+            fmt_secs(t.window_s),
+            if long {
+                format!(
+                    " (the {TIMELINE_ROWS} of {} windows with the highest rate)",
+                    t.windows.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+        let mut tab = Table::new(&[
+            "window",
+            "offered/s",
+            "PSA Lq",
+            "PSA Wq mean",
+            "PSA Wq p99",
+            "MOL Lq",
+            "MOL Wq mean",
+            "MOL Wq p99",
+        ]);
+        for &w in &idx {
+            let win = &t.windows[w];
+            let c = &win.queues[qi];
+            let fig = |f: &Option<WindowTheory>| match f {
+                Some(f) => [
+                    num(f.queue_length.mean, 2),
+                    secs(Some(f.wait_s.mean)),
+                    secs(Some(f.wait_s.p99)),
+                ],
+                None => ["-".into(), "-".into(), "-".into()],
+            };
+            let [pl, pm, pp] = fig(&c.psa);
+            let [ml, mm, mp] = fig(&c.mol);
+            tab.row(vec![
+                format!("{}–{}", fmt_secs(win.start_s), fmt_secs(win.end_s)),
+                format!("{:.2}", c.offered_rate),
+                pl,
+                pm,
+                pp,
+                ml,
+                mm,
+                mp,
+            ]);
+        }
+        out.push_str(&tab.render());
+    }
+    for m in t.queues.iter().filter(|m| m.model.is_none()) {
+        let _ = writeln!(out, "  [{}] no per-window theory: {}", m.name, m.notes.join("; "));
+    }
+    out.push_str("PSA: the stationary queue at each instant's rate; MOL: at the offered load of the infinite-server queue, which lags the rate. \"-\": the load reaches capacity in the window.\n");
+    out
+}
+
 /// The terminal view of an [`AnalyticReport`]: one row per queue (model, exact, ρ, stable,
 /// throughput/s, loss, Wq mean, p50 and p99, W mean and p99, Lq), then every queue's notes,
 /// then end-to-end means.
@@ -336,6 +513,13 @@ pub fn render_analytic(report: &AnalyticReport) -> String {
     for q in &report.queues {
         t.row(analytic_row(q));
     }
+    if report.queues.is_empty() && !report.topics.is_empty() {
+        return format!(
+            "{} — analytic (queueing theory)\n{}",
+            report.scenario,
+            super::topic::render_analytic(&report.topics)
+        );
+    }
     let mut out = format!("{} — analytic (queueing theory)\n\n{}", report.scenario, t.render());
     if report.queues.iter().any(|q| !q.notes.is_empty()) {
         out += "\nnotes:\n";
@@ -344,6 +528,11 @@ pub fn render_analytic(report: &AnalyticReport) -> String {
                 let _ = writeln!(out, "  [{}] {n}", q.name);
             }
         }
+    }
+    out.push_str(&super::topic::render_analytic(&report.topics));
+    if let Some(t) = &report.timeline {
+        out.push('\n');
+        out.push_str(&render_analytic_timeline(t));
     }
     if !report.end_to_end_s.is_empty() {
         out += "\nend to end (mean, sum of stage sojourns):\n";
@@ -371,7 +560,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
     };
     let pct = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0));
     let mut t = Table::new(&[
-        "queue",
+        if c.topics.is_empty() { "queue" } else { "queue or topic/group" },
         "metric",
         "theory",
         "simulated",
@@ -380,7 +569,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
         "real vs theory",
         "real vs sim",
     ]);
-    for q in &c.queues {
+    for q in c.queues.iter().chain(&c.topics) {
         for f in &q.figures {
             let sim = match (f.sim, f.sim_ci95) {
                 (Some(s), Some(c)) => {
@@ -401,7 +590,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
         }
     }
     let mut out = format!("{} — theory vs simulation vs real broker\n\n", c.scenario);
-    for q in &c.queues {
+    for q in c.queues.iter().chain(&c.topics) {
         out += &format!(
             "  {}: {}\n",
             q.name,
@@ -496,6 +685,34 @@ pub fn render_size(r: &SizeReport) -> String {
         }
     );
     out.push_str("Recommended = smallest count whose simulated figure, at the upper end of its 95% interval, meets the target.\n");
+    if let Some(w) = r.every_window_s {
+        let _ = writeln!(
+            out,
+            "Every window: the figure of each count is that of its worst {} window after the warm-up.",
+            fmt_secs(w)
+        );
+        for x in &r.worst_windows {
+            let _ = writeln!(
+                out,
+                "  {} consumers: worst window from {}: {} (upper {})",
+                x.count,
+                fmt_secs(x.start_s),
+                secs(x.value),
+                secs(x.ci95_upper)
+            );
+        }
+        if let Some(d) = &r.decided_by {
+            let _ = writeln!(
+                out,
+                "Decided by the window {}–{}: with {} consumers it has {} (upper {}).",
+                fmt_secs(d.start_s),
+                fmt_secs(d.end_s),
+                d.count,
+                secs(d.value),
+                secs(d.ci95_upper)
+            );
+        }
+    }
     out
 }
 

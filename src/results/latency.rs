@@ -3,6 +3,7 @@
 //! has no interval and no max, and its JSON leaves them out ([`serialize_prediction`]), as
 //! the output contract fixes the two shapes.
 
+use super::curves::CURVE_QUANTILES;
 use crate::stats::{LatencyHistogram, MeanCi};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -28,6 +29,11 @@ pub struct Latency {
     pub p999: Option<f64>,
     /// Largest value seen (runs only).
     pub max: Option<f64>,
+    /// A prediction's quantile function on the chart grid [`CURVE_QUANTILES`]: (q, value)
+    /// where the model gives one, so a chart draws theory as densely as the simulation.
+    /// Not part of either JSON contract (empty in a run and after deserialising).
+    #[serde(skip)]
+    pub curve: Vec<(f64, f64)>,
 }
 
 impl Latency {
@@ -47,6 +53,7 @@ impl Latency {
             p99: pooled.quantile(0.99),
             p999: pooled.quantile(0.999),
             max: pooled.max(),
+            curve: Vec::new(),
         }
     }
 
@@ -62,6 +69,7 @@ impl Latency {
             p99: q(0.99),
             p999: q(0.999),
             max: None,
+            curve: CURVE_QUANTILES.iter().filter_map(|&p| q(p).map(|v| (p, v))).collect(),
         }
     }
 

@@ -12,11 +12,23 @@ mod latency;
 mod prediction;
 mod run;
 mod speed;
+mod timeline;
+mod topic;
 
-pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
+pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves, REAL_BATCHES, RealOutcome};
 pub use latency::{Latency, serialize_prediction};
-pub use prediction::{AnalyticReport, EndToEndPath, MeanCount, PriorityAnalysis, QueueAnalysis};
+pub use prediction::{
+    AnalyticReport, AnalyticTimeline, EndToEndPath, MeanCount, PredictedWindow,
+    PredictedWindowQueue, PriorityAnalysis, QueueAnalysis, TimelineModel, WindowTheory,
+    WindowTheoryWait,
+};
 pub use run::{
-    Counts, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport, Timing,
+    Counts, DrainTime, EndToEnd, PriorityReport, ProducerReport, QueueLength, QueueReport,
+    RunReport, Server, Timing,
 };
 pub use speed::SpeedRow;
+pub use timeline::{Timeline, Window, WindowQueue, WindowWait};
+pub use topic::{
+    Hottest, LagSeconds, MemberAnalysis, MemberReport, PartitionAnalysis, PartitionReport,
+    TopicAnalysis, TopicCounts, TopicGroupAnalysis, TopicGroupReport, TopicLag, TopicReport,
+};

@@ -94,6 +94,10 @@ pub struct QueueAnalysis {
     /// Per priority, highest first, for a priority queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_priority: Option<Vec<PriorityAnalysis>>,
+    /// With `initial_messages`: the fluid drain time of the backlog, seconds
+    /// (approximate); an extension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain_time_s: Option<f64>,
 }
 
 /// Mean end-to-end latency along one path of a producer's messages through a pipeline.
@@ -122,6 +126,82 @@ pub struct AnalyticReport {
     /// Per producer and path through the pipeline (addition): publish → end of the last
     /// stage's service, mean only.
     pub end_to_end_s: Vec<EndToEndPath>,
+    /// Kafka-style topics, in file order; left out for a scenario without topics.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<super::TopicAnalysis>,
+    /// With a window: theory's figures per window for time-varying arrivals (extension;
+    /// absent without a window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<AnalyticTimeline>,
+}
+
+/// Per-window predictions of the time-varying approximations (PSA and MOL), for the queues
+/// they cover. Always approximate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalyticTimeline {
+    /// Window length, seconds.
+    pub window_s: f64,
+    /// Per queue: which model applies, or why none does.
+    pub queues: Vec<TimelineModel>,
+    /// Windows in time order.
+    pub windows: Vec<PredictedWindow>,
+}
+
+/// Which time-varying model a queue gets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineModel {
+    /// Queue name.
+    pub name: String,
+    /// `"M(t)/M/c"`, or `null` where the approximations do not apply.
+    pub model: Option<String>,
+    /// Always false: PSA and MOL are approximations.
+    pub exact: bool,
+    /// How the figures were made, or why there are none.
+    pub notes: Vec<String>,
+}
+
+/// One window's predictions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictedWindow {
+    /// Start, seconds.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+    /// The queues with a model, in file order.
+    pub queues: Vec<PredictedWindowQueue>,
+}
+
+/// One queue's predictions in one window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictedWindowQueue {
+    /// Queue name.
+    pub name: String,
+    /// Mean arrival rate over the window.
+    pub offered_rate: f64,
+    /// Pointwise-stationary approximation; `null` if the load reaches capacity in the window.
+    pub psa: Option<WindowTheory>,
+    /// Modified-offered-load approximation; `null` if its load reaches capacity.
+    pub mol: Option<WindowTheory>,
+}
+
+/// One approximation's figures for a window, as the run's timeline names them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowTheory {
+    /// Highest utilization at any instant of the window.
+    pub rho_max: f64,
+    /// Ready messages, time average over the window.
+    pub queue_length: MeanCount,
+    /// Wait of the window's arrivals.
+    pub wait_s: WindowTheoryWait,
+}
+
+/// Mean and p99 wait of a window's arrivals.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WindowTheoryWait {
+    /// Mean.
+    pub mean: f64,
+    /// 99th percentile.
+    pub p99: f64,
 }
 
 impl AnalyticReport {

@@ -116,9 +116,25 @@ pub struct QueueReport {
     /// Expired ÷ offered, for a queue whose messages can expire (an extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_probability: Option<MeanCi>,
+    /// With `initial_messages`: how long the backlog took to drain (an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_time_s: Option<DrainTime>,
     /// Per priority seen, highest first, for a priority queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_priority: Option<Vec<PriorityReport>>,
+}
+
+/// How long a queue's `initial_messages` backlog took to leave the queue (its last message
+/// acked, or dropped, expired or rejected), from time 0 of each replication, whatever the
+/// warm-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrainTime {
+    /// Mean over the replications in which it drained before the horizon; `None` if none did.
+    pub mean: Option<f64>,
+    /// Half-width of the 95% Student-t interval of that mean; `None` with fewer than two.
+    pub ci95: Option<f64>,
+    /// Replications in which the backlog drained before the horizon (of all run).
+    pub drained_replications: u32,
 }
 
 /// One priority's figures in a priority queue.
@@ -197,6 +213,9 @@ pub struct RunReport {
     pub producers: Vec<ProducerReport>,
     /// Per producer whose messages complete at least one stage.
     pub end_to_end_s: Vec<EndToEnd>,
+    /// Kafka-style topics, in file order; left out for a scenario without topics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<super::TopicReport>,
     /// Real-clock fidelity (loadtest only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
@@ -211,6 +230,28 @@ pub struct RunReport {
     /// where the measurement stopped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon_requested_s: Option<f64>,
+    /// With `precision`: did every queue's mean sojourn reach it (`replications` then says
+    /// how many it took)? Absent without `precision`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision_reached: Option<bool>,
+    /// With `precision`: the relative 95% half-width asked for (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<f64>,
+    /// Per-window figures, with `window`; absent without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<super::Timeline>,
+    /// The broker server a `"rabbitmq"` run measured (left out otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Server>,
+}
+
+/// A real broker server, as it introduced itself (AMQP `connection.start` properties).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Server {
+    /// e.g. `"RabbitMQ"`.
+    pub product: String,
+    /// e.g. `"3.10.8"`.
+    pub version: String,
 }
 
 impl RunReport {

@@ -8,12 +8,17 @@
 //! Nothing here reads files: the caller passes the text and the name to report it under.
 
 mod duration;
+pub mod files;
 mod graph;
 mod locate;
 mod raw;
+mod topics;
 
 pub use duration::parse_duration;
+pub use files::{Files, NoFiles};
+pub use topics::{Keys, MAX_KEYS, MAX_PARTITIONS, Topic, TopicGroup, TopicProducer};
 
+use crate::arrival::{Arrival, Mmpp, Schedule, Trace};
 use crate::dist::{Dist, DistKind, MIN_MEAN_SECONDS};
 use crate::routing::{ExchangeId, ExchangeKind, QueueId, Router};
 use locate::Locator;
@@ -77,6 +82,47 @@ pub struct Simulation {
     pub replications: u32,
     /// Master seed; each replication derives its own streams from it.
     pub seed: u64,
+    /// `window`: also report each queue's figures per window of this many seconds of
+    /// scenario time (the timeline); `None`: no timeline.
+    pub window: Option<f64>,
+    /// `precision`: add replications until every queue's mean sojourn has a 95% half-width
+    /// at most this fraction of its mean; `None`: exactly `replications`.
+    pub precision: Option<f64>,
+    /// `max_replications`: with `precision`, the most replications run.
+    pub max_replications: u32,
+}
+
+/// Most windows a timeline may have (each window holds a few numbers per queue and per
+/// replication, so memory grows with windows × queues).
+pub const MAX_WINDOWS: usize = 100_000;
+/// Most windows × queues a timeline may have.
+pub const MAX_WINDOW_CELLS: usize = 1_000_000;
+/// Default `max_replications` with `precision`.
+pub const DEFAULT_MAX_REPLICATIONS: u32 = 200;
+
+impl Simulation {
+    /// Windows of the timeline over the horizon (the last may be shorter), or 0 without one.
+    pub fn windows(&self) -> usize {
+        self.window.map_or(0, |w| (self.horizon / w).ceil().max(1.0) as usize)
+    }
+
+    /// Checks a window length (from the file or `--window`) for this horizon and `queues`
+    /// queues: a positive duration giving at most [`MAX_WINDOWS`] windows and
+    /// [`MAX_WINDOW_CELLS`] windows × queues. The message says what to change.
+    pub fn check_window(&self, window: f64, queues: usize) -> Result<(), String> {
+        if !(window.is_finite() && window > 0.0) {
+            return Err(format!("must be a duration > 0, got {window} s"));
+        }
+        let n = (self.horizon / window).ceil();
+        if n > MAX_WINDOWS as f64 || n * queues.max(1) as f64 > MAX_WINDOW_CELLS as f64 {
+            return Err(format!(
+                "{} over a horizon of {} gives {n:.0} windows for {queues} queue(s); the limit is {MAX_WINDOWS} windows and {MAX_WINDOW_CELLS} windows × queues: choose a longer window",
+                crate::dist::fmt_secs(window),
+                crate::dist::fmt_secs(self.horizon),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Loadtest settings; `horizon` and `warmup` are real (wall-clock) seconds.
@@ -90,21 +136,26 @@ pub struct Loadtest {
     pub warmup: f64,
 }
 
-/// A source of messages (a renewal process).
+/// A source of messages.
 #[derive(Debug, Clone)]
 pub struct Producer {
     /// Unique name.
     pub name: String,
     /// Exchange published to.
     pub exchange: ExchangeId,
-    /// Routing key of every publish.
+    /// Routing key of every publish (the first of `routing_keys` when weighted).
     pub routing_key: String,
-    /// Time between two publishes.
-    pub arrival: Dist,
-    /// Queues each publish reaches (empty: unroutable), resolved by the [`Router`].
+    /// When it publishes.
+    pub arrival: Arrival,
+    /// Messages per publish (`batch`: a distribution, rounded, at least 1); `None` = 1.
+    pub batch: Option<Dist>,
+    /// Queues some publish reaches (every key's routes; empty: unroutable), resolved by
+    /// the [`Router`].
     pub routes: Vec<QueueId>,
     /// Its routing key in [`Model::keys`] (a dead-lettered message keeps it).
     pub key: KeyId,
+    /// `routing_keys`: each message's key drawn by weight; empty with one `routing_key`.
+    pub weighted_keys: Vec<WeightedKey>,
     /// Per-message TTL (`expiration`), seconds.
     pub ttl: Option<f64>,
     /// Priority of each message.
@@ -113,6 +164,92 @@ pub struct Producer {
 
 /// A routing key's index in [`Model::keys`].
 pub type KeyId = u32;
+
+/// One of a producer's weighted routing keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedKey {
+    /// The key.
+    pub routing_key: String,
+    /// The queues it reaches.
+    pub routes: Vec<QueueId>,
+    /// Its index in [`Model::keys`].
+    pub key: KeyId,
+    /// Running sum of the normalised weights up to and including this one (the last is 1).
+    pub cumulative: f64,
+    /// Its normalised weight: the share of messages that carry it.
+    pub share: f64,
+}
+
+impl Producer {
+    /// Draws the index of a weighted key (call only with `weighted_keys` non-empty).
+    #[inline]
+    pub fn draw_key(&self, rng: &mut impl rand::Rng) -> usize {
+        let u: f64 = rand::RngExt::random(rng);
+        self.weighted_keys.partition_point(|k| k.cumulative <= u).min(self.weighted_keys.len() - 1)
+    }
+
+    /// Each queue a message of this producer can reach, with the share of its messages
+    /// that reach it (1 without weighted keys).
+    pub fn queue_shares(&self) -> Vec<(QueueId, f64)> {
+        if self.weighted_keys.is_empty() {
+            return self.routes.iter().map(|&q| (q, 1.0)).collect();
+        }
+        self.routes
+            .iter()
+            .map(|&q| {
+                let s = self
+                    .weighted_keys
+                    .iter()
+                    .filter(|k| k.routes.contains(&q))
+                    .map(|k| k.share)
+                    .sum();
+                (q, s)
+            })
+            .collect()
+    }
+
+    /// Mean messages per publish: `E[max(1, round(B))]` for a batch `B`, computed exactly
+    /// for a constant or an empirical batch, else approximated by `max(1, E[B])`.
+    pub fn batch_mean(&self) -> f64 {
+        self.batch.as_ref().map_or(1.0, |b| batch_moments(b).0)
+    }
+
+    /// Messages published per second in the long run: publishes × mean batch.
+    pub fn message_rate(&self) -> f64 {
+        self.arrival.mean_rate() * self.batch_mean()
+    }
+}
+
+/// The number of messages one publish of batch distribution `b` carries.
+#[inline]
+pub fn batch_size(b: &Dist, rng: &mut impl rand::Rng) -> u64 {
+    (b.sample(rng).round() as u64).max(1)
+}
+
+/// First two moments of a batch's size `N = max(1, round(B))` and whether they are exact:
+/// exact for a constant or an empirical `B` (N takes known values); otherwise from the
+/// continuous moments of `B` (rounding adds about 1/12 to the variance; the cut at 1
+/// is ignored), which is an approximation.
+pub fn batch_moments(b: &Dist) -> (f64, f64, bool) {
+    let n = |x: f64| (x.round()).max(1.0);
+    match b.kind() {
+        DistKind::Constant { value } => {
+            let v = n(*value);
+            (v, v * v, true)
+        }
+        DistKind::Empirical { values } => {
+            let k = values.len() as f64;
+            let m1 = values.iter().map(|&x| n(x)).sum::<f64>() / k;
+            let m2 = values.iter().map(|&x| n(x) * n(x)).sum::<f64>() / k;
+            (m1, m2, true)
+        }
+        _ => {
+            let m = b.mean().max(1.0);
+            let var = b.scv() * b.mean() * b.mean() + 1.0 / 12.0;
+            (m, var + m * m, false)
+        }
+    }
+}
 
 /// The priority a producer gives its messages.
 #[derive(Debug, Clone, PartialEq)]
@@ -244,6 +381,13 @@ pub struct Queue {
     pub delivery_limit: Option<u32>,
     /// `dead_letter_exchange` and where its dead letters go.
     pub dead_letter: Option<DeadLetter>,
+    /// Its bindings as declared: (exchange, binding key), what a real broker is told.
+    pub bindings: Vec<(ExchangeId, String)>,
+    /// `initial_messages`: a ready backlog at time 0.
+    pub initial_messages: Option<u64>,
+    /// The routing key the backlog's messages carry (the queue's name, as if published
+    /// to the default exchange), for dead-lettering with their own key.
+    pub initial_key: KeyId,
 }
 
 impl Queue {
@@ -293,6 +437,9 @@ pub struct ConsumerGroup {
     pub failure: Option<Failure>,
     /// Crashes and restarts.
     pub crash: Option<Crash>,
+    /// One-way transport delay broker <-> consumer, seconds (`network_delay`; 0 = none): a
+    /// delivery reaches the consumer this late and its ack frees prefetch room this late.
+    pub network_delay: f64,
 }
 
 /// An exchange as declared.
@@ -332,11 +479,14 @@ pub struct Model {
     pub warnings: Vec<String>,
     /// Every routing key a message can carry (producers', `then`s', dead-letter keys).
     pub keys: Vec<String>,
+    /// Kafka-style topics with their producers and consumer groups, in file order.
+    pub topics: Vec<Topic>,
 }
 
 struct Checker<'a> {
     loc: Locator<'a>,
     problems: Vec<Problem>,
+    files: &'a dyn Files,
 }
 
 impl Checker<'_> {
@@ -419,12 +569,167 @@ impl Checker<'_> {
             RawDist::Hyperexponential { mean, cv } => {
                 DistKind::HyperExponential { mean: mean.0, cv }
             }
+            RawDist::Empirical { ref file } => {
+                let values = self.files.read(file).and_then(|text| files::numbers(&text, file));
+                match values {
+                    Ok(v) => DistKind::Empirical { values: v.into() },
+                    Err(e) => {
+                        self.err(format!("{path}.file"), e);
+                        return None;
+                    }
+                }
+            }
         };
         match Dist::new(kind) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.err(format!("{path}.{}", e.param), e.message);
                 None
+            }
+        }
+    }
+
+    /// A rate per second: finite, > 0 (or ≥ 0 with `zero_ok`), and with a mean gap in range.
+    fn rate(&mut self, path: &str, r: f64, zero_ok: bool) -> bool {
+        let hi = 1.0 / MIN_MEAN_SECONDS;
+        let ok = r.is_finite() && (if zero_ok { r >= 0.0 } else { r > 0.0 }) && r <= hi;
+        if !ok {
+            self.err(
+                path,
+                format!(
+                    "must be a rate {} per second (at most {hi:e}), got {}",
+                    if zero_ok { ">= 0" } else { "> 0" },
+                    crate::dist::fmt_num(r)
+                ),
+            );
+        }
+        ok
+    }
+
+    /// `arrival`: a renewal process or one of the second edition's processes.
+    fn arrival(&mut self, path: &str, raw: &RawArrival, horizon: f64) -> Option<Arrival> {
+        let process = match raw {
+            RawArrival::Renewal(d) => return self.dist(path, d).map(Arrival::Renewal),
+            RawArrival::Process(p) => p,
+        };
+        match process {
+            RawProcess::Schedule { period, rates } => {
+                let period = self.positive_secs(&format!("{path}.period"), period.0);
+                if rates.is_empty() {
+                    self.err(
+                        format!("{path}.rates"),
+                        "needs at least one { at = \"0h\", rate = … }",
+                    );
+                    return None;
+                }
+                let mut ok = period.is_finite() && period > 0.0;
+                let mut last = None;
+                for (i, pt) in rates.iter().enumerate() {
+                    let at = pt.at.0;
+                    let at_path = format!("{path}.rates[{i}].at");
+                    if i == 0 && at != 0.0 {
+                        self.err(
+                            &at_path,
+                            format!(
+                                "the first piece must start at 0, got {} s",
+                                crate::dist::fmt_num(at)
+                            ),
+                        );
+                        ok = false;
+                    } else if !(at.is_finite() && at >= 0.0 && at < period) {
+                        self.err(
+                            &at_path,
+                            format!(
+                                "must be a time from 0 to below the period ({period} s), got {} s",
+                                crate::dist::fmt_num(at)
+                            ),
+                        );
+                        ok = false;
+                    } else if let Some(prev) = last
+                        && at <= prev
+                    {
+                        self.err(
+                            &at_path,
+                            format!("must be later than rates[{}].at ({prev} s): list the pieces in time order", i - 1),
+                        );
+                        ok = false;
+                    }
+                    last = Some(at);
+                    ok &= self.rate(&format!("{path}.rates[{i}].rate"), pt.rate, true);
+                }
+                ok.then(|| {
+                    Arrival::Schedule(Schedule::new(
+                        period,
+                        rates.iter().map(|p| p.at.0).collect(),
+                        rates.iter().map(|p| p.rate).collect(),
+                    ))
+                })
+            }
+            RawProcess::Sinusoid { mean_rate, amplitude, period } => {
+                let mut ok = self.rate(&format!("{path}.mean_rate"), *mean_rate, false);
+                if !(0.0..=1.0).contains(amplitude) {
+                    self.err(
+                        format!("{path}.amplitude"),
+                        format!(
+                            "must be from 0 to 1 (a rate never below 0), got {}",
+                            crate::dist::fmt_num(*amplitude)
+                        ),
+                    );
+                    ok = false;
+                }
+                let period = self.positive_secs(&format!("{path}.period"), period.0);
+                ok &= period.is_finite() && period > 0.0;
+                ok.then_some(Arrival::Sinusoid {
+                    mean_rate: *mean_rate,
+                    amplitude: *amplitude,
+                    period,
+                })
+            }
+            RawProcess::Mmpp { states } => {
+                if states.is_empty() {
+                    self.err(
+                        format!("{path}.states"),
+                        "needs at least one { rate = …, mean_duration = … }",
+                    );
+                    return None;
+                }
+                let mut ok = true;
+                for (i, st) in states.iter().enumerate() {
+                    ok &= self.rate(&format!("{path}.states[{i}].rate"), st.rate, true);
+                    let d = st.mean_duration.0;
+                    if !(d.is_finite()
+                        && (MIN_MEAN_SECONDS..=crate::dist::MAX_SECONDS).contains(&d))
+                    {
+                        self.err(
+                            format!("{path}.states[{i}].mean_duration"),
+                            format!("must be a duration > 0, got {} s", crate::dist::fmt_num(d)),
+                        );
+                        ok = false;
+                    }
+                }
+                if ok && states.iter().all(|s| s.rate == 0.0) {
+                    self.err(format!("{path}.states"), "at least one state needs a rate > 0");
+                    ok = false;
+                }
+                ok.then(|| {
+                    Arrival::Mmpp(Mmpp {
+                        rates: states.iter().map(|s| s.rate).collect(),
+                        mean_durations: states.iter().map(|s| s.mean_duration.0).collect(),
+                    })
+                })
+            }
+            RawProcess::Trace { file } => {
+                match self.files.read(file).and_then(|text| files::trace_times(&text, file)) {
+                    Ok(times) => {
+                        let within = times.iter().filter(|&&t| t <= horizon).count();
+                        let mean_rate = within as f64 / horizon;
+                        Some(Arrival::Trace(Trace { times: times.into(), mean_rate }))
+                    }
+                    Err(e) => {
+                        self.err(format!("{path}.file"), e);
+                        None
+                    }
+                }
             }
         }
     }
@@ -484,7 +789,17 @@ impl Model {
     /// Parses and validates a scenario. `origin` names the text in messages (the file
     /// path); its stem is the default scenario name.
     pub fn from_toml(text: &str, origin: &str) -> Result<Model, ScenarioError> {
-        let mut c = Checker { loc: Locator::new(text), problems: Vec::new() };
+        Model::from_toml_with_files(text, origin, &NoFiles)
+    }
+
+    /// [`Model::from_toml`] for a scenario that may name files (a `trace`, an `empirical`
+    /// distribution): `files` reads them, by the path as written.
+    pub fn from_toml_with_files(
+        text: &str,
+        origin: &str,
+        files: &dyn Files,
+    ) -> Result<Model, ScenarioError> {
+        let mut c = Checker { loc: Locator::new(text), problems: Vec::new(), files };
         let raw: RawScenario = match parse_raw(text, &c.loc) {
             Ok(r) => r,
             Err(p) => return Err(ScenarioError { origin: origin.to_string(), problems: vec![p] }),
@@ -519,7 +834,14 @@ fn parse_raw(text: &str, loc: &Locator) -> Result<RawScenario, Problem> {
 /// serde names the Rust type it expected (`expected internally tagged enum RawDist`); a
 /// user knows the file, not the code, so each type is replaced by what to write.
 fn user_words(message: &str) -> String {
-    const WORDS: [(&str, &str); 19] = [
+    const WORDS: &[(&str, &str)] = &[
+        (
+            "internally tagged enum RawProcess",
+            "an arrival process table like { process = \"mmpp\", states = [...] }",
+        ),
+        ("struct RawRatePoint", "a table like { at = \"8h\", rate = 60 }"),
+        ("struct RawMmppState", "a table like { rate = 14, mean_duration = \"20s\" }"),
+        ("struct RawWeightedKey", "a table like { key = \"order.eu\", weight = 3 }"),
         (
             "data did not match any variant of untagged enum RawPriority",
             "expected an integer 0..=255 or a table like { values = [9, 1], weights = [0.25, 0.75] }",
@@ -541,7 +863,16 @@ fn user_words(message: &str) -> String {
         ("struct RawExchange", "an [[exchanges]] table with name and type"),
         ("struct RawBinding", "a binding table like { exchange = \"events\", key = \"order.*\" }"),
         ("struct RawQueue", "a [[queues]] table with a name"),
-        ("struct RawConsumer", "a [[consumers]] table with name, queue, count and service"),
+        (
+            "struct RawConsumer",
+            "a [[consumers]] table with name, queue (or topic), count and service",
+        ),
+        ("struct RawTopic", "a [[topics]] table with name and partitions"),
+        (
+            "internally tagged enum RawKeys",
+            "a key table like { dist = \"uniform\", count = 1000 }, { dist = \"zipf\", count = 1000, exponent = 1.1 } or { dist = \"none\" }",
+        ),
+        ("enum RawAssignment", "\"range\", \"round-robin\" or \"cooperative-sticky\""),
         ("struct RawThen", "a table like { exchange = \"\", routing_key = \"next-queue\" }"),
         ("struct RawLoadtest", "a [loadtest] table like { time_scale = 0.05 }"),
         ("enum RawOverflow", "\"drop-head\", \"reject-publish\" or \"reject-publish-dlx\""),
@@ -558,7 +889,7 @@ fn user_words(message: &str) -> String {
 /// every problem (the cycle check alone needs a complete model, so it runs last).
 fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let mut warnings = Vec::new();
-    let simulation = resolve_simulation(c, &raw.simulation);
+    let simulation = resolve_simulation(c, &raw.simulation, raw.queues.len());
     let loadtest = resolve_loadtest(c, raw.loadtest.as_ref());
     check_unique_names(c, &raw);
 
@@ -566,7 +897,8 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let (exchanges, mut router) = resolve_exchanges(&raw.exchanges, &queue_names);
     let mut queues = resolve_queues(c, &raw, &mut router, &mut warnings);
     let publish = PublishResolver { router: &router, exchanges: &raw.exchanges };
-    let producers = resolve_producers(c, &raw.producers, &publish, &mut warnings);
+    let producers =
+        resolve_producers(c, &raw.producers, &publish, simulation.horizon, &mut warnings);
     let groups =
         resolve_groups(c, &raw.consumers, &queue_names, &publish, &mut queues, &mut warnings);
     if !c.problems.is_empty() {
@@ -575,6 +907,7 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
     let mut producers = producers;
     let mut groups = groups;
     let keys = resolve_dead_letters(c, &raw, &router, &mut queues, &mut producers, &mut groups);
+    let topics = topics::resolve(c, &raw);
     if !c.problems.is_empty() {
         return None;
     }
@@ -598,13 +931,14 @@ fn resolve(c: &mut Checker, raw: RawScenario, origin: &str) -> Option<Model> {
         groups,
         warnings,
         keys,
+        topics,
     };
     check_then_cycles(c, &model).then_some(model)
 }
 
 /// `[simulation]`: horizon, warm-up (fixed, or `auto` for the simulator to choose),
 /// replications and seed.
-fn resolve_simulation(c: &mut Checker, s: &RawSimulation) -> Simulation {
+fn resolve_simulation(c: &mut Checker, s: &RawSimulation, queues: usize) -> Simulation {
     let horizon = c.positive_secs("simulation.horizon", s.horizon.0);
     let warmup = match s.warmup {
         None => 0.0,
@@ -628,13 +962,51 @@ fn resolve_simulation(c: &mut Checker, s: &RawSimulation) -> Simulation {
             format!("must be between 1 and 1000000, got {replications}"),
         );
     }
-    Simulation {
+    if let Some(p) = s.precision
+        && !(p.is_finite() && p > 0.0 && p < 1.0)
+    {
+        c.err(
+            "simulation.precision",
+            format!("must be a fraction between 0 and 1 (0.02 = a half-width of 2% of the mean), got {p}"),
+        );
+    }
+    let max_replications = match (s.max_replications, s.precision) {
+        (Some(_), None) => {
+            c.err(
+                "simulation.max_replications",
+                "only applies with simulation.precision (set precision = 0.02, say, or remove it)",
+            );
+            1
+        }
+        (Some(m), Some(_)) if !(1..=1_000_000).contains(&m) || m < replications => {
+            c.err(
+                "simulation.max_replications",
+                format!(
+                    "must be between simulation.replications ({replications}, the first batch) and 1000000, got {m}"
+                ),
+            );
+            1
+        }
+        (Some(m), Some(_)) => m as u32,
+        (None, _) => DEFAULT_MAX_REPLICATIONS.max(replications.clamp(1, 1_000_000) as u32),
+    };
+    let sim = Simulation {
         horizon,
         warmup,
         warmup_auto: matches!(s.warmup, Some(RawWarmup::Auto)),
         replications: replications.clamp(1, 1_000_000) as u32,
         seed: s.seed.unwrap_or(1),
+        window: s.window.map(|w| w.0),
+        precision: s.precision,
+        max_replications,
+    };
+    if let Some(w) = sim.window
+        && horizon > 0.0
+        && let Err(e) = sim.check_window(w, queues)
+    {
+        c.err("simulation.window", e);
     }
+    sim
 }
 
 /// `[loadtest]` (optional): time scale, real horizon and warm-up, with their defaults.
@@ -664,6 +1036,7 @@ fn check_unique_names(c: &mut Checker, raw: &RawScenario) {
     c.unique("exchanges", raw.exchanges.iter().map(|e| e.name.as_str()));
     c.unique("queues", raw.queues.iter().map(|q| q.name.as_str()));
     c.unique("consumers", raw.consumers.iter().map(|g| g.name.as_str()));
+    c.unique("topics", raw.topics.iter().map(|t| t.name.as_str()));
 }
 
 /// Declares every exchange in a fresh router over the queues (a duplicate or empty name is
@@ -691,6 +1064,7 @@ fn resolve_queues(
     let exchange_names = || raw.exchanges.iter().map(|e| e.name.as_str());
     let mut queues = Vec::new();
     for (qi, q) in raw.queues.iter().enumerate() {
+        let mut bindings = Vec::new();
         for (bi, b) in q.bindings.iter().enumerate() {
             if b.key.len() > MAX_NAME_BYTES {
                 c.err(format!("queues[{qi}].bindings[{bi}].key"), too_long(&b.key));
@@ -706,7 +1080,8 @@ fn resolve_queues(
             }
             match router.exchange_id(&b.exchange) {
                 Some(ex) => {
-                    router.bind(ex, &b.key, qi).expect("declared exchange accepts bindings")
+                    router.bind(ex, &b.key, qi).expect("declared exchange accepts bindings");
+                    bindings.push((ex, b.key.clone()));
                 }
                 None => c.err(
                     path,
@@ -755,6 +1130,21 @@ fn resolve_queues(
         if q.delivery_limit_routing_key.is_some() && q.delivery_limit.is_none() {
             c.err(format!("{path}.delivery_limit_routing_key"), "needs a delivery_limit");
         }
+        let initial_messages = q.initial_messages.and_then(|n| {
+            let n = nonneg_int(c, &format!("{path}.initial_messages"), n, 0)?;
+            if let Some(max) = max_length
+                && n > max
+            {
+                c.err(
+                    format!("{path}.initial_messages"),
+                    format!(
+                        "{n} is more than max_length ({max}): the backlog must fit in the queue"
+                    ),
+                );
+                return None;
+            }
+            Some(n)
+        });
         if q.overflow.is_some() && q.max_length.is_none() {
             warnings.push(format!(
                 "queues[{qi}] \"{}\": `overflow` has no effect without `max_length`",
@@ -770,6 +1160,9 @@ fn resolve_queues(
             max_priority,
             delivery_limit,
             dead_letter: None,
+            bindings,
+            initial_messages,
+            initial_key: 0,
         });
     }
     queues
@@ -810,44 +1203,180 @@ impl PublishResolver<'_> {
     }
 }
 
-/// Producers: arrival process and routes. A producer with a problem is left out (the
-/// problem is reported, so no model is built).
+/// Producers: arrival process, batches and routes. A producer with a problem is left out
+/// (the problem is reported, so no model is built).
 fn resolve_producers(
     c: &mut Checker,
     raw: &[RawProducer],
     publish: &PublishResolver,
+    horizon: f64,
     warnings: &mut Vec<String>,
 ) -> Vec<Producer> {
     let mut producers = Vec::new();
     for (pi, p) in raw.iter().enumerate() {
         let path = format!("producers[{pi}]");
-        let arrival = c.dist(&format!("{path}.arrival"), &p.arrival);
-        let publish = publish.resolve(c, &path, &p.exchange, &p.routing_key);
-        if let (Some(arrival), Some((exchange, routes))) = (arrival, publish) {
+        if p.topic.is_some() {
+            // A topic's producer: `topics::resolve` checks it.
+            continue;
+        }
+        if p.keys.is_some() {
+            c.err(format!("{path}.keys"), "needs `topic`: keys pick a topic's partition");
+        }
+        let arrival = c.arrival(&format!("{path}.arrival"), &p.arrival, horizon);
+        let batch = match &p.batch {
+            None => Some(None),
+            Some(b) => c.dist(&format!("{path}.batch"), b).and_then(|d| {
+                // A drawn size is rounded and raised to 1, but a constant that rounds to 0
+                // asks for empty publishes: a mistake to report, not to round away.
+                if let DistKind::Constant { value } = d.kind()
+                    && value.round() < 1.0
+                {
+                    c.err(
+                        format!("{path}.batch.value"),
+                        format!(
+                            "a publish carries at least 1 message, got a batch of {}",
+                            crate::dist::fmt_num(*value)
+                        ),
+                    );
+                    return None;
+                }
+                Some(Some(d))
+            }),
+        };
+        let Some(keys) = resolve_keys(c, &path, p) else { continue };
+        let mut resolved = Vec::new();
+        for (ki, (key_path, key, _)) in keys.iter().enumerate() {
+            let r = publish.resolve(c, key_path, &p.exchange, key);
+            if ki == 0 || r.is_some() {
+                resolved.push(r);
+            }
+        }
+        if resolved.iter().any(Option::is_none) {
+            continue;
+        }
+        let resolved: Vec<(ExchangeId, Vec<QueueId>)> = resolved.into_iter().flatten().collect();
+        let (Some(arrival), Some(batch)) = (arrival, batch) else { continue };
+        let exchange = resolved[0].0;
+        for ((_, key, _), (_, routes)) in keys.iter().zip(&resolved) {
             if routes.is_empty() {
                 warnings.push(format!(
-                    "{path} \"{}\": routing key \"{}\" on exchange \"{}\" matches no queue; every publish will be unroutable",
-                    p.name, p.routing_key, p.exchange
+                    "{path} \"{}\": routing key \"{key}\" on exchange \"{}\" matches no queue; every publish{} will be unroutable",
+                    p.name,
+                    p.exchange,
+                    if keys.len() > 1 { " with that key" } else { "" }
                 ));
             }
-            let ttl = p.ttl.map(|t| c.ttl(&format!("{path}.ttl"), t.0));
-            let Some(priority) = resolve_priority(c, &format!("{path}.priority"), &p.priority)
-            else {
-                continue;
-            };
-            producers.push(Producer {
-                name: p.name.clone(),
-                exchange,
-                routing_key: p.routing_key.clone(),
-                arrival,
-                routes,
-                key: 0,
-                ttl,
-                priority,
-            });
         }
+        if let Arrival::Schedule(s) = &arrival
+            && s.mean_rate() == 0.0
+        {
+            warnings.push(format!(
+                "{path} \"{}\": every rate of its schedule is 0; it never publishes",
+                p.name
+            ));
+        }
+        let ttl = p.ttl.map(|t| c.ttl(&format!("{path}.ttl"), t.0));
+        let Some(priority) = resolve_priority(c, &format!("{path}.priority"), &p.priority) else {
+            continue;
+        };
+        let mut routes: Vec<QueueId> = Vec::new();
+        for (_, r) in &resolved {
+            for &q in r {
+                if !routes.contains(&q) {
+                    routes.push(q);
+                }
+            }
+        }
+        let weighted_keys = if p.routing_keys.is_some() {
+            let total: f64 = keys.iter().map(|k| k.2).sum();
+            let mut acc = 0.0;
+            let mut wk: Vec<WeightedKey> = keys
+                .iter()
+                .zip(&resolved)
+                .map(|((_, key, w), (_, r))| {
+                    acc += w / total;
+                    WeightedKey {
+                        routing_key: key.clone(),
+                        routes: r.clone(),
+                        key: 0,
+                        cumulative: acc,
+                        share: w / total,
+                    }
+                })
+                .collect();
+            if let Some(last) = wk.last_mut() {
+                last.cumulative = 1.0;
+            }
+            wk
+        } else {
+            Vec::new()
+        };
+        producers.push(Producer {
+            name: p.name.clone(),
+            exchange,
+            routing_key: keys[0].1.clone(),
+            arrival,
+            batch,
+            routes,
+            key: 0,
+            weighted_keys,
+            ttl,
+            priority,
+        });
     }
     producers
+}
+
+/// A producer's keys as `(field path, key, weight)`: its one `routing_key` (weight 1), or
+/// its weighted `routing_keys`. `None` (reported) when both are given or a weight is bad.
+fn resolve_keys(
+    c: &mut Checker,
+    path: &str,
+    p: &RawProducer,
+) -> Option<Vec<(String, String, f64)>> {
+    match (&p.routing_key, &p.routing_keys) {
+        (Some(_), Some(_)) => {
+            c.err(
+                format!("{path}.routing_keys"),
+                "give either `routing_key` or weighted `routing_keys`, not both",
+            );
+            None
+        }
+        (None, Some(ks)) => {
+            if ks.is_empty() {
+                c.err(
+                    format!("{path}.routing_keys"),
+                    "needs at least one { key = \"…\", weight = … }",
+                );
+                return None;
+            }
+            let mut ok = true;
+            for (i, k) in ks.iter().enumerate() {
+                if !(k.weight.is_finite() && k.weight >= 0.0) {
+                    c.err(
+                        format!("{path}.routing_keys[{i}].weight"),
+                        format!("must be a weight >= 0, got {}", crate::dist::fmt_num(k.weight)),
+                    );
+                    ok = false;
+                }
+            }
+            let total: f64 = ks.iter().map(|k| k.weight).sum();
+            if ok && !(total.is_finite() && total > 0.0) {
+                c.err(
+                    format!("{path}.routing_keys"),
+                    "the weights must add up to a positive number",
+                );
+                ok = false;
+            }
+            ok.then(|| {
+                ks.iter()
+                    .enumerate()
+                    .map(|(i, k)| (format!("{path}.routing_keys[{i}]"), k.key.clone(), k.weight))
+                    .collect()
+            })
+        }
+        (key, None) => Some(vec![(path.to_string(), key.clone().unwrap_or_default(), 1.0)]),
+    }
 }
 
 /// Consumer groups: queue, count, prefetch, ack mode, service and onward publish; each
@@ -864,13 +1393,25 @@ fn resolve_groups(
     let mut groups = Vec::new();
     for (gi, g) in raw.iter().enumerate() {
         let path = format!("consumers[{gi}]");
-        let queue = queue_names.iter().position(|&q| q == g.queue);
+        if g.topic.is_some() {
+            // A topic's group: `topics::resolve` checks it.
+            continue;
+        }
+        let Some(queue_name) = &g.queue else {
+            c.err(
+                &path,
+                "needs `queue` (a queue's consumer group) or `topic` (a topic's consumer group)",
+            );
+            continue;
+        };
+        let queue = queue_names.iter().position(|q| q == queue_name);
         if queue.is_none() {
             c.err(
                 format!("{path}.queue"),
-                format!("no queue named \"{}\"{}", g.queue, suggest(queue_names.iter().copied())),
+                format!("no queue named \"{queue_name}\"{}", suggest(queue_names.iter().copied())),
             );
         }
+        topics::refuse_topic_fields(c, &path, g);
         let count = nonneg_int(c, &format!("{path}.count"), g.count, 1);
         let count = count.and_then(|n| {
             u32::try_from(n).ok().or_else(|| {
@@ -931,6 +1472,20 @@ fn resolve_groups(
                 every.zip(restart).map(|(every, restart)| Some(Crash { every, restart }))
             }
         };
+        let network_delay = match g.network_delay {
+            None => 0.0,
+            Some(d) => {
+                let path = format!("{path}.network_delay");
+                let d = c.ttl(&path, d.0);
+                if d > 0.0 && g.crash.is_some() {
+                    // What a crash does to deliveries and acks still on the wire is a model
+                    // of its own (which acks made it before the connection died?); refused
+                    // rather than guessed.
+                    c.err(path, "cannot be combined with `crash` (acks in transit when a consumer crashes are not modelled)");
+                }
+                d
+            }
+        };
         if g.failure.is_some() && failure.is_none() {
             continue;
         }
@@ -948,6 +1503,7 @@ fn resolve_groups(
                 then,
                 failure,
                 crash,
+                network_delay,
             });
         }
     }
@@ -1035,11 +1591,17 @@ fn resolve_dead_letters(
     };
     for p in producers.iter_mut() {
         p.key = intern(&p.routing_key);
+        for k in &mut p.weighted_keys {
+            k.key = intern(&k.routing_key);
+        }
     }
     for g in groups.iter_mut() {
         if let Some(t) = g.then.as_mut() {
             t.key = intern(&t.routing_key);
         }
+    }
+    for q in queues.iter_mut().filter(|q| q.initial_messages.is_some()) {
+        q.initial_key = intern(&q.name);
     }
     let mut declared = Vec::new();
     for (qi, q) in raw.queues.iter().enumerate() {
@@ -1165,6 +1727,18 @@ impl Model {
                 || q.overflow == Overflow::RejectPublishDlx
         }) || self.producers.iter().any(|p| p.ttl.is_some() || p.priority != Priority::Fixed(0))
             || self.groups.iter().any(|g| g.failure.is_some() || g.crash.is_some())
+    }
+
+    /// Does it use what a stationary first-edition scenario never did: a timeline
+    /// `window`, arrival processes other than a renewal distribution, `batch`, weighted
+    /// `routing_keys` or `initial_messages`? (The simulator compiles their checks out
+    /// otherwise.)
+    pub fn uses_varied_load(&self) -> bool {
+        self.simulation.window.is_some()
+            || self.producers.iter().any(|p| {
+                !p.arrival.is_renewal() || p.batch.is_some() || !p.weighted_keys.is_empty()
+            })
+            || self.queues.iter().any(|q| q.initial_messages.is_some())
     }
 
     /// Can messages in queue `q` expire (a queue TTL, or a producer TTL routed to it)?

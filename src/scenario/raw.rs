@@ -20,6 +20,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub consumers: Vec<RawConsumer>,
     pub loadtest: Option<RawLoadtest>,
+    #[serde(default)]
+    pub topics: Vec<RawTopic>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -30,6 +32,9 @@ pub struct RawSimulation {
     pub replications: Option<i64>,
     #[serde(default, deserialize_with = "seed")]
     pub seed: Option<u64>,
+    pub window: Option<Seconds>,
+    pub precision: Option<f64>,
+    pub max_replications: Option<i64>,
 }
 
 /// A seed is any integer 0 … 2⁶⁴ − 1. TOML integers stop at 2⁶³ − 1, so a larger seed (as
@@ -103,11 +108,75 @@ pub struct RawProducer {
     pub name: String,
     #[serde(default)]
     pub exchange: String,
-    #[serde(default)]
-    pub routing_key: String,
-    pub arrival: RawDist,
+    pub routing_key: Option<String>,
+    pub routing_keys: Option<Vec<RawWeightedKey>>,
+    pub arrival: RawArrival,
+    pub batch: Option<RawDist>,
     pub ttl: Option<Seconds>,
     pub priority: Option<RawPriority>,
+    /// Kafka-style topics: the topic published to, instead of exchange / routing key.
+    pub topic: Option<String>,
+    /// Kafka-style topics: the key distribution of the records.
+    pub keys: Option<RawKeys>,
+}
+
+/// One of `routing_keys = [{ key = "order.eu", weight = 3 }, …]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeightedKey {
+    pub key: String,
+    pub weight: f64,
+}
+
+/// `arrival`: a distribution of gaps (a renewal process, `{ dist = … }`) or a process
+/// (`{ process = … }`). Told apart by the tag present, so each form's errors are its own.
+#[derive(Debug)]
+pub enum RawArrival {
+    Renewal(RawDist),
+    Process(RawProcess),
+}
+
+impl<'de> Deserialize<'de> for RawArrival {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = toml::Value::deserialize(d)?;
+        let is_process = v.as_table().is_some_and(|t| t.contains_key("process"));
+        if is_process {
+            RawProcess::deserialize(v)
+                .map(RawArrival::Process)
+                .map_err(|e| D::Error::custom(e.message()))
+        } else {
+            RawDist::deserialize(v)
+                .map(RawArrival::Renewal)
+                .map_err(|e| D::Error::custom(e.message()))
+        }
+    }
+}
+
+/// An arrival process as written: `{ process = "…", … }`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "process", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawProcess {
+    Schedule { period: Seconds, rates: Vec<RawRatePoint> },
+    Sinusoid { mean_rate: f64, amplitude: f64, period: Seconds },
+    Mmpp { states: Vec<RawMmppState> },
+    Trace { file: String },
+}
+
+/// One piece of a `schedule`: `{ at = "8h", rate = 60 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRatePoint {
+    pub at: Seconds,
+    pub rate: f64,
+}
+
+/// One state of an `mmpp`: `{ rate = 14, mean_duration = "20s" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMmppState {
+    pub rate: f64,
+    pub mean_duration: Seconds,
 }
 
 /// `priority = 5` or `priority = { values = [9, 1], weights = [0.25, 0.75] }`.
@@ -129,15 +198,45 @@ pub struct RawWeighted {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RawDist {
-    Exponential { mean: Option<Seconds>, rate: Option<f64> },
-    Constant { value: Seconds },
-    Uniform { min: Seconds, max: Seconds },
-    Erlang { k: i64, mean: Seconds },
-    Gamma { shape: f64, mean: Seconds },
-    Lognormal { mean: Seconds, cv: f64 },
-    Weibull { shape: f64, mean: Seconds },
-    Pareto { shape: f64, mean: Seconds },
-    Hyperexponential { mean: Seconds, cv: f64 },
+    Exponential {
+        mean: Option<Seconds>,
+        rate: Option<f64>,
+    },
+    Constant {
+        value: Seconds,
+    },
+    Uniform {
+        min: Seconds,
+        max: Seconds,
+    },
+    Erlang {
+        k: i64,
+        mean: Seconds,
+    },
+    Gamma {
+        shape: f64,
+        mean: Seconds,
+    },
+    Lognormal {
+        mean: Seconds,
+        cv: f64,
+    },
+    Weibull {
+        shape: f64,
+        mean: Seconds,
+    },
+    Pareto {
+        shape: f64,
+        mean: Seconds,
+    },
+    Hyperexponential {
+        mean: Seconds,
+        cv: f64,
+    },
+    /// Observations read from a file (an mqsim extension).
+    Empirical {
+        file: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +269,7 @@ pub struct RawQueue {
     pub delivery_limit_routing_key: Option<String>,
     pub max_priority: Option<i64>,
     pub delivery_limit: Option<i64>,
+    pub initial_messages: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -200,7 +300,8 @@ pub struct RawThen {
 #[serde(deny_unknown_fields)]
 pub struct RawConsumer {
     pub name: String,
-    pub queue: String,
+    /// A queue's group; absent for a topic's group.
+    pub queue: Option<String>,
     pub count: i64,
     pub prefetch: Option<i64>,
     pub ack: Option<RawAck>,
@@ -208,6 +309,15 @@ pub struct RawConsumer {
     pub then: Option<RawThen>,
     pub failure: Option<RawFailure>,
     pub crash: Option<RawCrash>,
+    pub network_delay: Option<Seconds>,
+    /// Kafka-style topics: the topic the group subscribes to, instead of a queue.
+    pub topic: Option<String>,
+    /// Kafka-style topics: the partition assignment strategy.
+    pub assignment: Option<RawAssignment>,
+    /// Kafka-style topics: most records per poll.
+    pub max_poll_records: Option<i64>,
+    /// Kafka-style topics: how long a rebalance stops the group (or the moved partitions).
+    pub rebalance_pause: Option<Seconds>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -237,4 +347,30 @@ pub struct RawLoadtest {
     pub time_scale: Option<f64>,
     pub horizon: Option<Seconds>,
     pub warmup: Option<Seconds>,
+}
+
+/// `[[topics]]`: a Kafka-style topic.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub name: String,
+    pub partitions: i64,
+}
+
+/// A topic producer's keys: `{ dist = "uniform", count = 100000 }`,
+/// `{ dist = "zipf", count = 10000, exponent = 1.1 }` or `{ dist = "none" }`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawKeys {
+    Uniform { count: i64 },
+    Zipf { count: i64, exponent: f64 },
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawAssignment {
+    Range,
+    RoundRobin,
+    CooperativeSticky,
 }

@@ -121,7 +121,16 @@ fn defaults_apply() {
     assert_eq!(m.name, "my-file");
     assert_eq!(
         m.simulation,
-        Simulation { horizon: 100.0, warmup: 0.0, warmup_auto: false, replications: 10, seed: 1 }
+        Simulation {
+            horizon: 100.0,
+            warmup: 0.0,
+            warmup_auto: false,
+            replications: 10,
+            seed: 1,
+            window: None,
+            precision: None,
+            max_replications: 200,
+        }
     );
     assert_eq!((m.groups[0].prefetch, m.groups[0].ack), (0, Ack::Manual));
 }
@@ -559,4 +568,24 @@ fn bad_message_lifecycle_values_name_field_and_line() {
     assert!(p[0].message.contains("as many weights as values"), "{p:?}");
     let p = problems(&producer("ttl = \"-5s\""));
     assert_eq!(p[0].path, "producers[0].ttl");
+}
+
+#[test]
+fn network_delay_is_parsed_and_refused_with_crash() {
+    let ok = format!(
+        "{BASE}[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = {{ dist = \"constant\", value = 1 }}\nnetwork_delay = \"1ms\"\n"
+    );
+    let m = Model::from_toml(&ok, "t.toml").unwrap();
+    assert_eq!(m.groups[0].network_delay, 0.001);
+    assert!(!m.uses_message_lifecycle());
+    let bad = format!(
+        "{ok}crash = {{ every = {{ dist = \"exponential\", mean = \"1h\" }}, restart = {{ dist = \"constant\", value = \"1s\" }} }}\n"
+    );
+    let p = problems(&bad);
+    assert!(
+        p.iter().any(|p| p.path == "consumers[0].network_delay" && p.message.contains("crash")),
+        "{p:?}"
+    );
+    let p = problems(&ok.replace("\"1ms\"", "-1"));
+    assert_eq!(p[0].path, "consumers[0].network_delay", "{p:?}");
 }

@@ -186,8 +186,10 @@ impl<E: Copy> Calendar<E> {
         self.len() == 0
     }
 
-    /// Drops the stale root and moves the newly scheduled entries into the heap.
-    #[inline]
+    /// Drops the stale root and moves the newly scheduled entries into the heap. Always
+    /// inlined: it runs once per event, and an engine with many event kinds is past the
+    /// compiler's own inlining budget.
+    #[inline(always)]
     fn settle(&mut self) {
         if self.stale_root {
             self.stale_root = false;
@@ -214,7 +216,7 @@ impl<E: Copy> Calendar<E> {
     }
 
     /// Puts `entry` at the hole `pos` of the heap and moves it up past every later parent.
-    #[inline]
+    #[inline(always)]
     fn sift_up(&mut self, mut pos: usize, entry: Entry<E>) {
         let heap = &mut self.entries[..self.heap_len];
         while pos > 0 {
@@ -230,7 +232,7 @@ impl<E: Copy> Calendar<E> {
 
     /// Puts `entry` at the root (a hole) and moves it down past every earlier child, top
     /// down: cheap for an entry due soon.
-    #[inline]
+    #[inline(always)]
     fn sift_down(&mut self, entry: Entry<E>) {
         let heap = &mut self.entries[..self.heap_len];
         let n = heap.len();
@@ -256,7 +258,7 @@ impl<E: Copy> Calendar<E> {
     /// earlier child, bottom-up (Floyd): the hole first sinks along the earlier children to
     /// a leaf (one comparison per level), then `entry` rises from there — a leaf usually
     /// belongs near the bottom.
-    #[inline]
+    #[inline(always)]
     fn sift_down_from_leaf(&mut self, entry: Entry<E>) {
         let heap = &mut self.entries[..self.heap_len];
         let n = heap.len();

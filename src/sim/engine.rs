@@ -22,11 +22,12 @@
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::{Calendar, EventId};
+use crate::arrival::{Arrival, ArrivalState};
 use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::mq::{self, ConsumerId, Held, NoObserver, Observer, Props, Reason, dead_letter};
 use crate::results::Counts;
-use crate::scenario::{Crash, Failure, KeyId, Model, Priority};
+use crate::scenario::{Crash, Failure, KeyId, Model, Priority, WeightedKey, batch_size};
 use crate::stats::{LatencyHistogram, LatencyRecorder, TimeAverage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -98,11 +99,17 @@ impl Trail for () {
 
 /// What a replication's engine is compiled for, chosen once per scenario: [`Plain`] when
 /// the scenario uses none of the message lifecycle (TTLs, dead-lettering, priorities,
-/// failures, crashes), whose paths are then compiled out and whose queue entries are as
-/// small as before those features existed (40 bytes, against 56); [`Full`] otherwise.
+/// failures, crashes, `network_delay`) nor what [`Mode::X`] lists, whose paths are then
+/// compiled out and whose queue entries are as small as before those features existed
+/// (40 bytes, against 56); [`Varied`] for what `X` lists without the lifecycle; [`Full`]
+/// otherwise.
 trait Mode: 'static {
     /// The message lifecycle is on.
     const L: bool;
+    /// What only some scenarios use is on: a timeline `window`, arrival processes other
+    /// than a renewal distribution, `batch`, weighted `routing_keys`, `initial_messages`.
+    /// Off, their per-message checks are compiled out.
+    const X: bool;
     /// The lifecycle fields the queues keep per message.
     type Life: mq::Lifecycle;
     /// What a message carries for dead-lettering.
@@ -113,6 +120,7 @@ trait Mode: 'static {
 struct Plain;
 impl Mode for Plain {
     const L: bool = false;
+    const X: bool = false;
     type Life = ();
     type Trail = ();
 }
@@ -121,12 +129,25 @@ impl Mode for Plain {
 struct Full;
 impl Mode for Full {
     const L: bool = true;
+    const X: bool = true;
     type Life = mq::Life;
     type Trail = DeadLetterTrail;
 }
 
+/// A scenario without the message lifecycle that uses what [`Mode::X`] lists.
+struct Varied;
+impl Mode for Varied {
+    const L: bool = false;
+    const X: bool = true;
+    type Life = ();
+    type Trail = ();
+}
+
 type MsgOf<K> = Msg<<K as Mode>::Trail>;
 type CoreOf<K> = mq::Queue<MsgOf<K>, <K as Mode>::Life>;
+
+/// The `producer` of a message of an `initial_messages` backlog: published by no producer.
+const NO_PRODUCER: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -136,6 +157,19 @@ enum Event {
     Expire(u32),
     Crash(u32),
     Restart(u32),
+    /// A delivery reaches consumer `c` (`network_delay` after the core delivered it).
+    Reach(u32),
+    /// Consumer `c`'s oldest settlement reaches the broker: an ack, or a nack (requeue or
+    /// not), `network_delay` after its service ended.
+    Settle(u32, Settlement),
+}
+
+/// What a consumer sent the broker at the end of a service (with `network_delay` it is
+/// on the wire until it arrives).
+#[derive(Debug, Clone, Copy)]
+enum Settlement {
+    Ack,
+    Nack { requeue: bool },
 }
 
 /// A consumer as the simulator sees it: where it reads from, and whether it is serving.
@@ -152,6 +186,13 @@ struct Consumer {
     service_event: Option<EventId>,
     /// Subscribed (not crashed).
     up: bool,
+    /// One-way `network_delay` of its group (0: none, and the three fields below stay 0).
+    delay: f64,
+    /// Deliveries that reached it and wait in its buffer, not yet started.
+    arrived: u32,
+    /// Services ended whose settlement is still on its way to the broker: the oldest
+    /// `settling` messages the core says it holds.
+    settling: u32,
 }
 
 /// Per-queue figures of one replication.
@@ -173,6 +214,10 @@ pub struct QueueStats {
     pub completed_post: u64,
     /// Messages expired after the warm-up.
     pub expired_post: u64,
+    /// With `initial_messages`: the first instant, from time 0, at which no message waited
+    /// in the queue (every one it held was in service): the backlog and what queued behind
+    /// it are gone. `None` if that did not happen by the horizon.
+    pub drain_time: Option<f64>,
     /// Per priority (index), for a priority queue: offered after the warm-up, wait, sojourn.
     pub by_priority: Vec<Option<PriorityStats>>,
     /// Totals, warm-up included.
@@ -228,6 +273,12 @@ pub struct Series {
     pub busy: Vec<Vec<f64>>,
     /// Per queue: services ended so far (cumulative) at the end of each window.
     pub completed: Vec<Vec<u64>>,
+    /// Per queue: messages offered so far (cumulative) at the end of each window.
+    pub offered: Vec<Vec<u64>>,
+    /// Per queue: messages dropped by `max_length` so far (cumulative).
+    pub dropped: Vec<Vec<u64>>,
+    /// Per queue: messages expired by TTL so far (cumulative).
+    pub expired: Vec<Vec<u64>>,
 }
 
 /// Samples per window.
@@ -249,6 +300,9 @@ impl Recorder {
                 unacked: vec![Vec::new(); queues],
                 busy: vec![Vec::new(); queues],
                 completed: vec![Vec::new(); queues],
+                offered: vec![Vec::new(); queues],
+                dropped: vec![Vec::new(); queues],
+                expired: vec![Vec::new(); queues],
                 ..Series::default()
             },
             next: 0.0,
@@ -277,6 +331,10 @@ impl Recorder {
                     self.series.unacked[q].push(s[1] / k);
                     self.series.busy[q].push(s[2] / k);
                     self.series.completed[q].push(e.side.queues[q].completed);
+                    let n = e.cores[q].counters();
+                    self.series.offered[q].push(n.offered);
+                    self.series.dropped[q].push(n.dropped);
+                    self.series.expired[q].push(n.expired);
                     *s = [0.0; 3];
                 }
                 self.n = 0;
@@ -294,10 +352,14 @@ pub struct ReplicationResult {
     pub producers: Vec<ProducerStats>,
     /// Per consumer group, model order.
     pub groups: Vec<GroupStats>,
+    /// Per Kafka-style topic, model order (empty without topics): `sim::topic` runs them.
+    pub topics: Vec<super::topic::TopicStats>,
     /// Events processed.
     pub events: u64,
     /// State snapshots, when asked for.
     pub series: Option<Series>,
+    /// Per-window figures, with a `window`.
+    pub timeline: Option<super::timeline::Recorder>,
 }
 
 /// SplitMix64's finaliser: a bijective mixer with good avalanche (Steele et al. 2014).
@@ -352,11 +414,23 @@ struct QueueState {
     completed_post: u64,
     /// Services ended.
     completed: u64,
+    /// With `initial_messages`, until its backlog has drained.
+    draining: bool,
+    drain_time: Option<f64>,
 }
 
-/// A producer: its renewal process, routes and figures.
+/// A producer: its arrival process, routes and figures.
 struct ProducerState<'m> {
-    arrival: &'m Dist,
+    arrival: &'m Arrival,
+    /// Where it stands in its arrival process.
+    state: ArrivalState,
+    batch: Option<&'m Dist>,
+    /// Batch sizes (a stream of its own).
+    batch_rng: Xoshiro256PlusPlus,
+    /// Weighted routing keys (empty: one key, `routes`).
+    keys: &'m [WeightedKey],
+    /// Draws of weighted keys (a stream of its own).
+    key_rng: Xoshiro256PlusPlus,
     routes: &'m [usize],
     key: KeyId,
     ttl: Option<f64>,
@@ -397,6 +471,8 @@ struct Side<'m, K: Mode> {
     dead: std::collections::VecDeque<(MsgOf<K>, u8, u32, u32, Reason)>,
     /// Does any queue have a dead-letter exchange?
     dead_lettering: bool,
+    /// Per-window figures, with a `window`.
+    timeline: Option<Box<super::timeline::Recorder>>,
     /// Can anything expire or be dead-lettered? Without, nothing needs doing after an
     /// operation on a queue.
     lifecycle: bool,
@@ -413,8 +489,15 @@ impl<K: Mode> Side<'_, K> {
         }
         let (q, g) = (cons.queue as usize, cons.group as usize);
         let st = &mut self.queues[q];
-        if enq_t >= self.warmup && !(K::L && st.wait_at_success) {
-            st.wait.record(now - enq_t);
+        if !(K::L && st.wait_at_success) {
+            if enq_t >= self.warmup {
+                st.wait.record(now - enq_t);
+            }
+            if K::X
+                && let Some(t) = self.timeline.as_mut()
+            {
+                t.wait(enq_t, q, now - enq_t);
+            }
         }
         st.busy += 1;
         st.busy_avg.set(now, f64::from(st.busy));
@@ -438,6 +521,11 @@ impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
     #[inline]
     fn ready_changed(&mut self, now: f64, ready: usize) {
         self.side.queues[self.q].ready_avg.set(now, ready as f64);
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
+            t.ready(now, self.q, ready as f64);
+        }
     }
 
     #[inline]
@@ -445,7 +533,12 @@ impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
         // Without crashes a consumer keeps the id it joined with: consecutive from `first`.
         let st = &self.side.queues[self.q];
         let c = if K::L { st.global[consumer] as usize } else { st.first as usize + consumer };
-        if !self.side.consumers[c].busy {
+        let cons = &self.side.consumers[c];
+        // `network_delay` runs in the full mode only, so a plain run never pays this test.
+        if K::L && cons.delay > 0.0 {
+            // On the wire: the consumer sees it `delay` later.
+            self.side.calendar.schedule(now + cons.delay, Event::Reach(c as u32));
+        } else if !cons.busy {
             self.side.start_service(now, c, held.entry.msg.enq_t);
         }
     }
@@ -481,6 +574,8 @@ struct Engine<'m, K: Mode> {
     side: Side<'m, K>,
     producers: Vec<ProducerState<'m>>,
     events: u64,
+    /// Queues whose `initial_messages` backlog has not drained yet.
+    draining: usize,
 }
 
 /// Random stream kinds of [`stream_seed`]: each source of randomness has its own, so adding
@@ -496,6 +591,10 @@ pub mod stream {
     pub const FAILURE: u64 = 3;
     /// A consumer group's up and down times.
     pub const CRASH: u64 = 4;
+    /// A producer's batch sizes.
+    pub const BATCH: u64 = 5;
+    /// A producer's weighted routing keys.
+    pub const KEYS: u64 = 6;
 }
 
 impl<'m, K: Mode> Engine<'m, K> {
@@ -533,6 +632,8 @@ impl<'m, K: Mode> Engine<'m, K> {
                 dropped_post: 0,
                 completed_post: 0,
                 completed: 0,
+                draining: q.initial_messages.is_some(),
+                drain_time: None,
             })
             .collect();
         // Numbered queue by queue, in group order within a queue, which is the order they
@@ -554,6 +655,9 @@ impl<'m, K: Mode> Engine<'m, K> {
                         started: 0.0,
                         service_event: None,
                         up: true,
+                        delay: g.network_delay,
+                        arrived: 0,
+                        settling: 0,
                     });
                 }
             }
@@ -564,6 +668,11 @@ impl<'m, K: Mode> Engine<'m, K> {
             .enumerate()
             .map(|(i, p)| ProducerState {
                 arrival: &p.arrival,
+                state: ArrivalState::default(),
+                batch: p.batch.as_ref(),
+                batch_rng: seed(stream::BATCH, i),
+                keys: &p.weighted_keys,
+                key_rng: seed(stream::KEYS, i),
                 routes: &p.routes,
                 key: p.key,
                 ttl: p.ttl,
@@ -605,11 +714,15 @@ impl<'m, K: Mode> Engine<'m, K> {
                 groups,
                 dead: std::collections::VecDeque::new(),
                 dead_lettering: model.queues.iter().any(|q| q.dead_letter.is_some()),
+                timeline: sim.window.map(|w| {
+                    Box::new(super::timeline::Recorder::new(w, sim.windows(), model.queues.len()))
+                }),
                 lifecycle: model.queues.iter().any(|q| q.dead_letter.is_some())
                     || (0..model.queues.len()).any(|q| model.may_expire(q)),
             },
             producers,
             events: 0,
+            draining: 0,
         }
     }
 
@@ -620,6 +733,11 @@ impl<'m, K: Mode> Engine<'m, K> {
         let post = now >= self.side.warmup;
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
+            t.offered(now, q);
+        }
         let core = &mut self.cores[q];
         if K::L
             && let Some(max) = st.max_priority
@@ -710,7 +828,89 @@ impl<'m, K: Mode> Engine<'m, K> {
                     .then_some(f.requeue)
             })
         };
-        self.settle_service(c, failed);
+        if K::L && self.side.consumers[c].delay > 0.0 {
+            self.service_end_delayed(c, failed);
+        } else {
+            self.settle_service(c, failed);
+        }
+    }
+
+    /// With `network_delay`: consumer `c`'s service ends; the outcome is measured now, its
+    /// ack or nack leaves for the broker (arriving `delay` later, when the core settles it),
+    /// and the consumer starts on the next delivery that has reached it.
+    fn service_end_delayed(&mut self, c: usize, failed: Option<bool>) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        cons.service_event = None;
+        cons.busy = false;
+        let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
+        let (started, delay, index) = (cons.started, cons.delay, cons.settling as usize);
+        cons.settling += 1;
+        let st = &mut self.side.queues[q];
+        st.busy -= 1;
+        st.busy_avg.set(now, f64::from(st.busy));
+        let settlement = match failed {
+            Some(requeue) => Settlement::Nack { requeue },
+            None => {
+                let held = self.cores[q]
+                    .held(local)
+                    .nth(index)
+                    .expect("the message just served is held until its ack arrives");
+                let (msg, priority) = (held.entry.msg, held.entry.priority());
+                self.record_success(now, q, g, msg, priority, started);
+                Settlement::Ack
+            }
+        };
+        self.side.calendar.schedule(now + delay, Event::Settle(c as u32, settlement));
+        self.next_arrived(c);
+        self.after(q);
+    }
+
+    /// With `network_delay`: a delivery reaches consumer `c`, which starts it if idle.
+    fn reach(&mut self, c: usize) {
+        let cons = &mut self.side.consumers[c];
+        cons.arrived += 1;
+        if !cons.busy {
+            self.next_arrived(c);
+        }
+    }
+
+    /// With `network_delay`: idle consumer `c` starts the oldest delivery that reached it,
+    /// if any (held after the ones whose settlement is on its way).
+    fn next_arrived(&mut self, c: usize) {
+        let cons = &self.side.consumers[c];
+        if cons.arrived == 0 {
+            return;
+        }
+        let (q, local, index) = (cons.queue as usize, cons.local as usize, cons.settling as usize);
+        let enq_t = self.cores[q]
+            .held(local)
+            .nth(index)
+            .expect("a delivery that reached the consumer is held")
+            .entry
+            .msg
+            .enq_t;
+        self.side.consumers[c].arrived -= 1;
+        self.side.start_service(self.now, c, enq_t);
+    }
+
+    /// With `network_delay`: consumer `c`'s oldest ack or nack reaches the broker, which
+    /// settles it and so frees prefetch room.
+    fn settle_arrives(&mut self, c: usize, settlement: Settlement) {
+        let now = self.now;
+        let cons = &mut self.side.consumers[c];
+        cons.settling -= 1;
+        let (q, local) = (cons.queue as usize, cons.local as usize);
+        let obs = &mut SimObserver { q, side: &mut self.side };
+        match settlement {
+            Settlement::Ack => {
+                self.cores[q].ack_oldest(now, local, obs);
+            }
+            Settlement::Nack { requeue } => {
+                self.cores[q].nack_oldest(now, local, requeue, obs);
+            }
+        }
+        self.after(q);
     }
 
     /// Consumer `c`'s service ends: its message is acked, or, when it failed
@@ -718,7 +918,6 @@ impl<'m, K: Mode> Engine<'m, K> {
     #[inline(always)]
     fn settle_service(&mut self, c: usize, failed: Option<bool>) {
         let now = self.now;
-        let warmup = self.side.warmup;
         let cons = &mut self.side.consumers[c];
         if K::L {
             cons.service_event = None;
@@ -745,17 +944,42 @@ impl<'m, K: Mode> Engine<'m, K> {
         let entry = self.cores[q]
             .ack_oldest(now, local, &mut SimObserver { q, side: &mut self.side })
             .expect("a busy consumer holds its message");
-        let msg = entry.msg;
+        self.record_success(now, q, g, entry.msg, entry.priority(), started);
+        self.next_service(c, q, local);
+        self.after(q);
+    }
+
+    /// A successful service of `msg` (priority `priority`, started at `started`) by group
+    /// `g` on queue `q` ended now: its figures, and its onward publish or end to end.
+    #[inline(always)]
+    fn record_success(
+        &mut self,
+        now: f64,
+        q: usize,
+        g: usize,
+        msg: MsgOf<K>,
+        priority: u8,
+        started: f64,
+    ) {
+        let warmup = self.side.warmup;
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
+            t.completed(now, q);
+            if K::L && st.wait_at_success {
+                t.wait(msg.enq_t, q, started - msg.enq_t);
+            }
+        }
         if msg.enq_t >= warmup {
             st.sojourn.record(now - msg.enq_t);
             if K::L {
                 if st.wait_at_success {
                     st.wait.record(started - msg.enq_t);
                 }
-                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(entry.priority())) {
+                if let Some(Some(p)) = st.by_priority.get_mut(usize::from(priority)) {
                     p.wait.record(started - msg.enq_t);
                     p.sojourn.record(now - msg.enq_t);
                 }
@@ -767,7 +991,7 @@ impl<'m, K: Mode> Engine<'m, K> {
         match group.then {
             Some(routes) if !routes.is_empty() => {
                 let key = group.then_key;
-                let props = Props { ttl: None, priority: entry.priority(), deliveries: 0 };
+                let props = Props { ttl: None, priority, deliveries: 0 };
                 for &nq in routes {
                     self.arrive(nq, Msg { enq_t: now, trail: K::Trail::new(key), ..msg }, props);
                 }
@@ -778,13 +1002,11 @@ impl<'m, K: Mode> Engine<'m, K> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= warmup {
+                if msg.origin_t >= warmup && msg.producer != NO_PRODUCER {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
         }
-        self.next_service(c, q, local);
-        self.after(q);
     }
 
     /// After a settlement: the consumer serves its next held message, or idles.
@@ -800,10 +1022,33 @@ impl<'m, K: Mode> Engine<'m, K> {
     }
 
     fn arrival(&mut self, p: usize) {
+        let producer = &mut self.producers[p];
+        let n = if K::X {
+            producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng))
+        } else {
+            1
+        };
+        for _ in 0..n {
+            self.publish_one(p);
+        }
+        let producer = &mut self.producers[p];
+        if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+            self.side.calendar.schedule(t, Event::Arrival(p as u32));
+        }
+    }
+
+    /// One message of producer `p` (a publish, or one message of its batch).
+    #[inline(always)]
+    fn publish_one(&mut self, p: usize) {
         let now = self.now;
         let producer = &mut self.producers[p];
         producer.published += 1;
-        let routes = producer.routes;
+        let (routes, key) = if !K::X || producer.keys.is_empty() {
+            (producer.routes, producer.key)
+        } else {
+            let k = &producer.keys[self.model.producers[p].draw_key(&mut producer.key_rng)];
+            (k.routes.as_slice(), k.key)
+        };
         if routes.is_empty() {
             producer.unroutable += 1;
         }
@@ -813,18 +1058,50 @@ impl<'m, K: Mode> Engine<'m, K> {
         } else {
             Props::default()
         };
-        let msg = Msg {
-            origin_t: now,
-            enq_t: now,
-            producer: p as u32,
-            trail: K::Trail::new(producer.key),
-        };
+        let msg = Msg { origin_t: now, enq_t: now, producer: p as u32, trail: K::Trail::new(key) };
         for &q in routes {
             self.arrive(q, msg, props);
         }
-        let producer = &mut self.producers[p];
-        let gap = producer.arrival.sample(&mut producer.rng);
-        self.side.calendar.schedule(now + gap, Event::Arrival(p as u32));
+    }
+
+    /// With a backlog not yet drained: has every queue's waiting line (ready and held
+    /// messages not in service) emptied? The first instant it has is the drain time.
+    #[cold]
+    fn check_drains(&mut self) {
+        let mut left = 0;
+        for (core, st) in self.cores.iter().zip(&mut self.side.queues) {
+            if !st.draining {
+                continue;
+            }
+            if core.ready_len() as u64 + core.held_len() <= u64::from(st.busy) {
+                st.draining = false;
+                st.drain_time = Some(self.now);
+            } else {
+                left += 1;
+            }
+        }
+        self.draining = left;
+    }
+
+    /// Time 0: each queue's `initial_messages`, ready before anything else happens.
+    fn publish_backlogs(&mut self) {
+        for (q, queue) in self.model.queues.iter().enumerate() {
+            let Some(n) = queue.initial_messages else { continue };
+            let msg = Msg {
+                origin_t: 0.0,
+                enq_t: 0.0,
+                producer: NO_PRODUCER,
+                trail: K::Trail::new(queue.initial_key),
+            };
+            for _ in 0..n {
+                self.arrive(q, msg, Props::default());
+            }
+            // The backlog is in `counts.offered` (the core counted it) but not in the
+            // offered rate, which is the producers' traffic.
+            if self.side.warmup <= 0.0 {
+                self.side.queues[q].offered_post -= n;
+            }
+        }
     }
 
     #[cold]
@@ -833,6 +1110,8 @@ impl<'m, K: Mode> Engine<'m, K> {
             Event::Expire(q) => self.expire(q as usize),
             Event::Crash(c) => self.crash(c as usize),
             Event::Restart(c) => self.restart(c as usize),
+            Event::Reach(c) => self.reach(c as usize),
+            Event::Settle(c, s) => self.settle_arrives(c as usize, s),
             Event::Arrival(_) | Event::ServiceEnd(_) => {}
         }
     }
@@ -917,9 +1196,16 @@ impl<'m, K: Mode> Engine<'m, K> {
     /// [`CANCEL_POLL`] events): a truncated replication is discarded, not reported.
     fn run(mut self, series_step: Option<f64>, cancel: &Cancel) -> Option<ReplicationResult> {
         let horizon = self.model.simulation.horizon;
+        self.publish_backlogs();
+        self.draining = self.side.queues.iter().filter(|q| q.draining).count();
+        if self.draining > 0 {
+            self.check_drains();
+        }
         for (p, producer) in self.producers.iter_mut().enumerate() {
-            let gap = producer.arrival.sample(&mut producer.rng);
-            self.side.calendar.schedule(gap, Event::Arrival(p as u32));
+            producer.state = producer.arrival.start(&mut producer.rng);
+            if let Some(t) = producer.arrival.next(&mut producer.state, &mut producer.rng) {
+                self.side.calendar.schedule(t, Event::Arrival(p as u32));
+            }
         }
         if K::L {
             for c in 0..self.side.consumers.len() {
@@ -955,6 +1241,9 @@ impl<'m, K: Mode> Engine<'m, K> {
             if let Some(r) = recorder.as_mut() {
                 r.advance(&self, t);
             }
+            if K::X && self.draining > 0 {
+                self.check_drains();
+            }
             self.now = t;
             self.events += 1;
             // The two events of every scenario first; the lifecycle's only exist with `L`.
@@ -965,11 +1254,18 @@ impl<'m, K: Mode> Engine<'m, K> {
                 _ => {}
             }
         }
+        if self.draining > 0 {
+            self.check_drains();
+        }
         self.now = horizon;
         if let Some(r) = recorder.as_mut() {
             r.advance(&self, horizon);
         }
         let series = recorder.map(|r| r.series);
+        let timeline = self.side.timeline.take().map(|mut t| {
+            t.finish(horizon);
+            *t
+        });
         let v2 = self.model.uses_message_lifecycle();
         let queues = self
             .cores
@@ -1016,6 +1312,7 @@ impl<'m, K: Mode> Engine<'m, K> {
                     dropped_post: st.dropped_post,
                     completed_post: st.completed_post,
                     expired_post: st.expired_post,
+                    drain_time: st.drain_time,
                     by_priority,
                     counts,
                 }
@@ -1036,7 +1333,15 @@ impl<'m, K: Mode> Engine<'m, K> {
             .into_iter()
             .map(|g| GroupStats { served: g.served, unroutable_onward: g.unroutable_onward })
             .collect();
-        Some(ReplicationResult { queues, producers, groups, events: self.events, series })
+        Some(ReplicationResult {
+            queues,
+            producers,
+            groups,
+            topics: Vec::new(),
+            events: self.events,
+            series,
+            timeline,
+        })
     }
 }
 
@@ -1055,11 +1360,17 @@ pub fn simulate_until(
     series_step: Option<f64>,
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
-    if model.uses_message_lifecycle() {
+    // `network_delay` rides on the full mode's paths (its events and the global consumer ids).
+    let full = model.uses_message_lifecycle() || model.groups.iter().any(|g| g.network_delay > 0.0);
+    let mut result = if full {
         Engine::<Full>::new(model, replication).run(series_step, cancel)
+    } else if model.uses_varied_load() {
+        Engine::<Varied>::new(model, replication).run(series_step, cancel)
     } else {
         Engine::<Plain>::new(model, replication).run(series_step, cancel)
-    }
+    }?;
+    result.topics = super::topic::simulate(model, replication, cancel)?;
+    Some(result)
 }
 
 /// About how many events pass between two looks at the stop flag: a replication notices a

@@ -9,6 +9,8 @@ mod calendar;
 mod engine;
 pub mod reference;
 pub mod speed;
+pub mod timeline;
+pub mod topic;
 
 pub use calendar::{Calendar, EventId};
 pub use engine::{
@@ -17,8 +19,8 @@ pub use engine::{
 
 use crate::cancel::Cancel;
 use crate::results::{
-    CURVE_QUANTILES, Counts, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport,
-    QueueCurves, QueueLength, QueueReport, RunReport,
+    CURVE_QUANTILES, Counts, DrainTime, EndToEnd, Latency, PercentileCurve, PriorityReport,
+    ProducerReport, QueueCurves, QueueLength, QueueReport, RunReport,
 };
 use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, MeanCi, summarize};
@@ -50,25 +52,19 @@ pub struct SimOutcome {
     pub curves: Vec<QueueCurves>,
     /// State over time of replication 0, when a step was asked for.
     pub series: Option<Series>,
+    /// State over time of every completed replication, in replication order, when a step
+    /// was asked for (the first is `series`): charts draw their mean and band.
+    pub series_all: Vec<Series>,
     /// Events processed over all replications.
     pub events: u64,
 }
 
-fn curve<'a>(
-    pooled: &LatencyHistogram,
-    per_rep: impl Iterator<Item = &'a Vec<Option<f64>>> + Clone,
-) -> PercentileCurve {
-    let mut c = PercentileCurve::default();
-    for (i, q) in CURVE_QUANTILES.into_iter().enumerate() {
-        if let Some(v) = pooled.quantile(q) {
-            c.pooled.push((q, v));
-        }
-        let reps: Vec<f64> = per_rep.clone().filter_map(|r| r[i]).collect();
-        if let Some(MeanCi { mean, ci95: Some(h) }) = summarize(&reps) {
-            c.replicated.push((q, mean, h));
-        }
-    }
-    c
+/// The curve of `pooled`, its band from each replication's quantiles at
+/// [`CURVE_QUANTILES`] (kept when the replication was folded).
+fn curve(pooled: &LatencyHistogram, per_rep: &[&[Option<f64>]]) -> PercentileCurve {
+    PercentileCurve::from_batches(pooled, per_rep, |r, q| {
+        r[CURVE_QUANTILES.iter().position(|&c| c == q).expect("a curve quantile")]
+    })
 }
 
 /// Pilot replications used to choose an automatic warm-up.
@@ -126,14 +122,17 @@ struct InOrder<'m> {
     /// `None`: stopped by the cancel flag (skipped).
     waiting: BTreeMap<u32, Option<ReplicationResult>>,
     folded: Aggregator<'m>,
+    /// A replication was stopped by the cancel flag.
+    skipped: bool,
 }
 
 impl InOrder<'_> {
     fn fold_ready(&mut self) {
         while let Some(r) = self.waiting.remove(&self.next) {
             self.next += 1;
-            if let Some(r) = r {
-                self.folded.add(r);
+            match r {
+                Some(r) => self.folded.add(r),
+                None => self.skipped = true,
             }
         }
     }
@@ -160,49 +159,134 @@ pub fn run_until(
         m.simulation.warmup_auto = false;
         return run_until(&m, series_step, progress, cancel);
     }
-    let total = model.simulation.replications;
+    let sim = &model.simulation;
     let done = AtomicU32::new(0);
-    let next = AtomicU32::new(0);
-    let state =
-        Mutex::new(InOrder { next: 0, waiting: BTreeMap::new(), folded: Aggregator::new(model) });
-    let workers = rayon::current_num_threads().clamp(1, total.max(1) as usize);
-    rayon::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|_| {
-                loop {
-                    let r = next.fetch_add(1, Ordering::Relaxed);
-                    if r >= total {
-                        return;
-                    }
-                    let res = if cancel.requested() {
-                        None
-                    } else {
-                        simulate_until(model, r, if r == 0 { series_step } else { None }, cancel)
-                    };
-                    if res.is_some() {
-                        progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                    }
-                    let mut st = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    st.waiting.insert(r, res);
-                    st.fold_ready();
+    let state = Mutex::new(InOrder {
+        next: 0,
+        waiting: BTreeMap::new(),
+        folded: Aggregator::new(model),
+        skipped: false,
+    });
+    let mut next = 0u32;
+    // Replications run in batches: with `precision` each batch's size follows from the
+    // results so far (never from the thread count), so the replications run, and thus the
+    // report, are the same on any machine.
+    let mut batch_end = sim.replications;
+    let mut precision_reached = None;
+    let mut interrupted = false;
+    loop {
+        if next < batch_end {
+            let total = batch_end;
+            let claim = AtomicU32::new(next);
+            let workers = rayon::current_num_threads().clamp(1, (total - next) as usize);
+            rayon::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(|_| {
+                        loop {
+                            let r = claim.fetch_add(1, Ordering::Relaxed);
+                            if r >= total {
+                                return;
+                            }
+                            let res = if cancel.requested() {
+                                None
+                            } else {
+                                simulate_until(model, r, series_step, cancel)
+                            };
+                            if res.is_some() {
+                                progress.replication_done(
+                                    done.fetch_add(1, Ordering::Relaxed) + 1,
+                                    total,
+                                );
+                            }
+                            let mut st =
+                                state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            st.waiting.insert(r, res);
+                            st.fold_ready();
+                        }
+                    });
                 }
             });
+            next = total;
         }
-    });
-    let mut st = state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    st.fold_ready();
-    let folded = st.folded;
+        let mut st = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        st.fold_ready();
+        interrupted |= st.skipped;
+        let Some(p) = sim.precision else { break };
+        if interrupted {
+            break;
+        }
+        let needed = st.folded.replications_for_precision(p);
+        drop(st);
+        if needed.is_none() {
+            precision_reached = Some(true);
+            break;
+        }
+        if next >= sim.max_replications {
+            precision_reached = Some(false);
+            break;
+        }
+        // The estimate from the half-widths so far, at least one more and at most twice
+        // as many as run (an early estimate from few replications is rough).
+        let want = needed.unwrap_or(u32::MAX);
+        batch_end =
+            want.clamp(next + 1, next.saturating_mul(2).max(next + 1)).min(sim.max_replications);
+    }
+    let folded = state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).folded;
     let n = folded.replications();
     if n == 0 {
         return None;
     }
     let mut outcome = folded.finish();
-    if n < total {
-        outcome.report.replications = n;
+    outcome.report.replications = n;
+    if interrupted {
         outcome.report.partial = true;
-        outcome.report.replications_requested = Some(total);
+        outcome.report.replications_requested = Some(batch_end);
+    }
+    if sim.precision.is_some() {
+        outcome.report.precision = sim.precision;
+        outcome.report.precision_reached = precision_reached.or(Some(false));
     }
     Some(outcome)
+}
+
+/// `None` when every queue's mean sojourn has a 95% half-width at most `precision` × its
+/// mean over `results`; otherwise about how many replications would bring the worst queue
+/// there (the half-width shrinks as 1/√n). Queues with no timed message in any replication
+/// (no traffic, no consumers) have no mean to be precise about and are left out; a queue
+/// timed in one replication only has no interval yet and needs more.
+pub fn replications_for_precision(
+    model: &Model,
+    results: &[ReplicationResult],
+    precision: f64,
+) -> Option<u32> {
+    precision_need(
+        results.len(),
+        (0..model.queues.len())
+            .map(|q| results.iter().filter_map(|r| r.queues[q].sojourn.mean()).collect()),
+        precision,
+    )
+}
+
+/// [`replications_for_precision`] from each queue's replication means of the sojourn, over
+/// `n` replications.
+fn precision_need(
+    n: usize,
+    per_queue: impl Iterator<Item = Vec<f64>>,
+    precision: f64,
+) -> Option<u32> {
+    let n = n as f64;
+    let mut need: Option<f64> = None;
+    for means in per_queue {
+        let Some(s) = summarize(&means) else { continue };
+        let ratio = match s.ci95 {
+            Some(h) if h <= precision * s.mean => continue,
+            Some(h) if s.mean > 0.0 => h / (precision * s.mean),
+            _ => 2.0,
+        };
+        let k = (n * ratio * ratio).ceil();
+        need = Some(need.map_or(k, |m: f64| m.max(k)));
+    }
+    need.map(|k| k.min(f64::from(u32::MAX)) as u32)
 }
 
 fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
@@ -233,6 +317,7 @@ struct QueueSummary {
     dropped_post: u64,
     completed_post: u64,
     expired_post: u64,
+    drain_time: Option<f64>,
 }
 
 /// One priority of one queue, pooled over the replications that saw it.
@@ -273,7 +358,11 @@ pub struct Aggregator<'m> {
     queues: Vec<QueuePool>,
     producers: Vec<ProducerPool>,
     events: u64,
-    series: Option<Series>,
+    series_all: Vec<Series>,
+    timeline: Option<timeline::Accumulator>,
+    /// The replications' topic figures, their group histograms moved into `topic_pools`.
+    topics: Vec<Vec<topic::TopicStats>>,
+    topic_pools: topic::TopicPools,
     replications: u32,
 }
 
@@ -309,7 +398,10 @@ impl<'m> Aggregator<'m> {
                 })
                 .collect(),
             events: 0,
-            series: None,
+            series_all: Vec::new(),
+            timeline: timeline::Accumulator::new(model),
+            topics: Vec::new(),
+            topic_pools: topic::TopicPools::new(),
             replications: 0,
         }
     }
@@ -319,8 +411,29 @@ impl<'m> Aggregator<'m> {
         self.replications
     }
 
+    /// About how many replications would bring every queue's mean sojourn within
+    /// `precision` (see [`replications_for_precision`]); `None` when those added do.
+    pub fn replications_for_precision(&self, precision: f64) -> Option<u32> {
+        precision_need(
+            self.replications as usize,
+            self.queues.iter().map(|p| p.reps.iter().filter_map(|r| r.sojourn_mean).collect()),
+            precision,
+        )
+    }
+
     /// Adds the next replication (callers add them in replication order).
-    pub fn add(&mut self, r: ReplicationResult) {
+    pub fn add(&mut self, mut r: ReplicationResult) {
+        if let (Some(a), Some(t)) = (self.timeline.as_mut(), r.timeline.take()) {
+            a.add(&t);
+        }
+        if !r.topics.is_empty() {
+            topic::pool_groups(&mut self.topic_pools, &r.topics);
+            for g in r.topics.iter_mut().flat_map(|t| t.groups.iter_mut()) {
+                g.wait = LatencyHistogram::new();
+                g.sojourn = LatencyHistogram::new();
+            }
+            self.topics.push(r.topics);
+        }
         let horizon = self.model.simulation.horizon;
         for (pool, qs) in self.queues.iter_mut().zip(r.queues) {
             pool.wait.merge(&qs.wait);
@@ -356,6 +469,7 @@ impl<'m> Aggregator<'m> {
                 dropped_post: qs.dropped_post,
                 completed_post: qs.completed_post,
                 expired_post: qs.expired_post,
+                drain_time: qs.drain_time,
             });
         }
         for (pool, ps) in self.producers.iter_mut().zip(r.producers) {
@@ -365,8 +479,8 @@ impl<'m> Aggregator<'m> {
             pool.unroutable += ps.unroutable;
         }
         self.events += r.events;
-        if self.replications == 0 {
-            self.series = r.series;
+        if let Some(s) = r.series {
+            self.series_all.push(s);
         }
         self.replications += 1;
     }
@@ -438,11 +552,23 @@ impl<'m> Aggregator<'m> {
                             .collect::<Vec<_>>(),
                     )
                 }),
+                drain_time_s: queue.initial_messages.map(|_| {
+                    let times: Vec<f64> = reps.iter().filter_map(|r| r.drain_time).collect();
+                    let s = summarize(&times);
+                    DrainTime {
+                        mean: s.as_ref().map(|s| s.mean),
+                        ci95: s.and_then(|s| s.ci95),
+                        drained_replications: times.len() as u32,
+                    }
+                }),
                 by_priority,
             });
             curves.push(QueueCurves {
-                wait: curve(&pool.wait, reps.iter().map(|r| &r.wait_q)),
-                sojourn: curve(&pool.sojourn, reps.iter().map(|r| &r.sojourn_q)),
+                wait: curve(&pool.wait, &reps.iter().map(|r| &r.wait_q[..]).collect::<Vec<_>>()),
+                sojourn: curve(
+                    &pool.sojourn,
+                    &reps.iter().map(|r| &r.sojourn_q[..]).collect::<Vec<_>>(),
+                ),
             });
             waits.push(pool.wait);
             sojourns.push(pool.sojourn);
@@ -463,6 +589,16 @@ impl<'m> Aggregator<'m> {
                 });
             }
         }
+        let topics = if model.topics.is_empty() {
+            Vec::new()
+        } else {
+            topic::aggregate_pooled(
+                model,
+                &self.topics.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+                &self.topic_pools,
+            )
+        };
+        let series = self.series_all.first().cloned();
         SimOutcome {
             report: RunReport {
                 scenario: model.name.clone(),
@@ -475,15 +611,21 @@ impl<'m> Aggregator<'m> {
                 queues,
                 producers,
                 end_to_end_s: end_to_end,
+                topics,
                 timing: None,
                 partial: false,
                 replications_requested: None,
                 horizon_requested_s: None,
+                server: None,
+                precision_reached: None,
+                precision: None,
+                timeline: self.timeline.map(|t| t.finish(model)),
             },
             wait: waits,
             sojourn: sojourns,
             curves,
-            series: self.series,
+            series,
+            series_all: self.series_all,
             events: self.events,
         }
     }

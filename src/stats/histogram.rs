@@ -103,6 +103,74 @@ impl LatencyHistogram {
     }
 }
 
+/// One step of HdrHistogram's percentile iteration (its `outputPercentileDistribution`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DistributionStep {
+    /// The highest value equivalent to the bucket reached, seconds.
+    pub value_s: f64,
+    /// The quantile iterated to (0 to 1; the last step is 1).
+    pub quantile: f64,
+    /// Values at or below `value_s`.
+    pub total_count: u64,
+}
+
+/// A histogram's percentile distribution as HdrHistogram reports it: the steps of its
+/// percentile iterator and the summary lines' figures (the histogram's own mean and
+/// standard deviation, from bucket midpoints as HdrHistogram computes them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distribution {
+    /// The steps, in increasing quantile.
+    pub steps: Vec<DistributionStep>,
+    /// Mean, seconds.
+    pub mean_s: f64,
+    /// Standard deviation, seconds.
+    pub stdev_s: f64,
+    /// Largest value (highest equivalent of its bucket), seconds.
+    pub max_s: f64,
+    /// Values recorded.
+    pub total_count: u64,
+    /// Buckets of the histogram.
+    pub buckets: u32,
+    /// Sub-buckets per bucket.
+    pub sub_buckets: u32,
+    /// Significant value digits (the decimals HdrHistogram prints values with).
+    pub significant_digits: u8,
+}
+
+impl LatencyHistogram {
+    /// The percentile distribution with `ticks_per_half_distance` steps per halving of the
+    /// distance to 100% (HdrHistogram's default is 5), from the crate's quantile iterator.
+    pub fn distribution(&self, ticks_per_half_distance: u32) -> Distribution {
+        let h = &self.hist;
+        let steps = if h.is_empty() {
+            Vec::new()
+        } else {
+            h.iter_quantiles(ticks_per_half_distance.max(1))
+                .scan(0u64, |total, v| {
+                    *total += v.count_since_last_iteration();
+                    Some(DistributionStep {
+                        value_s: v.value_iterated_to() as f64 / NS_PER_S,
+                        quantile: v.quantile_iterated_to(),
+                        total_count: *total,
+                    })
+                })
+                .collect()
+        };
+        Distribution {
+            steps,
+            mean_s: if h.is_empty() { 0.0 } else { h.mean() / NS_PER_S },
+            stdev_s: if h.is_empty() { 0.0 } else { h.stdev() / NS_PER_S },
+            max_s: h.max() as f64 / NS_PER_S,
+            total_count: h.len(),
+            // The full range's layout, whatever this histogram has grown to: its buckets are
+            // the same and HdrHistogram's files state them.
+            buckets: FULL_RANGE_BUCKETS,
+            sub_buckets: 2 * SUB_BUCKET_HALF_COUNT as u32,
+            significant_digits: h.sigfig(),
+        }
+    }
+}
+
 /// Bucket layout of `Histogram::new_with_bounds(LOW, HIGH, SIGFIG)`, as hdrhistogram 7
 /// computes it: unit magnitude 0 (`LOW` = 1), 2048 sub-buckets (the power of two above
 /// 2·10³), of which the upper half (1024) is used in every bucket after the first.
@@ -111,6 +179,9 @@ const SUB_BUCKET_HALF_COUNT: usize = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
 const SUB_BUCKET_MASK: u64 = (1 << (SUB_BUCKET_HALF_COUNT_MAGNITUDE + 1)) - 1;
 /// 64 − unit magnitude − sub-bucket count magnitude.
 const LEADING_ZERO_COUNT_BASE: u32 = 64 - (SUB_BUCKET_HALF_COUNT_MAGNITUDE + 1);
+
+/// Buckets of the layout up to `HIGH`: 2048 · 2^(k−1) > HIGH = 2^62 − 1 first at k = 52.
+const FULL_RANGE_BUCKETS: u32 = 52;
 
 /// hdrhistogram's counts index of `value` (its `index_for`, with our constants).
 #[inline]
@@ -203,8 +274,27 @@ impl LatencyRecorder {
 
     /// The histogram these values make.
     pub fn finish(self) -> LatencyHistogram {
-        let LatencyRecorder { mut counts, sum, max, min_nz_minus_one } = self;
-        let total: u64 = counts.iter().sum();
+        let LatencyRecorder { counts, sum, max, min_nz_minus_one } = self;
+        from_counts(
+            counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| (i, c)),
+            sum,
+            max,
+            min_nz_minus_one,
+        )
+    }
+}
+
+/// Builds the histogram that recording each value one by one would have built, from the
+/// non-zero bucket counts (ascending index), the seconds' sum and maximum, and the smallest
+/// non-zero value in ns minus one (`u64::MAX` when none).
+fn from_counts(
+    counts: impl Iterator<Item = (usize, u64)> + Clone,
+    sum: f64,
+    max: f64,
+    min_nz_minus_one: u64,
+) -> LatencyHistogram {
+    {
+        let total: u64 = counts.clone().map(|(_, c)| c).sum();
         // Sized as recording the values one by one into `LatencyHistogram::new` grows it:
         // to cover the largest.
         let top = if total > 0 { ((max * NS_PER_S) as u64).min(HIGH) } else { 0 };
@@ -221,16 +311,114 @@ impl LatencyRecorder {
         if min_nz != 0 && exact.first() != Some(&min_nz.min(HIGH)) {
             exact.push(min_nz.min(HIGH));
         }
+        // The extremes are recorded on their own below: take them out of their buckets.
+        let mut less: Vec<(usize, u64)> = Vec::with_capacity(2);
         for &v in &exact {
-            counts[index_for(v)] -= 1;
+            match less.iter_mut().find(|(i, _)| *i == index_for(v)) {
+                Some(l) => l.1 += 1,
+                None => less.push((index_for(v), 1)),
+            }
         }
-        for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-            hist.record_n(value_for(i), c).expect("in range");
+        for (i, c) in counts {
+            let c = c - less.iter().find(|l| l.0 == i).map_or(0, |l| l.1);
+            if c > 0 {
+                hist.record_n(value_for(i), c).expect("in range");
+            }
         }
         for &v in &exact {
             hist.record(v).expect("in range");
         }
         LatencyHistogram { hist, sum, max }
+    }
+}
+
+/// A latency histogram for many small populations (the timeline's windows): the buckets of
+/// [`LatencyHistogram`] kept sparse, so an empty one costs nothing and one with n values at
+/// most n entries, where a dense one always holds ~50 000 counters. Its quantiles are those
+/// of the dense histogram of the same values (tests compare them with `==`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseLatency {
+    /// (bucket index, count), in recording order until [`SparseLatency::sorted`].
+    counts: std::collections::BTreeMap<u32, u64>,
+    sum: f64,
+    max: f64,
+    min_nz_minus_one: Option<u64>,
+}
+
+impl SparseLatency {
+    /// Records one duration in seconds, as [`LatencyHistogram::record`] does.
+    pub fn record(&mut self, secs: f64) {
+        let secs = secs.max(0.0);
+        let x = secs * NS_PER_S;
+        let ns = if x < HIGH_F64 { x as i64 as u64 } else { HIGH };
+        *self.counts.entry(index_for(ns) as u32).or_insert(0) += 1;
+        let m = self.min_nz_minus_one.unwrap_or(u64::MAX);
+        self.min_nz_minus_one = Some(m.min(ns.wrapping_sub(1)));
+        self.sum += secs;
+        if secs > self.max {
+            self.max = secs;
+        }
+    }
+
+    /// Number of recorded values.
+    pub fn count(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Mean, or `None` when empty.
+    pub fn mean(&self) -> Option<f64> {
+        let n = self.count();
+        (n > 0).then(|| self.sum / n as f64)
+    }
+
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &SparseLatency) {
+        for (&i, &c) in &other.counts {
+            *self.counts.entry(i).or_insert(0) += c;
+        }
+        self.sum += other.sum;
+        self.max = self.max.max(other.max);
+        self.min_nz_minus_one = match (self.min_nz_minus_one, other.min_nz_minus_one) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// The dense histogram of the same values.
+    pub fn to_histogram(&self) -> LatencyHistogram {
+        from_counts(
+            self.counts.iter().map(|(&i, &c)| (i as usize, c)),
+            self.sum,
+            self.max,
+            self.min_nz_minus_one.unwrap_or(u64::MAX),
+        )
+    }
+
+    /// The `q`-quantile (0 < q ≤ 1), as [`LatencyHistogram::quantile`] of the same values
+    /// gives it, without building the dense histogram; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        if q <= 0.0 {
+            return self.to_histogram().quantile(q);
+        }
+        // hdrhistogram's `value_at_quantile`: the first bucket whose cumulative count
+        // reaches ⌈q·n⌉ (at least 1), reported as the highest value of that bucket — except
+        // that the exact maximum is recorded on its own, in the same bucket.
+        let target = ((q.min(1.0) * n as f64).ceil() as u64).max(1);
+        let mut acc = 0;
+        for (&i, &c) in &self.counts {
+            acc += c;
+            if acc >= target {
+                let low = value_for(i as usize);
+                let bucket = LEADING_ZERO_COUNT_BASE - (low | SUB_BUCKET_MASK).leading_zeros();
+                let high = low.saturating_add(1u64 << bucket) - 1;
+                return Some(high as f64 / NS_PER_S);
+            }
+        }
+        None
     }
 }
 
@@ -265,6 +453,10 @@ mod tests {
         let hist = hist_to(HIGH);
         let len = hist.distinct_values();
         assert_eq!(index_for(HIGH), len - 1, "hdrhistogram bucket layout changed");
+        assert_eq!(u32::from(hist.buckets()), FULL_RANGE_BUCKETS);
+        let mut small = LatencyHistogram::new();
+        small.record(0.001);
+        assert_eq!(small.distribution(5).buckets, FULL_RANGE_BUCKETS);
         for i in 0..len {
             let v = value_for(i);
             assert_eq!(index_for(v), i, "index {i}");
@@ -306,6 +498,37 @@ mod tests {
         assert_same(&values);
         for chunk in values[..7_000].chunks(7) {
             assert_same(chunk);
+        }
+    }
+
+    #[test]
+    fn sparse_matches_dense() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut all = SparseLatency::default();
+        let mut dense_all = LatencyHistogram::new();
+        for n in [0usize, 1, 2, 3, 10, 100, 5000] {
+            let mut sparse = SparseLatency::default();
+            let mut dense = LatencyHistogram::new();
+            for _ in 0..n {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let mantissa = (state >> 11) as f64 / (1u64 << 53) as f64;
+                let exp = (state % 12) as i32 - 6;
+                let v = if state.is_multiple_of(13) { 0.0 } else { mantissa * 10f64.powi(exp) };
+                sparse.record(v);
+                dense.record(v);
+            }
+            assert_eq!(sparse.count(), dense.count());
+            for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
+                assert_eq!(sparse.quantile(q), dense.quantile(q), "n {n} q {q}");
+                assert_eq!(sparse.to_histogram().quantile(q), dense.quantile(q), "n {n} q {q}");
+            }
+            all.merge(&sparse);
+            dense_all.merge(&dense);
+        }
+        for q in [0.5, 0.99, 1.0] {
+            assert_eq!(all.quantile(q), dense_all.quantile(q));
         }
     }
 

@@ -174,7 +174,18 @@ fn check(text: &str, what: &str) {
 /// Everything validation accepted must build and sample.
 fn use_model(m: &Model) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-    let dists = m.producers.iter().map(|p| &p.arrival).chain(m.groups.iter().map(|g| &g.service));
+    for p in &m.producers {
+        let a = &p.arrival;
+        assert!(a.mean().is_finite() && a.scv().is_finite(), "{}", a.label());
+        let mut st = a.start(&mut rng);
+        let mut last = 0.0;
+        for _ in 0..50 {
+            let Some(t) = a.next(&mut st, &mut rng) else { break };
+            assert!(t.is_finite() && t >= last, "{}: published at {t}", a.label());
+            last = t;
+        }
+    }
+    let dists = m.groups.iter().map(|g| &g.service);
     for d in dists {
         assert!(d.mean().is_finite() && d.scv().is_finite(), "{}", d.label());
         for _ in 0..50 {
