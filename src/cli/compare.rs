@@ -45,7 +45,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     if let Some(r) = a.replications {
         model.simulation.replications = r;
     }
-    super::refuse_absurd_run(&model, &a.scenario.file)?;
+    super::refuse_absurd_run(&model, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
     if !a.quiet {
         warn_model(&model);
     }

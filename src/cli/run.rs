@@ -62,7 +62,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         model.simulation.max_replications = model.simulation.max_replications.max(r);
     }
     super::apply_window(&mut model, a.window, "--window")?;
-    super::refuse_absurd_run(&model, &a.scenario.file)?;
+    super::refuse_absurd_run(&model, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
     if !a.quiet {
         warn_model(&model);
     }

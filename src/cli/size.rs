@@ -49,7 +49,7 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
         model.simulation.replications = r;
     }
     super::apply_window(&mut model, a.every_window, "--every-window")?;
-    super::refuse_absurd_run(&model, &a.scenario.file)?;
+    super::refuse_absurd_run(&model, &a.scenario.file, None)?;
     if !a.quiet {
         warn_model(&model);
     }

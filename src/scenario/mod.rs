@@ -776,6 +776,26 @@ fn suggest<'n>(known: impl Iterator<Item = &'n str>) -> String {
     }
 }
 
+/// Most consumers one group may have. A million is beyond any broker's connections (and
+/// about 200 MB per replication running at ~200 bytes each); `count = 1000000000` used to be
+/// accepted and abort allocating.
+pub const MAX_CONSUMERS: i64 = 1_000_000;
+
+/// A consumer group's `count`: an integer from 1 to [`MAX_CONSUMERS`].
+fn consumer_count(c: &mut Checker, path: &str, v: i64) -> Option<u32> {
+    if (1..=MAX_CONSUMERS).contains(&v) {
+        Some(v as u32)
+    } else {
+        c.err(
+            path,
+            format!(
+                "must be an integer from 1 to {MAX_CONSUMERS} (consumers in the group), got {v}"
+            ),
+        );
+        None
+    }
+}
+
 fn nonneg_int(c: &mut Checker, path: &str, v: i64, min: i64) -> Option<u64> {
     if v < min {
         c.err(path, format!("must be an integer >= {min}, got {v}"));
@@ -1412,13 +1432,7 @@ fn resolve_groups(
             );
         }
         topics::refuse_topic_fields(c, &path, g);
-        let count = nonneg_int(c, &format!("{path}.count"), g.count, 1);
-        let count = count.and_then(|n| {
-            u32::try_from(n).ok().or_else(|| {
-                c.err(format!("{path}.count"), format!("{n} is too large"));
-                None
-            })
-        });
+        let count = consumer_count(c, &format!("{path}.count"), g.count);
         let prefetch = nonneg_int(c, &format!("{path}.prefetch"), g.prefetch.unwrap_or(0), 0)
             .map(|p| p.min(u64::from(u32::MAX)) as u32);
         let service = c.dist(&format!("{path}.service"), &g.service);
