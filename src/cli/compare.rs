@@ -55,7 +55,9 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     let real = if a.no_real {
         None
     } else {
-        Some(run_real(&model, a.quiet, a.format, &mqsim::cancel::Cancel::new())?)
+        let r = run_real(&model, a.quiet, a.format, &mqsim::cancel::Cancel::new())?;
+        super::loadtest::warn_timing(&r.report, a.quiet);
+        Some(r)
     };
     let c = compare3(&theory, &sim.report, real.as_ref().map(|r| &r.report));
     if let Some(dir) = &a.out {

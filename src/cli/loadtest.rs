@@ -97,6 +97,27 @@ pub fn check_real_run(model: &Model, file: &std::path::Path, quiet: bool) -> Res
     Ok(())
 }
 
+/// After a real-clock run: warns (stderr) when the services' total length missed the
+/// scenario's by more than 1%, which inflates utilization and waits by about as much.
+pub fn warn_timing(report: &mqsim::results::RunReport, quiet: bool) {
+    let Some(t) = report.timing.as_ref().filter(|t| t.service_error_total.abs() > 0.01) else {
+        return;
+    };
+    if quiet {
+        return;
+    }
+    let why = match mqsim::loadtest::clock::realtime() {
+        Some(false) => {
+            "the pacing threads ran at ordinary priority (real-time scheduling needs root or CAP_SYS_NICE), so other processes delayed them; "
+        }
+        _ => "",
+    };
+    eprintln!(
+        "warning: services ran {:+.1}% long in total (timing.service_error_total), so utilization and waits are inflated by about as much; {why}use a larger time_scale or a quieter machine",
+        t.service_error_total * 100.0
+    );
+}
+
 /// Runs the load test with a progress bar when a person is watching.
 pub fn run_real(
     model: &Model,
@@ -188,6 +209,7 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
         None => run_real(&model, a.quiet, a.format, &stop)?,
     };
     let report = &outcome.report;
+    warn_timing(report, a.quiet);
     if let Some(dir) = &a.out {
         write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);

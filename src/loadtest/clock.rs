@@ -6,6 +6,7 @@
 //! error; at 1e-7 it never finished), so such a run is refused before it starts, and one
 //! close to the limit is announced.
 
+pub use super::pacer::realtime;
 use crate::dist::{fmt_num, fmt_secs};
 use crate::scenario::Model;
 

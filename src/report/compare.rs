@@ -47,8 +47,11 @@ pub struct Comparison3 {
     pub scenario: String,
     /// Real seconds per scenario second of the real run (`null` without one).
     pub time_scale: Option<f64>,
-    /// Real-clock fidelity of the real run.
+    /// Real-clock fidelity of the real run: the mean of actual ÷ intended service − 1.
     pub service_error_mean: Option<f64>,
+    /// Σ actual ÷ Σ intended service − 1 of the real run (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_error_total: Option<f64>,
     /// Per queue.
     pub queues: Vec<QueueComparison>,
     /// Per consumer group of a topic, named `TOPIC/GROUP` (absent without topics).
@@ -170,6 +173,7 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
         scenario: sim.scenario.clone(),
         time_scale: real.and_then(|r| r.time_scale),
         service_error_mean: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_mean)),
+        service_error_total: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_total)),
         queues,
     }
 }

@@ -611,7 +611,11 @@ pub fn render_comparison(c: &Comparison3) -> String {
     out.push('\n');
     out += &t.render();
     if let (Some(ts), Some(e)) = (c.time_scale, c.service_error_mean) {
-        out += &format!("\nreal run: time scale {ts}, service error {:+.2}%\n", e * 100.0);
+        out += &format!(
+            "\nreal run: time scale {ts}, service error {:+.2}% (mean of ratios), {:+.2}% (total)\n",
+            e * 100.0,
+            c.service_error_total.unwrap_or(0.0) * 100.0
+        );
     }
     out
 }
