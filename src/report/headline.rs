@@ -115,8 +115,7 @@ pub fn verdict(q: &QueueReport) -> String {
 /// transient spike leaves a backlog for an hour.
 fn peak_verdict(t: &Timeline, name: &str) -> Option<String> {
     let mut worst: Option<(f64, &crate::results::Window, &crate::results::WindowQueue)> = None;
-    for w in t.windows.iter().filter(|w| !w.warmup) {
-        let Some(q) = w.queues.iter().find(|q| q.name == name) else { continue };
+    for (w, q) in queue_windows(t, name) {
         let span = w.end_s - w.start_s;
         let growth = (q.offered_rate - q.throughput) * span;
         if growth >= 10.0_f64.max(0.05 * q.offered_rate * span)
@@ -126,14 +125,7 @@ fn peak_verdict(t: &Timeline, name: &str) -> Option<String> {
         }
     }
     let (_, w, q) = worst?;
-    let peak = t
-        .windows
-        .iter()
-        .filter(|w| !w.warmup)
-        .filter_map(|w| w.queues.iter().find(|q| q.name == name))
-        .map(|q| q.queue_length.max)
-        .max()
-        .unwrap_or(0);
+    let peak = queue_windows(t, name).map(|(_, q)| q.queue_length.max).max().unwrap_or(0);
     Some(format!(
         "falls behind in a peak: offered {}/s against {}/s served at {}–{}, backlog up to {peak}",
         trim_num(q.offered_rate, 3),
@@ -184,15 +176,21 @@ pub fn rel_error_text(e: f64) -> String {
 
 /// The worst window of a time-varying run for queue `name` (highest p99 wait after the
 /// warm-up): (window, its p99 wait).
-fn worst_window<'a>(t: &'a Timeline, name: &str) -> Option<(&'a crate::results::Window, f64)> {
+fn worst_window<'a>(t: &'a Timeline, name: &'a str) -> Option<(&'a crate::results::Window, f64)> {
+    queue_windows(t, name)
+        .filter_map(|(w, q)| Some((w, q.wait_s.p99?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Queue `name`'s figures in every window after the warm-up, in time order.
+fn queue_windows<'a>(
+    t: &'a Timeline,
+    name: &'a str,
+) -> impl Iterator<Item = (&'a crate::results::Window, &'a crate::results::WindowQueue)> {
     t.windows
         .iter()
         .filter(|w| !w.warmup)
-        .filter_map(|w| {
-            let q = w.queues.iter().find(|q| q.name == name)?;
-            Some((w, q.wait_s.p99?))
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter_map(move |w| Some((w, w.queues.iter().find(|q| q.name == name)?)))
 }
 
 /// One queue's part of the headline: p99 wait (with theory's where a model gives it),
