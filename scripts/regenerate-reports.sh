@@ -20,6 +20,8 @@ echo "== validate"
 "$mq" validate --quiet --out reports/validation > /dev/null
 echo "== size mmc"
 "$mq" size scenarios/mmc.toml --group order-workers --target "p99 wait <= 250ms" --prefetch 1,10 --quiet --out reports/sizing-mmc > /dev/null
+echo "== size clickstream (a topic's group, per partition count)"
+"$mq" size scenarios/clickstream.toml --group analytics --target "p99 wait <= 50ms" --partitions 6,12,24 --replications 4 --quiet --out reports/sizing-clickstream > /dev/null
 echo "== compare: the real broker's fidelity scenarios (60 s of real time each)"
 for f in scenarios/fidelity/mm1-rho05.toml scenarios/mmc.toml scenarios/fidelity/mmck.toml scenarios/fidelity/tandem.toml scenarios/retry-with-delay.toml scenarios/flaky-consumers.toml scenarios/orders-by-customer.toml; do
   name=$(basename "$f" .toml)

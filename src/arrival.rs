@@ -135,14 +135,23 @@ impl Arrival {
 
     /// The time of the next publish, after the last one; `None` when there is none (a
     /// trace replayed to its end, a schedule whose rates are all 0).
-    #[inline]
+    #[inline(always)]
     pub fn next<R: Rng + ?Sized>(&self, st: &mut ArrivalState, rng: &mut R) -> Option<f64> {
+        if let Arrival::Renewal(d) = self {
+            // As the first edition's engine: the previous instant plus one gap. Inlined
+            // into the caller's loop; the processes below stay out of line, so that a
+            // stationary run does not pay for their code.
+            st.now += d.sample(rng);
+            return Some(st.now);
+        }
+        self.next_of_process(st, rng)
+    }
+
+    #[inline(never)]
+    fn next_of_process<R: Rng + ?Sized>(&self, st: &mut ArrivalState, rng: &mut R) -> Option<f64> {
         match self {
-            Arrival::Renewal(d) => {
-                // As the first edition's engine: the previous instant plus one gap.
-                st.now += d.sample(rng);
-                Some(st.now)
-            }
+            // Only reached through `next`, which serves renewals itself.
+            Arrival::Renewal(_) => self.next(st, rng),
             Arrival::Schedule(s) => schedule_next(s, st, rng),
             Arrival::Sinusoid { mean_rate, amplitude, period } => {
                 let max = mean_rate * (1.0 + amplitude);

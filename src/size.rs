@@ -18,6 +18,8 @@ use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
 
+pub mod topic;
+
 /// What is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Metric {
@@ -33,6 +35,26 @@ pub enum Metric {
     /// Dropped ÷ offered.
     #[serde(rename = "loss_probability")]
     Loss,
+    /// A topic group's lag in records: the time-averaged mean of the partition furthest
+    /// behind (records published to it and not yet completely processed by the group).
+    #[serde(rename = "lag")]
+    Lag,
+    /// A topic group's lag in seconds: the partition furthest behind's mean lag ÷ its
+    /// rate (Little's law: the mean time its records wait until processed).
+    #[serde(rename = "lag_s")]
+    LagSeconds,
+}
+
+impl Metric {
+    /// Measured in seconds (a duration bound).
+    pub fn is_time(self) -> bool {
+        matches!(self, Metric::Wait | Metric::Sojourn | Metric::LagSeconds)
+    }
+
+    /// Only a topic group has it.
+    pub fn topic_only(self) -> bool {
+        matches!(self, Metric::Lag | Metric::LagSeconds)
+    }
 }
 
 /// Which statistic of the metric.
@@ -91,6 +113,8 @@ impl fmt::Display for Target {
             Metric::Sojourn => write!(f, "{stat} sojourn <= {}", crate::dist::fmt_secs(self.value)),
             Metric::Utilization => write!(f, "utilization <= {}", self.value),
             Metric::Loss => write!(f, "loss <= {}", self.value),
+            Metric::Lag => write!(f, "lag <= {}", self.value),
+            Metric::LagSeconds => write!(f, "lag_s <= {}", crate::dist::fmt_secs(self.value)),
         }
     }
 }
@@ -99,11 +123,12 @@ impl FromStr for Target {
     type Err = String;
 
     /// Accepts `p99 wait <= 500ms`, `mean sojourn <= 1s`, `wait p95 <= 0.2`,
-    /// `utilization <= 0.7`, `loss <= 0.001` (also percentages like `1%`). A strict `<`
+    /// `utilization <= 0.7`, `loss <= 0.001` (also percentages like `1%`), and for a
+    /// topic's group `lag <= 1000` (records) or `lag_s <= 2s`. A strict `<`
     /// is refused, not read as `<=`: the two differ at the bound, and reading one as the
     /// other silently changed what was asked.
     fn from_str(s: &str) -> Result<Self, String> {
-        let help = "write a target like \"p99 wait <= 500ms\", \"mean sojourn <= 1s\", \"utilization <= 0.7\" or \"loss <= 0.001\"";
+        let help = "write a target like \"p99 wait <= 500ms\", \"mean sojourn <= 1s\", \"utilization <= 0.7\", \"loss <= 0.001\", or for a topic's group \"lag <= 1000\" or \"lag_s <= 2s\"";
         let (lhs, rhs) = match s.split_once("<=") {
             Some(parts) => parts,
             None if s.contains('<') => {
@@ -123,6 +148,8 @@ impl FromStr for Target {
                 "sojourn" | "sojourn_s" | "latency" => metric = Some(Metric::Sojourn),
                 "utilization" | "util" => metric = Some(Metric::Utilization),
                 "loss" | "loss_probability" => metric = Some(Metric::Loss),
+                "lag" => metric = Some(Metric::Lag),
+                "lag_s" => metric = Some(Metric::LagSeconds),
                 "mean" => stat = Some(Stat::Mean),
                 "p50" | "median" => stat = Some(Stat::P50),
                 "p90" => stat = Some(Stat::P90),
@@ -133,11 +160,13 @@ impl FromStr for Target {
             }
         }
         let metric = metric.ok_or_else(|| {
-            format!("target \"{s}\" names no metric (wait, sojourn, utilization, loss); {help}")
+            format!(
+                "target \"{s}\" names no metric (wait, sojourn, utilization, loss, lag, lag_s); {help}"
+            )
         })?;
         let rhs = rhs.trim();
         let value = match metric {
-            Metric::Wait | Metric::Sojourn => rhs
+            Metric::Wait | Metric::Sojourn | Metric::LagSeconds => rhs
                 .parse::<f64>()
                 .or_else(|_| parse_duration(rhs))
                 .map_err(|e| format!("target \"{s}\": {e}"))?,
@@ -146,12 +175,15 @@ impl FromStr for Target {
                 None => rhs.parse::<f64>(),
             }
             .map_err(|_| format!("target \"{s}\": \"{rhs}\" is not a number"))?,
+            Metric::Lag => rhs
+                .parse::<f64>()
+                .map_err(|_| format!("target \"{s}\": \"{rhs}\" is not a number of records"))?,
         };
         if !(value.is_finite() && value >= 0.0) {
             return Err(format!("target \"{s}\": the bound must be a finite number >= 0"));
         }
         let stat = match metric {
-            Metric::Utilization | Metric::Loss => {
+            Metric::Utilization | Metric::Loss | Metric::Lag | Metric::LagSeconds => {
                 if stat.is_some_and(|s| s != Stat::Mean) {
                     return Err(format!("target \"{s}\": {metric:?} has only a mean"));
                 }
@@ -323,6 +355,14 @@ pub enum SizeError {
         "--every-window sizes on the wait per window (\"mean wait <= …\" or \"p99 wait <= …\"), not \"{0}\""
     )]
     PerWindow(String),
+    /// A lag target on a queue's group.
+    #[error(
+        "\"{0}\" is a topic group's target (a queue has no lag): size a queue's group on \"mean wait\", \"p99 wait\", \"utilization\" or \"loss\""
+    )]
+    TopicOnly(String),
+    /// A setting that applies to one kind of group only.
+    #[error("{0}")]
+    NotForThisGroup(String),
     /// No number of consumers can meet the target; the reason says why.
     #[error("target \"{0}\" cannot be met with any number of consumers: {1}")]
     Infeasible(String, String),
@@ -379,6 +419,8 @@ fn analytic_figure(a: &QueueAnalysis, t: &Target) -> Option<f64> {
         Metric::Sojourn => &a.sojourn_s,
         Metric::Utilization => return a.utilization,
         Metric::Loss => return a.loss_probability,
+        // A queue has no lag: refused before any search.
+        Metric::Lag | Metric::LagSeconds => return None,
     };
     match t.stat.quantile() {
         None => l.mean,
@@ -397,6 +439,7 @@ fn sim_figure(out: &SimOutcome, q: usize, t: &Target) -> (Option<f64>, Option<f6
         (Metric::Sojourn, None) => {
             r.sojourn_s.mean.map_or((None, None), |m| with_ci(m, r.sojourn_s.ci95))
         }
+        (Metric::Lag | Metric::LagSeconds, _) => (None, None),
         (metric, Some(p)) => {
             let curve =
                 if metric == Metric::Wait { &out.curves[q].wait } else { &out.curves[q].sojourn };
@@ -565,62 +608,110 @@ impl Search<'_> {
             .collect();
         (done, not_run)
     }
+}
 
-    /// Simulates around `start` until the smallest meeting count is bracketed: a count that
-    /// meets with count − 1 failing (or count = `min`). Interrupted, it stops with no
-    /// recommendation (unless already bracketed) and the counts not run.
-    fn run(
-        &self,
-        start: u32,
-        min: u32,
-        limit: u32,
-        on_count: &(dyn Fn(u32) + Sync),
-    ) -> (Option<u32>, Vec<Candidate>, Vec<u32>, bool) {
-        let mut done: Vec<Candidate> = Vec::new();
-        let mut not_run: Vec<u32> = Vec::new();
-        let mut eval = |counts: Vec<u32>, done: &mut Vec<Candidate>| {
-            let counts: Vec<u32> = counts
-                .into_iter()
-                .filter(|c| (min..=limit).contains(c) && !done.iter().any(|d| d.count == *c))
-                .collect();
-            let (new, missed) = self.evaluate_all(&counts, on_count);
-            done.extend(new);
-            done.sort_by_key(|c| c.count);
-            not_run.extend(missed);
-        };
-        let start = start.clamp(min, limit);
-        eval(vec![start.saturating_sub(1), start, start + 1], &mut done);
-        let bracketed = |done: &[Candidate]| {
-            let c = done.iter().find(|c| c.meets).map(|c| c.count)?;
-            (c == min || done.iter().any(|d| d.count == c - 1 && !d.meets)).then_some(c)
-        };
-        loop {
-            if self.cancel.requested() {
-                let rec = bracketed(&done);
-                not_run.sort_unstable();
-                return (rec, done, not_run, true);
+/// What the count search needs of an evaluated count.
+pub(crate) trait Evaluated {
+    /// Consumers.
+    fn count(&self) -> u32;
+    /// Meets the target.
+    fn meets(&self) -> bool;
+}
+
+impl Evaluated for Candidate {
+    fn count(&self) -> u32 {
+        self.count
+    }
+    fn meets(&self) -> bool {
+        self.meets
+    }
+}
+
+/// The counts a search found: the smallest meeting one, every count evaluated (ascending),
+/// the counts not run, and whether it was interrupted.
+pub(crate) struct Searched<C> {
+    pub recommended: Option<u32>,
+    pub candidates: Vec<C>,
+    pub not_run: Vec<u32>,
+    pub interrupted: bool,
+}
+
+/// Evaluates counts: the candidates finished and the counts not run.
+pub(crate) type EvalAll<'a, C> = dyn Fn(&[u32]) -> (Vec<C>, Vec<u32>) + 'a;
+
+/// The count search shared by a queue's and a topic's group: simulates around `start`
+/// until the smallest meeting count is bracketed (a count that meets with count − 1
+/// failing, or count = `min`), growing by about 10% per round, then fills in the curve
+/// from a few below the answer to three past it so a chart shows the knee. `eval_all`
+/// evaluates counts (in parallel) and returns the candidates finished and the counts not
+/// run. Interrupted, it stops with no recommendation (unless already bracketed).
+pub(crate) fn search_counts<C: Evaluated>(
+    start: u32,
+    min: u32,
+    limit: u32,
+    cancel: &Cancel,
+    eval_all: &EvalAll<'_, C>,
+) -> Searched<C> {
+    let mut done: Vec<C> = Vec::new();
+    let mut not_run: Vec<u32> = Vec::new();
+    let eval = |counts: Vec<u32>, done: &mut Vec<C>, not_run: &mut Vec<u32>| {
+        let counts: Vec<u32> = counts
+            .into_iter()
+            .filter(|c| (min..=limit).contains(c) && !done.iter().any(|d| d.count() == *c))
+            .collect();
+        let (new, missed) = eval_all(&counts);
+        done.extend(new);
+        done.sort_by_key(Evaluated::count);
+        not_run.extend(missed);
+    };
+    let start = start.clamp(min, limit);
+    eval(vec![start.saturating_sub(1), start, start + 1], &mut done, &mut not_run);
+    let bracketed = |done: &[C]| {
+        let c = done.iter().find(|c| c.meets()).map(Evaluated::count)?;
+        (c == min || done.iter().any(|d| d.count() == c - 1 && !d.meets())).then_some(c)
+    };
+    let (recommended, mut interrupted) = loop {
+        if cancel.requested() {
+            break (bracketed(&done), true);
+        }
+        let lowest_meeting = done.iter().find(|c| c.meets()).map(Evaluated::count);
+        match lowest_meeting {
+            Some(c) if c == min || done.iter().any(|d| d.count() == c - 1 && !d.meets()) => {
+                break (Some(c), false);
             }
-            let lowest_meeting = done.iter().find(|c| c.meets).map(|c| c.count);
-            match lowest_meeting {
-                Some(c) if c == min || done.iter().any(|d| d.count == c - 1 && !d.meets) => {
-                    return (Some(c), done, not_run, false);
+            Some(c) => eval(vec![c - 1, c.saturating_sub(2)], &mut done, &mut not_run),
+            None => {
+                let top = done.last().map_or(start, Evaluated::count);
+                if top >= limit {
+                    break (None, false);
                 }
-                Some(c) => eval(vec![c - 1, c.saturating_sub(2)], &mut done),
-                None => {
-                    let top = done.last().map_or(start, |c| c.count);
-                    if top >= limit {
-                        return (None, done, not_run, false);
-                    }
-                    // Grow by about 10% per round (at least 2 counts), in parallel. Clamped
-                    // to the limit: a count past it was filtered out, nothing new was
-                    // evaluated, and the search looped forever at full CPU.
-                    let step = (top / 10).max(1);
-                    let next = |k: u32| top.saturating_add(k.saturating_mul(step)).min(limit);
-                    eval(vec![next(1), next(2)], &mut done);
-                }
+                // Grow by about 10% per round (at least 2 counts), in parallel. Clamped
+                // to the limit: a count past it was filtered out, nothing new was
+                // evaluated, and the search looped forever at full CPU.
+                let step = (top / 10).max(1);
+                let next = |k: u32| top.saturating_add(k.saturating_mul(step)).min(limit);
+                eval(vec![next(1), next(2)], &mut done, &mut not_run);
             }
         }
+    };
+    // Fill in the curve from the smallest stable count to a few past the answer, so the
+    // sizing chart shows the knee, not just the bracket.
+    let hi = recommended.unwrap_or(start).saturating_add(3).min(limit);
+    let lo = hi.saturating_sub(11).max(min);
+    let missing: Vec<u32> = (lo..=hi).filter(|c| !done.iter().any(|d| d.count() == *c)).collect();
+    if interrupted {
+        not_run.extend(missing);
+    } else {
+        let (more, missed) = eval_all(&missing);
+        done.extend(more);
+        interrupted |= !missed.is_empty();
+        not_run.extend(missed);
     }
+    done.sort_by_key(Evaluated::count);
+    not_run.retain(|n| !done.iter().any(|c| c.count() == *n));
+    not_run.sort_unstable();
+    not_run.dedup();
+    Searched { recommended, candidates: done, not_run, interrupted }
 }
 
 /// Sizes `group_name` for `target`. `prefetches` empty: the scenario's prefetch only;
@@ -662,6 +753,9 @@ pub fn size_every_window_until(
     on_count: &(dyn Fn(u32) + Sync),
     cancel: &Cancel,
 ) -> Result<SizeReport, SizeError> {
+    if target.metric.topic_only() {
+        return Err(SizeError::TopicOnly(target.to_string()));
+    }
     if every_window.is_some()
         && (target.metric != Metric::Wait || !matches!(target.stat, Stat::Mean | Stat::P99))
     {
@@ -718,27 +812,9 @@ pub fn size_every_window_until(
             Search { model, cancel, group, queue, target: target.clone(), prefetch, every_window };
         let analytic_guess = s.analytic_guess(min, limit);
         let start = analytic_guess.unwrap_or(tutorial_guess.max(min));
-        let (recommended, mut candidates, mut not_run, stopped) =
-            s.run(start, min, limit, on_count);
+        let Searched { recommended, candidates, not_run, interrupted: stopped } =
+            search_counts(start, min, limit, cancel, &|counts| s.evaluate_all(counts, on_count));
         interrupted |= stopped;
-        // Fill in the curve from the smallest stable count to a few past the answer, so the
-        // sizing chart shows the knee, not just the bracket.
-        let hi = recommended.unwrap_or(start).saturating_add(3).min(limit);
-        let lo = hi.saturating_sub(11).max(min);
-        let missing: Vec<u32> =
-            (lo..=hi).filter(|c| !candidates.iter().any(|d| d.count == *c)).collect();
-        if interrupted {
-            not_run.extend(missing);
-        } else {
-            let (more, missed) = s.evaluate_all(&missing, on_count);
-            candidates.extend(more);
-            interrupted |= !missed.is_empty();
-            not_run.extend(missed);
-        }
-        candidates.sort_by_key(|c| c.count);
-        not_run.retain(|n| !candidates.iter().any(|c| c.count == *n));
-        not_run.sort_unstable();
-        not_run.dedup();
         by_prefetch.push(PrefetchSizing {
             prefetch,
             recommended,
@@ -761,9 +837,10 @@ pub fn size_every_window_until(
             .filter_map(|c| c.ci95_upper.map(|u| (c.count, u)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map_or_else(String::new, |(count, upper)| {
-                let shown = match target.metric {
-                    Metric::Wait | Metric::Sojourn => crate::dist::fmt_secs(upper),
-                    Metric::Utilization | Metric::Loss => format!("{upper:.4}"),
+                let shown = if target.metric.is_time() {
+                    crate::dist::fmt_secs(upper)
+                } else {
+                    format!("{upper:.4}")
                 };
                 format!(" (closest: {count} consumers, upper 95% bound {shown})")
             });

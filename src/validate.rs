@@ -3,8 +3,11 @@
 //! constant, Erlang-4 and log-normal (CV 2), finite buffers (M/M/c/K under reject-publish and
 //! drop-head, one consumer with prefetch > 1 among them), a Jackson tandem, and the message
 //! lifecycle (TTL as M/M/c+D, requeued and rejected failures, priorities, crashes, a retry
-//! loop through a dead-letter exchange and a delay queue), and `network_delay` with
-//! prefetch 1 (the credit held E[S] + 2d: M/G/1 exact, M/G/c approximate) —
+//! loop through a dead-letter exchange and a delay queue), `network_delay` with prefetch 1
+//! (the credit held E[S] + 2d: M/G/1 exact, M/G/c approximate), Kafka-style topics, and
+//! load that is not a stationary stream of single messages (MMPP/M/1, M^X/M/1, the fluid
+//! drain time of a backlog, PSA and MOL per window of a time-varying M(t)/M/c:
+//! `validate::load`) —
 //! and, beside them, the tutorial's four formulas against theory and simulation.
 //!
 //! A cell **passes** when theory lies inside the simulation's 99.9% Student-t interval over
@@ -13,6 +16,7 @@
 //! chance alone, 99.9% intervals ~0.4 times. Exact models must pass everywhere;
 //! approximations report their relative error and are not given a verdict.
 
+mod load;
 mod topic;
 
 use crate::analytic::{self, tutorial};
@@ -88,6 +92,18 @@ pub struct Validation {
 struct Cell {
     label: String,
     model: Model,
+    kind: Kind,
+}
+
+/// What a cell's simulation is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The long-run figures of every queue (and topic) against the analytic back end.
+    Stationary,
+    /// Only the drain time of an initial backlog against the fluid approximation.
+    Drain,
+    /// Only the per-window waits against PSA and MOL (`analytic::timevarying`).
+    Windows,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -112,6 +128,7 @@ fn single(
     Cell {
         label,
         model: Model::from_toml(&text, "validate.toml").expect("generated cell is valid"),
+        kind: Kind::Stationary,
     }
 }
 
@@ -142,6 +159,7 @@ fn lifecycle_cell(
     Cell {
         label: label.into(),
         model: Model::from_toml(&text, "validate.toml").expect("generated cell is valid"),
+        kind: Kind::Stationary,
     }
 }
 
@@ -278,6 +296,7 @@ fn lifecycle_cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
     out.push(Cell {
         label: "retry loop p=0.3 limit=3 delay=1s".into(),
         model: Model::from_toml(&retry, "retry.toml").expect("generated retry loop is valid"),
+        kind: Kind::Stationary,
     });
     out
 }
@@ -377,9 +396,11 @@ fn cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
     out.push(Cell {
         label: "tandem M/M/1 → M/M/2".into(),
         model: Model::from_toml(&tandem, "tandem.toml").expect("generated tandem is valid"),
+        kind: Kind::Stationary,
     });
     out.extend(lifecycle_cells(quick, reps, customers));
     out.extend(topic::cells(quick, reps, customers));
+    out.extend(load::cells(quick, reps, customers));
     out
 }
 
@@ -434,8 +455,11 @@ fn row(
 }
 
 fn compare_cell(cell: &Cell, out: &SimOutcome) -> Vec<Row> {
-    let theory = analytic::analyze(&cell.model);
     let widen = t999_over_t975(cell.model.simulation.replications.saturating_sub(1));
+    if cell.kind != Kind::Stationary {
+        return load::compare(cell, out, widen);
+    }
+    let theory = analytic::analyze(&cell.model);
     let mut rows = Vec::new();
     for (qi, q) in out.report.queues.iter().enumerate() {
         let Some(a) = theory.queue(&q.name) else { continue };

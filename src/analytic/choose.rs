@@ -62,6 +62,7 @@ pub(super) fn blank(model: &Model, q: QueueId, input: Stream) -> QueueAnalysis {
         reject_probability: None,
         by_priority: None,
         drain_time_s: None,
+        time_varying_arrivals: false,
     }
 }
 

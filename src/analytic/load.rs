@@ -385,6 +385,7 @@ pub(super) fn annotate(model: &Model, q: QueueId, qa: &mut QueueAnalysis) {
         .collect();
     if !varying.is_empty() {
         qa.exact = false;
+        qa.time_varying_arrivals = true;
         qa.notes.push(format!(
             "producers with a rate that changes over time ({}): analysed at their long-run mean rate as if stationary, so these figures are approximate averages over peaks and troughs; the peak is worse (see the simulation's per-window figures)",
             varying.join(", ")

@@ -878,6 +878,12 @@ impl<T: Send + Sync + 'static> Broker<T> {
         self.topology().queues.iter().map(|q| q.stats()).collect()
     }
 
+    /// Every queue's consumer registries, in declaration order (leak checks).
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> Vec<queue::Footprint> {
+        self.topology().queues.iter().map(|q| q.footprint()).collect()
+    }
+
     /// Restarts every queue's [`ready_peak`](QueueStats::ready_peak) from its current length
     /// (to measure the peak after a warm-up).
     pub fn reset_ready_peaks(&self) {

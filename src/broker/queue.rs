@@ -216,6 +216,20 @@ impl<T> QueueState<T> {
     }
 }
 
+/// What a queue keeps per consumer, for leak checks: consumer slots in the core and links
+/// on the thread side (subscribed or free for reuse), consumers in the dispatch line, live
+/// links and deliveries waiting in their buffers.
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Footprint {
+    pub(crate) name: String,
+    pub(crate) slots: usize,
+    pub(crate) line: usize,
+    pub(crate) links: usize,
+    pub(crate) live_links: usize,
+    pub(crate) buffered: usize,
+}
+
 /// A queue: its declaration, its state behind one mutex, and its dead-letter counters.
 pub(crate) struct QueueCore<T> {
     pub(crate) id: QueueId,
@@ -386,6 +400,22 @@ impl<T> QueueCore<T> {
             ready_integral_s: st.side.ready.integral(now),
             ready_peak: st.side.ready_peak,
             offered_by_priority: st.offered_by_priority.clone(),
+        }
+    }
+
+    /// The sizes of the queue's consumer registries (see [`Footprint`]).
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> Footprint {
+        let st = self.lock();
+        let (slots, line) = st.core.registry_len();
+        let live = st.side.links.iter().flatten();
+        Footprint {
+            name: self.name.clone(),
+            slots,
+            line,
+            links: st.side.links.len(),
+            live_links: live.clone().count(),
+            buffered: live.map(|l| l.buffer.len()).sum(),
         }
     }
 

@@ -462,101 +462,230 @@ fn ready_integral_and_peak() {
     assert_eq!(b.queue_stats("q").unwrap().ready_peak, 4, "requeued messages count");
 }
 
-/// Seconds the soak test runs: 2 in the suite; `MQSIM_SOAK_SECS=600 cargo test --release
+/// Seconds the soak test runs: 6 in the suite; `MQSIM_SOAK_SECS=600 cargo test --release
 /// --lib soak -- --nocapture` for the long version (documented in docs/architecture.md).
 fn soak_secs() -> f64 {
-    std::env::var("MQSIM_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0)
+    std::env::var("MQSIM_SOAK_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(6.0)
 }
 
+/// A payload that counts how many of it exist: a broker structure that still holds a
+/// message it no longer accounts for keeps one alive after a drain.
+struct Tracked {
+    id: u64,
+    live: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Tracked {
+    fn new(id: u64, live: &Arc<std::sync::atomic::AtomicI64>) -> Self {
+        live.fetch_add(1, Ordering::SeqCst);
+        Tracked { id, live: Arc::clone(live) }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Resident memory of this process in bytes, from `/proc/self/statm` (`None` off Linux).
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// The soak: two publishers fan out to an open queue, a drop-head one, a reject-publish one
+/// and one whose messages expire (or are nacked) into a dead-letter exchange and a parked
+/// queue, while six workers subscribe to any of them with a random prefetch and ack mode,
+/// ack, nack with and without requeue, walk away holding deliveries and resubscribe, at
+/// random. The run is cut in rounds; within a round, every 20 ms, every queue's counts
+/// balance, the drop-head queue keeps its limit and each fanout queue has been offered
+/// exactly what the publishers had published (give or take the publishes under way). At
+/// the end of each round publishers and workers stop and a drain empties every queue;
+/// then every message is accounted for exactly, no payload is alive anywhere in the
+/// broker, and every consumer registry is back to empty (its slots reused, never piling
+/// up); the process's resident memory after each drain is printed.
 #[test]
 fn soak_publishers_and_churning_consumers_never_lose_a_message() {
     use rand::rngs::Xoshiro256PlusPlus;
     use rand::{RngExt, SeedableRng};
+    use std::sync::atomic::AtomicI64;
+    const WORKERS: u64 = 6;
+    const PUBLISHERS: u64 = 2;
     let _serial = cpu_heavy();
-    let b: Broker<u64> = Broker::new();
+    let b: Broker<Tracked> = Broker::new();
     b.declare_exchange("ev", ExchangeKind::Fanout).unwrap();
-    let queues = [
-        ("open", QueueOptions::default()),
-        ("head", bounded(40, Overflow::DropHead)),
-        ("refuse", bounded(25, Overflow::RejectPublish)),
+    b.declare_exchange("dlx", ExchangeKind::Direct).unwrap();
+    let expiring = QueueDeclaration {
+        options: QueueOptions { message_ttl: Some(0.004), ..QueueOptions::default() },
+        dead_letter: Some(DeadLetterOptions {
+            exchange: "dlx".into(),
+            routing_key: Some("parked".into()),
+            ..DeadLetterOptions::default()
+        }),
+    };
+    let fanout: [(&str, QueueDeclaration); 4] = [
+        ("open", QueueOptions::default().into()),
+        ("head", bounded(40, Overflow::DropHead).into()),
+        ("refuse", bounded(25, Overflow::RejectPublish).into()),
+        ("expiring", expiring),
     ];
-    for (q, o) in queues {
-        b.declare_queue(q, o).unwrap();
+    for (q, d) in fanout.clone() {
+        b.declare_queue(q, d).unwrap();
         b.bind(q, "ev", "").unwrap();
     }
+    b.declare_queue("parked", QueueOptions::default()).unwrap();
+    b.bind("parked", "dlx", "parked").unwrap();
+    let names = ["open", "head", "refuse", "expiring", "parked"];
+
     let secs = soak_secs();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::new();
-    for p in 0..2u64 {
-        let (b, stop) = (b.clone(), Arc::clone(&stop));
-        threads.push(thread::spawn(move || {
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                b.publish("ev", "", p << 40 | i).unwrap();
-                i += 1;
-                if i % 64 == 0 {
-                    thread::yield_now();
-                }
-            }
-        }));
-    }
-    // Each worker subscribes with a random prefetch and ack mode, handles a random number of
-    // deliveries (ack, nack with or without requeue, or walk away holding some), then drops
-    // its consumer and subscribes again.
-    for w in 0..6u64 {
-        let (b, stop) = (b.clone(), Arc::clone(&stop));
-        threads.push(thread::spawn(move || {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(w);
-            let names = ["open", "head", "refuse"];
-            while !stop.load(Ordering::Relaxed) {
-                let q = names[rng.random_range(0..3)];
-                let ack = if rng.random_bool(0.2) { Ack::Auto } else { Ack::Manual };
-                let options = ConsumerOptions { prefetch: rng.random_range(0..6), ack };
-                let c = b.consume(q, options).unwrap();
-                let mut kept = Vec::new();
-                for _ in 0..rng.random_range(1..200) {
-                    let Ok(d) = c.recv_timeout(Duration::from_millis(2)) else { continue };
-                    match rng.random_range(0..10) {
-                        0 if ack == Ack::Manual => d.nack(true).unwrap(),
-                        1 if ack == Ack::Manual => d.nack(false).unwrap(),
-                        2 => kept.push(d),
-                        _ => d.ack().unwrap(),
+    // Rounds of a tenth of the run, between 1 and 10 s: at least a few drains in the short
+    // run, and a drain every 10 s in a long one.
+    let round = Duration::from_secs_f64((secs / 10.0).clamp(1.0, 10.0).min(secs));
+    let rounds = ((secs / round.as_secs_f64()).round() as u64).max(1);
+    let live = Arc::new(AtomicI64::new(0));
+    let published = Arc::new(AtomicU64::new(0));
+    let mut checkpoints = 0u64;
+    let mut rss = Vec::new();
+    for r in 0..rounds {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for p in 0..PUBLISHERS {
+            let (b, stop, live, published) =
+                (b.clone(), Arc::clone(&stop), Arc::clone(&live), Arc::clone(&published));
+            threads.push(thread::spawn(move || {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(1000 * r + p);
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    // Bursts and pauses: queues fill and empty, and the 2-core CI machine
+                    // keeps some room.
+                    for _ in 0..rng.random_range(1..64) {
+                        let id = (r << 48) | (p << 40) | i;
+                        b.publish("ev", "", Tracked::new(id, &live)).unwrap();
+                        published.fetch_add(1, Ordering::SeqCst);
+                        i += 1;
                     }
+                    thread::sleep(Duration::from_micros(rng.random_range(100..1500)));
                 }
-                drop(c); // with deliveries still held: they go back (manual) or count as acked
-                drop(kept);
-            }
-        }));
-    }
-    let until = Instant::now() + Duration::from_secs_f64(secs);
-    let mut checkpoints = 0;
-    while Instant::now() < until {
-        thread::sleep(Duration::from_millis(20));
-        for s in b.stats() {
-            assert!(s.balanced(), "checkpoint {checkpoints}: {s:?}");
-            if s.name == "head" {
-                assert!(s.ready <= 40, "drop-head keeps its limit: {s:?}");
-            }
+            }));
         }
-        checkpoints += 1;
-    }
-    stop.store(true, Ordering::SeqCst);
-    for t in threads {
-        t.join().unwrap();
-    }
-    // Drain what is left; then every message offered was acked, dropped or rejected.
-    for (q, _) in queues {
-        let c = b.consume(q, manual(0)).unwrap();
-        while let Ok(d) = c.recv_timeout(Duration::from_millis(50)) {
-            d.ack().unwrap();
+        for w in 0..WORKERS {
+            let (b, stop) = (b.clone(), Arc::clone(&stop));
+            threads.push(thread::spawn(move || {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(1000 * r + 100 + w);
+                while !stop.load(Ordering::Relaxed) {
+                    let q = names[rng.random_range(0..names.len())];
+                    let ack = if rng.random_bool(0.2) { Ack::Auto } else { Ack::Manual };
+                    let options = ConsumerOptions { prefetch: rng.random_range(0..6), ack };
+                    let c = b.consume(q, options).unwrap();
+                    let mut kept = Vec::new();
+                    for _ in 0..rng.random_range(1..200) {
+                        let Ok(d) = c.recv_timeout(Duration::from_millis(2)) else { continue };
+                        // Every earlier round's messages were drained: none comes back.
+                        assert_eq!(d.payload().id >> 48, r, "a drained message came back");
+                        match rng.random_range(0..10) {
+                            0 if ack == Ack::Manual => d.nack(true).unwrap(),
+                            1 if ack == Ack::Manual => d.nack(false).unwrap(),
+                            2 => kept.push(d),
+                            _ => d.ack().unwrap(),
+                        }
+                    }
+                    // Dropped holding deliveries: they go back (manual) or count as acked.
+                    drop(c);
+                    drop(kept);
+                }
+            }));
         }
-        drop(c);
-        let s = b.queue_stats(q).unwrap();
-        assert_eq!((s.ready, s.unacked, s.consumers), (0, 0, 0), "{s:?}");
-        assert_eq!(s.offered, s.acked + s.dropped + s.rejected, "{s:?}");
-        assert!(s.redelivered > 0 && s.rejected > 0 && s.offered > 1000, "{s:?}");
+        let until = Instant::now() + round;
+        while Instant::now() < until {
+            thread::sleep(Duration::from_millis(20));
+            let before = published.load(Ordering::SeqCst);
+            let stats = b.stats();
+            let after = published.load(Ordering::SeqCst);
+            for s in &stats {
+                assert!(s.balanced(), "round {r}, checkpoint {checkpoints}: {s:?}");
+            }
+            for s in &stats[..4] {
+                // Each publish reaches every fanout queue: those done before the snapshot
+                // at least, and at most those done after it plus one under way per
+                // publisher.
+                assert!(
+                    before <= s.offered && s.offered <= after + PUBLISHERS,
+                    "round {r}: published {before}..{after}, {s:?}"
+                );
+            }
+            // Drop-head keeps its limit even against requeues (reject-publish refuses new
+            // messages only: a dropped consumer's requeued ones may take it over).
+            assert!(stats[1].ready <= 40, "drop-head keeps its limit: {:?}", stats[1]);
+            checkpoints += 1;
+        }
+        stop.store(true, Ordering::SeqCst);
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Drain: ack everything until nothing is ready, held or about to expire into parked.
+        let drainers: Vec<_> = names.iter().map(|q| b.consume(q, manual(0)).unwrap()).collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            for c in &drainers {
+                while let Ok(d) = c.try_recv() {
+                    d.ack().unwrap();
+                }
+            }
+            let stats = b.stats();
+            let e = &stats[3];
+            let settled = e.dropped + e.expired + e.rejected == e.dead_lettered;
+            let parked_all = stats[4].offered == e.dead_lettered - e.dead_letter_unroutable;
+            if stats.iter().all(|s| s.ready + s.unacked == 0) && settled && parked_all {
+                break;
+            }
+            assert!(Instant::now() < deadline, "round {r}: drain stuck: {stats:?}");
+            thread::sleep(Duration::from_millis(1));
+        }
+        drop(drainers);
+        // Quiescent: every message is accounted for exactly.
+        let stats = b.stats();
+        let p = published.load(Ordering::SeqCst);
+        for s in &stats {
+            assert_eq!((s.ready, s.unacked, s.consumers), (0, 0, 0), "round {r}: {s:?}");
+            assert_eq!(s.offered, s.acked + s.dropped + s.expired + s.rejected, "round {r}: {s:?}");
+        }
+        for s in &stats[..4] {
+            assert_eq!(s.offered, p, "round {r}: every publish reaches every fanout queue: {s:?}");
+        }
+        let (e, parked) = (&stats[3], &stats[4]);
+        assert_eq!(e.dead_letter_unroutable + e.dead_letter_cycles, 0, "{e:?}");
+        assert_eq!(parked.offered, e.dead_lettered, "round {r}: {e:?} {parked:?}");
+        // Nothing kept: no payload alive, every consumer registry empty.
+        assert_eq!(live.load(Ordering::SeqCst), 0, "round {r}: payloads alive after the drain");
+        for f in b.footprint() {
+            assert_eq!((f.line, f.live_links, f.buffered), (0, 0, 0), "round {r}: {f:?}");
+            // Slots are reused: never more than the consumers ever subscribed at once.
+            assert!(f.slots <= (WORKERS + 1) as usize, "round {r}: slots pile up: {f:?}");
+            assert_eq!(f.slots, f.links, "round {r}: {f:?}");
+        }
+        rss.extend(rss_bytes());
     }
-    assert!(checkpoints >= 10);
+    // Every path was taken.
+    let stats = b.stats();
+    let sum = |f: &dyn Fn(&QueueStats) -> u64| stats.iter().map(f).sum::<u64>();
+    let (redelivered, rejected, expired) =
+        (sum(&|s| s.redelivered), sum(&|s| s.rejected), stats[3].expired);
+    let dropped = stats[1].dropped + stats[2].dropped;
+    let p = published.load(Ordering::SeqCst);
+    let mb = |b: &u64| b / (1 << 20);
+    eprintln!(
+        "soak: {secs} s, {rounds} rounds, {checkpoints} checkpoints, {p} published, {redelivered} redelivered, {rejected} rejected, {expired} expired, {dropped} dropped; RSS after each drain (MB): {:?}",
+        rss.iter().map(mb).collect::<Vec<_>>()
+    );
+    assert!(checkpoints >= 10 * rounds.min(5) && p > 1000, "{checkpoints} {p}");
+    assert!(redelivered > 0 && rejected > 0 && expired > 0 && dropped > 0, "{stats:?}");
+    // Resident memory is printed above, not asserted: with this workload it still climbs
+    // (89 MB after the first drain, 248 MB after the ninth, in a 100 s run) although every
+    // payload is freed and every registry is empty after each drain; what keeps it (queue
+    // buffers sized to the largest backlog, the allocator's per-thread arenas, or a leak
+    // outside the payloads) is not settled yet.
 }
 
 fn dead_letter_to(exchange: &str) -> DeadLetterOptions {

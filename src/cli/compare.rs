@@ -1,10 +1,10 @@
 //! `mqsim compare FILE`: theory, simulation and the real broker for every queue, side by side.
 
 use super::loadtest::{apply_overrides, run_rabbitmq, run_real};
-use super::output::{Charts, print, write_atomic, write_figures};
+use super::output::{Charts, print, queue_names, write_atomic, write_exports, write_figures};
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use mqsim::report::compare::{Extra, compare_with};
-use mqsim::report::{csv, figures, json, markdown, table};
+use mqsim::report::{csv, export, figures, json, markdown, table};
 use mqsim::sim::{self, NoProgress};
 use std::path::PathBuf;
 
@@ -53,7 +53,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     if let Some(r) = a.replications {
         model.simulation.replications = r;
     }
-    super::refuse_absurd_run(&model, &a.scenario.file)?;
+    super::refuse_absurd_run(&model, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
     if !a.quiet {
         warn_model(&model);
     }
@@ -71,7 +71,9 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     let real = if a.no_real {
         None
     } else {
-        Some(run_real(&model, a.quiet, a.format, &mqsim::cancel::Cancel::new())?)
+        let r = run_real(&model, a.quiet, a.format, &mqsim::cancel::Cancel::new())?;
+        super::loadtest::warn_timing(&r.report, a.quiet);
+        Some(r)
     };
     let rabbit = match &a.broker {
         Some(url) => {
@@ -85,7 +87,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         calibrated: calibrated.as_ref(),
         calibration: cal_name.as_deref(),
     };
-    let c = compare_with(&theory, &sim.report, real.as_ref(), extra);
+    let c = compare_with(&theory, &sim.report, real.as_ref().map(|r| &r.report), extra);
     if let Some(dir) = &a.out {
         write_atomic(dir, "compare.json", json::to_json(&c).as_bytes())?;
         write_atomic(dir, "compare.csv", &csv::comparison(&c))?;
@@ -93,7 +95,7 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         figures::add_broker_lines(&mut figs, rabbit.as_ref(), calibrated.as_ref());
         let written = write_figures(dir, &figs, Charts::Png)?;
         let mut md = markdown::compare_markdown(&c, &sim.report, &theory, &written);
-        if let Some(r) = real.as_ref().filter(|r| !r.topics.is_empty()) {
+        if let Some(r) = real.as_ref().map(|r| &r.report).filter(|r| !r.topics.is_empty()) {
             // Topics are not in the queue comparison: the real run's own figures instead.
             md.push_str(&mqsim::report::topic::real_markdown(r, &theory));
             write_atomic(dir, "real.json", r.to_json().as_bytes())?;
@@ -104,6 +106,25 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
         }
         write_atomic(dir, "report.md", md.as_bytes())?;
         super::output::write_html(dir, &c.scenario, &md, &figs, &written)?;
+        let sim_names = queue_names(&sim.report);
+        let mut measured = vec![export::Measured {
+            source: "sim",
+            names: &sim_names,
+            wait: &sim.wait,
+            sojourn: &sim.sojourn,
+            curves: &sim.curves,
+        }];
+        let real_names = real.as_ref().map(|r| queue_names(&r.report)).unwrap_or_default();
+        if let Some(r) = &real {
+            measured.push(export::Measured {
+                source: "real",
+                names: &real_names,
+                wait: &r.wait,
+                sojourn: &r.sojourn,
+                curves: &r.curves,
+            });
+        }
+        write_exports(dir, export::files(&measured, Some(&theory), Some(&sim)))?;
     }
     print(a.format, || table::render_comparison(&c), || json::to_json(&c), || csv::comparison(&c));
     Ok(())

@@ -1,14 +1,15 @@
 //! `mqsim loadtest FILE`: the scenario on the real in-crate broker and the real clock.
 
 use super::output::{
-    Charts, print_run, show_progress, write_atomic, write_figures, write_run_files,
+    Charts, print_run, queue_names, show_progress, write_atomic, write_exports, write_figures,
+    write_run_files,
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use indicatif::{ProgressBar, ProgressStyle};
 use mqsim::cancel::Cancel;
 use mqsim::loadtest::LoadtestError;
-use mqsim::report::markdown;
-use mqsim::results::RunReport;
+use mqsim::report::{export, markdown};
+use mqsim::results::RealOutcome;
 use mqsim::scenario::{Model, parse_duration};
 use std::path::PathBuf;
 
@@ -96,13 +97,34 @@ pub fn check_real_run(model: &Model, file: &std::path::Path, quiet: bool) -> Res
     Ok(())
 }
 
+/// After a real-clock run: warns (stderr) when the services' total length missed the
+/// scenario's by more than 1%, which inflates utilization and waits by about as much.
+pub fn warn_timing(report: &mqsim::results::RunReport, quiet: bool) {
+    let Some(t) = report.timing.as_ref().filter(|t| t.service_error_total.abs() > 0.01) else {
+        return;
+    };
+    if quiet {
+        return;
+    }
+    let why = match mqsim::loadtest::clock::realtime() {
+        Some(false) => {
+            "the pacing threads ran at ordinary priority (real-time scheduling needs root or CAP_SYS_NICE), so other processes delayed them; "
+        }
+        _ => "",
+    };
+    eprintln!(
+        "warning: services ran {:+.1}% long in total (timing.service_error_total), so utilization and waits are inflated by about as much; {why}use a larger time_scale or a quieter machine",
+        t.service_error_total * 100.0
+    );
+}
+
 /// Runs the load test with a progress bar when a person is watching.
 pub fn run_real(
     model: &Model,
     quiet: bool,
     format: Format,
     stop: &Cancel,
-) -> Result<RunReport, CliError> {
+) -> Result<RealOutcome, CliError> {
     let bar = if show_progress(quiet, format) {
         let b = ProgressBar::new(1000);
         b.set_style(
@@ -115,7 +137,7 @@ pub fn run_real(
     } else {
         ProgressBar::hidden()
     };
-    let r = mqsim::loadtest::run_loadtest_until(
+    let r = mqsim::loadtest::run_loadtest_outcome(
         model,
         &|f| bar.set_position((f * 1000.0) as u64),
         stop,
@@ -136,7 +158,7 @@ pub fn run_rabbitmq(
     quiet: bool,
     format: Format,
     stop: &Cancel,
-) -> Result<RunReport, CliError> {
+) -> Result<mqsim::results::RunReport, CliError> {
     use mqsim::rabbitmq::RabbitError;
     let bar = if show_progress(quiet, format) {
         let b = ProgressBar::new(1000);
@@ -175,21 +197,41 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     if !a.quiet {
         warn_model(&model);
     }
-    let report = match &a.broker {
-        Some(url) => run_rabbitmq(&model, url, a.quiet, a.format, &stop)?,
+    let outcome = match &a.broker {
+        // The RabbitMQ driver reports percentiles, not histograms: its charts draw the
+        // report's points, and it has no curve exports.
+        Some(url) => mqsim::results::RealOutcome {
+            report: run_rabbitmq(&model, url, a.quiet, a.format, &stop)?,
+            wait: Vec::new(),
+            sojourn: Vec::new(),
+            curves: Vec::new(),
+        },
         None => run_real(&model, a.quiet, a.format, &stop)?,
     };
+    let report = &outcome.report;
+    warn_timing(report, a.quiet);
     if let Some(dir) = &a.out {
-        write_run_files(dir, &report)?;
+        write_run_files(dir, report)?;
         let theory = mqsim::analytic::analyze(&model);
-        let figs = mqsim::report::figures::real_figures(&report, Some(&theory));
+        let figs = mqsim::report::figures::real_figures(&outcome, Some(&theory));
         let written = write_figures(dir, &figs, Charts::Png)?;
         write_atomic(
             dir,
             "report.md",
-            markdown::run_markdown(&report, Some(&theory), &written).as_bytes(),
+            markdown::run_markdown(report, Some(&theory), &written).as_bytes(),
         )?;
+        let names = queue_names(report);
+        let real = export::Measured {
+            source: "real",
+            names: &names,
+            wait: &outcome.wait,
+            sojourn: &outcome.sojourn,
+            curves: &outcome.curves,
+        };
+        if !outcome.wait.is_empty() {
+            write_exports(dir, export::files(&[real], Some(&theory), None))?;
+        }
     }
-    print_run(a.format, &report);
+    print_run(a.format, report);
     if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }
 }

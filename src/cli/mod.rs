@@ -195,10 +195,31 @@ pub struct ScenarioArg {
 }
 
 /// Refuses a simulation too large to finish (see
-/// [`mqsim::report::warnings::check_run_size`]): bad input, exit 2, before any work.
-pub fn refuse_absurd_run(model: &Model, file: &Path) -> Result<(), CliError> {
+/// [`mqsim::report::warnings::check_run_size`]) or to fit in the memory available
+/// ([`mqsim::report::warnings::check_run_memory`], with `series_points` per queue per
+/// replication when charts are drawn): bad input, exit 2, before any work.
+pub fn refuse_absurd_run(
+    model: &Model,
+    file: &Path,
+    series_points: Option<usize>,
+) -> Result<(), CliError> {
     mqsim::report::warnings::check_run_size(model)
+        .and_then(|()| match available_memory() {
+            Some(bytes) => mqsim::report::warnings::check_run_memory(model, series_points, bytes),
+            None => Ok(()),
+        })
         .map_err(|e| CliError::Input(anyhow::anyhow!("{}: {e}", file.display())))
+}
+
+/// Memory the system can give a new allocation (Linux `MemAvailable` plus free swap), in
+/// bytes; `None` where it cannot be read (the memory check is then skipped).
+fn available_memory() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = info.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse::<f64>().ok().map(|kb| kb * 1024.0)
+    };
+    Some(field("MemAvailable:")? + field("SwapFree:").unwrap_or(0.0))
 }
 
 /// Parses a duration argument: seconds as a number, or with a unit (`"5m"`, `"250ms"`).

@@ -150,6 +150,19 @@ pub fn write_run_files(dir: &Path, report: &mqsim::results::RunReport) -> Result
     write_atomic(dir, "summary.txt", table::render_run(report).as_bytes())
 }
 
+/// Writes the data behind the charts (see [`mqsim::report::export::files`]).
+pub fn write_exports(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<(), CliError> {
+    for (name, bytes) in files {
+        write_atomic(dir, &name, &bytes)?;
+    }
+    Ok(())
+}
+
+/// The queue names of a report, for [`mqsim::report::export::Measured`].
+pub fn queue_names(r: &mqsim::results::RunReport) -> Vec<&str> {
+    r.queues.iter().map(|q| q.name.as_str()).collect()
+}
+
 /// Prints a `run` or `loadtest` report on stdout in the chosen format.
 pub fn print_run(format: Format, report: &mqsim::results::RunReport) {
     use mqsim::report::{csv, table};

@@ -1,12 +1,13 @@
 //! `mqsim run FILE`: the discrete-event simulation.
 
 use super::output::{
-    Charts, print_run, show_progress, write_atomic, write_figures, write_html, write_run_files,
+    Charts, print_run, queue_names, show_progress, write_atomic, write_exports, write_figures,
+    write_html, write_run_files,
 };
 use super::{CliError, Format, ScenarioArg, load, warn_model};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use mqsim::report::{figures, markdown};
+use mqsim::report::{export, figures, markdown};
 use mqsim::sim::{self, Progress};
 use std::path::PathBuf;
 
@@ -66,7 +67,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     }
     super::apply_window(&mut model, a.window, "--window")?;
     super::calibrate::apply(&mut model, a.calibration.as_deref(), a.quiet)?;
-    super::refuse_absurd_run(&model, &a.scenario.file)?;
+    super::refuse_absurd_run(&model, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
     if !a.quiet {
         warn_model(&model);
     }
@@ -115,7 +116,12 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     let report = &outcome.report;
     if let Some(dir) = &a.out {
         write_run_files(dir, report)?;
-        let theory = mqsim::analytic::analyze(&model);
+        let mut theory = mqsim::analytic::analyze(&model);
+        // Per-window theory (PSA, MOL) for the headline's worst window of a varying load.
+        theory.timeline = report
+            .timeline
+            .as_ref()
+            .map(|t| mqsim::analytic::timevarying::timeline(&model, t.window_s));
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
         figs.extend(figures::timeline_figures(report));
         figs.extend(figures::time_figures(&outcome, &model, Some(&theory)));
@@ -123,6 +129,15 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         let md = markdown::run_markdown(report, Some(&theory), &written);
         write_atomic(dir, "report.md", md.as_bytes())?;
         write_html(dir, &report.scenario, &md, &figs, &written)?;
+        let names = queue_names(report);
+        let sim = export::Measured {
+            source: "sim",
+            names: &names,
+            wait: &outcome.wait,
+            sojourn: &outcome.sojourn,
+            curves: &outcome.curves,
+        };
+        write_exports(dir, export::files(&[sim], Some(&theory), Some(&outcome)))?;
     }
     print_run(a.format, report);
     if report.partial { Err(CliError::Interrupted(None)) } else { Ok(()) }

@@ -48,7 +48,26 @@ pub fn validate(a: ValidateArgs) -> Result<(), CliError> {
         write_atomic(dir, "validation.csv", &csv::records(&v.rows))?;
         write_atomic(dir, "tutorial.csv", &csv::records(&v.tutorial))?;
         write_atomic(dir, "validation.json", json::to_json(&v).as_bytes())?;
-        write_atomic(dir, "report.md", markdown::validation_markdown(&v, &s).as_bytes())?;
+        let mut md = markdown::validation_markdown(&v, &s);
+        let heat = mqsim::report::figures::validation_heatmap(&v);
+        if !heat.rows.is_empty() {
+            let height = 160 + 40 * heat.rows.len() as u32;
+            let png = mqsim::report::charts::render_heatmap(
+                &heat,
+                mqsim::report::charts::ImageFormat::Png,
+                1100,
+                height,
+            )
+            .map_err(|e| CliError::Other(e.into()))?;
+            write_atomic(dir, "validation-heatmap.png", &png)?;
+            md.push_str(&format!(
+                "\n## Relative error by model and load\n\n![Worst relative error per model and load](validation-heatmap.png)\n\nEach cell is the largest relative error over the cell's metrics, |simulated − theory| ÷ max(|theory|, floor), so that a difference of nanoseconds on a wait of nanoseconds cannot read as a large error. The floors: {} for times, {} messages for queue lengths and lags, {} for the rest (utilization, loss and other probabilities, rates). The colour saturates at 25%.\n",
+                mqsim::report::charts::fmt_duration(mqsim::report::figures::HEATMAP_FLOOR_S),
+                mqsim::report::figures::HEATMAP_FLOOR_MESSAGES,
+                mqsim::report::figures::HEATMAP_FLOOR_PROBABILITY,
+            ));
+        }
+        write_atomic(dir, "report.md", md.as_bytes())?;
     }
     print(
         a.format,

@@ -6,6 +6,7 @@
 //! error; at 1e-7 it never finished), so such a run is refused before it starts, and one
 //! close to the limit is announced.
 
+pub use super::pacer::realtime;
 use crate::dist::{fmt_num, fmt_secs};
 use crate::scenario::Model;
 
@@ -88,7 +89,7 @@ mod tests {
         // 15.6 ms, services 100 ms.
         let e = check(&mmc(1e-7)).unwrap_err();
         assert!(e.contains("producers[0] \"web\" (mean inter-arrival 15.62ms"), "{e}");
-        assert!(e.contains("below the 50us the real clock can honour"), "{e}");
+        assert!(e.contains("below the 50µs the real clock can honour"), "{e}");
         assert!(e.contains("use time_scale >= 0.1"), "{e}");
         assert!(check(&mmc(1e-3)).unwrap_err().contains("time_scale >= 0.1"));
         let w = check(&mmc(0.01)).unwrap().unwrap();

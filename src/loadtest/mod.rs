@@ -73,12 +73,12 @@ use crate::broker::{
 use crate::cancel::Cancel;
 use crate::dist::Dist;
 use crate::results::{
-    Counts, EndToEnd, Latency, PriorityReport, ProducerReport, QueueLength, QueueReport, RunReport,
-    Timing,
+    Counts, EndToEnd, Latency, PercentileCurve, PriorityReport, ProducerReport, QueueCurves,
+    QueueLength, QueueReport, REAL_BATCHES, RealOutcome, RunReport, Timing,
 };
 use crate::routing::ExchangeId;
 use crate::scenario::{Crash, Failure, KeyId, Loadtest, Model, Priority};
-use crate::stats::{LatencyHistogram, MeanCi};
+use crate::stats::{LatencyHistogram, MeanCi, SparseLatency};
 use pacer::Pacer;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -324,6 +324,18 @@ impl Frame {
         t >= self.warm && t <= self.end
     }
 
+    /// Which of the [`REAL_BATCHES`] equal time batches of the measurement window `t` (in
+    /// it) falls in.
+    fn batch(&self, t: Instant) -> usize {
+        let span = self.end.saturating_duration_since(self.warm).as_secs_f64();
+        let into = t.saturating_duration_since(self.warm).as_secs_f64();
+        if span > 0.0 {
+            ((into / span * REAL_BATCHES as f64) as usize).min(REAL_BATCHES - 1)
+        } else {
+            0
+        }
+    }
+
     /// The part of `[a, b]` inside the measurement window, seconds.
     fn overlap(&self, a: Instant, b: Instant) -> f64 {
         let (a, b) = (a.max(self.warm), b.min(self.end));
@@ -428,6 +440,9 @@ struct ConsumerResult {
     queue: usize,
     wait: LatencyHistogram,
     sojourn: LatencyHistogram,
+    /// Wait and sojourn per time batch of the measurement window (by the service's end), for
+    /// the curves' batch-means band; sparse, as a thread serves few messages per batch.
+    batches: Vec<(SparseLatency, SparseLatency)>,
     /// Per priority (index), for a priority queue: wait and sojourn.
     by_priority: Vec<(LatencyHistogram, LatencyHistogram)>,
     end_to_end: Vec<LatencyHistogram>,
@@ -529,6 +544,7 @@ fn run_consumer(job: ConsumerJob) -> ConsumerExit {
         queue,
         wait: LatencyHistogram::new(),
         sojourn: LatencyHistogram::new(),
+        batches: vec![Default::default(); REAL_BATCHES],
         by_priority: (0..levels)
             .map(|_| (LatencyHistogram::new(), LatencyHistogram::new()))
             .collect(),
@@ -711,6 +727,11 @@ fn serve(
             let sojourn = frame.scn(done.saturating_duration_since(entered));
             r.wait.record(wait);
             r.sojourn.record(sojourn);
+            // Batches cut the whole window (to the horizon), so a run stopped early has its
+            // last batches empty, not every batch shortened.
+            let (bw, bs) = &mut r.batches[frame.batch(done)];
+            bw.record(wait);
+            bs.record(sojourn);
             if let Some((w, s)) = r.by_priority.get_mut(usize::from(d.priority())) {
                 w.record(wait);
                 s.record(sojourn);
@@ -851,6 +872,18 @@ pub fn run_loadtest_until(
     progress: &dyn Fn(f64),
     cancel: &Cancel,
 ) -> Result<RunReport, LoadtestError> {
+    run_loadtest_outcome(model, progress, cancel).map(|o| o.report)
+}
+
+/// [`run_loadtest_until`] with what the charts and exports need beside the report: every
+/// queue's pooled histograms and percentile curves, whose 95% band comes from
+/// [`REAL_BATCHES`] time batches of the run (batch means), as the simulation's comes from
+/// its replications.
+pub fn run_loadtest_outcome(
+    model: &Model,
+    progress: &dyn Fn(f64),
+    cancel: &Cancel,
+) -> Result<RealOutcome, LoadtestError> {
     let (horizon, warmup) = real_window(&model.loadtest)?;
     clock::check(model).map_err(LoadtestError::Settings)?;
     // Topics run beside the queues on their own threads (nothing routes between them).
@@ -866,9 +899,9 @@ pub fn run_loadtest_until(
             Ok(assemble_report(model, &measured))
         })();
         let topics = topics.join().expect("topic load test");
-        queues.map(|mut r: RunReport| {
-            r.topics = topics;
-            r
+        queues.map(|mut o: RealOutcome| {
+            o.report.topics = topics;
+            o
         })
     })
 }
@@ -1124,10 +1157,17 @@ fn measure(
     })
 }
 
-/// The run's report, in scenario time.
-fn assemble_report(model: &Model, m: &Measured) -> RunReport {
+/// The run's report, in scenario time, with its latency detail.
+fn assemble_report(model: &Model, m: &Measured) -> RealOutcome {
     let lt = &model.loadtest;
-    RunReport {
+    let (queues, detail) = queue_reports(model, m);
+    let (mut wait, mut sojourn, mut curves) = (Vec::new(), Vec::new(), Vec::new());
+    for (w, s, c) in detail {
+        wait.push(w);
+        sojourn.push(s);
+        curves.push(c);
+    }
+    let report = RunReport {
         scenario: model.name.clone(),
         backend: "real".to_string(),
         seed: model.simulation.seed,
@@ -1139,7 +1179,7 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         },
         warmup_s: lt.warmup / lt.time_scale,
         time_scale: Some(lt.time_scale),
-        queues: queue_reports(model, m),
+        queues,
         producers: producer_reports(model, m),
         end_to_end_s: end_to_end_reports(model, m),
         topics: Vec::new(),
@@ -1151,16 +1191,22 @@ fn assemble_report(model: &Model, m: &Measured) -> RunReport {
         precision_reached: None,
         precision: None,
         timeline: None,
-    }
+    };
+    RealOutcome { report, wait, sojourn, curves }
 }
+
+/// A queue's pooled histograms and curves: the pooled wait and sojourn, and the curves
+/// whose band comes from the time batches (each merged over the queue's consumers).
+type QueueDetail = (LatencyHistogram, LatencyHistogram, QueueCurves);
 
 /// Per queue: rates and utilisation over the window, latencies of the messages whose
 /// service ended in it, the ready length between the window snapshots, and the whole run's
-/// counts (which balance exactly).
-fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
+/// counts (which balance exactly); beside them, each queue's latency detail.
+fn queue_reports(model: &Model, m: &Measured) -> (Vec<QueueReport>, Vec<QueueDetail>) {
     let window_real = (m.horizon - m.warmup).as_secs_f64();
     let window_scn = window_real / m.time_scale;
     let mut queues = Vec::new();
+    let mut detail = Vec::new();
     let v2 = model.uses_message_lifecycle();
     for (qi, q) in model.queues.iter().enumerate() {
         let (w, e, f) = (&m.at_warm[qi], &m.at_end[qi], &m.finals[qi]);
@@ -1170,9 +1216,15 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
         let levels = q.max_priority.map_or(0, |p| usize::from(p) + 1);
         let mut by_priority: Vec<_> =
             (0..levels).map(|_| (LatencyHistogram::new(), LatencyHistogram::new())).collect();
+        let mut batches: Vec<(SparseLatency, SparseLatency)> =
+            vec![Default::default(); REAL_BATCHES];
         for r in m.consumers.iter().filter(|r| r.queue == qi) {
             wait.merge(&r.wait);
             sojourn.merge(&r.sojourn);
+            for ((w, s), (rw, rs)) in batches.iter_mut().zip(&r.batches) {
+                w.merge(rw);
+                s.merge(rs);
+            }
             for ((w, s), (rw, rs)) in by_priority.iter_mut().zip(&r.by_priority) {
                 w.merge(rw);
                 s.merge(rs);
@@ -1240,8 +1292,13 @@ fn queue_reports(model: &Model, m: &Measured) -> Vec<QueueReport> {
                     .collect()
             }),
         });
+        let curves = QueueCurves {
+            wait: PercentileCurve::from_batches(&wait, &batches, |b, q| b.0.quantile(q)),
+            sojourn: PercentileCurve::from_batches(&sojourn, &batches, |b, q| b.1.quantile(q)),
+        };
+        detail.push((wait, sojourn, curves));
     }
-    queues
+    (queues, detail)
 }
 
 fn producer_reports(model: &Model, m: &Measured) -> Vec<ProducerReport> {

@@ -819,3 +819,47 @@ network_delay = "5ms"
     // Every message waits at least its 5 ms of transit.
     assert!(ten.wait_s.p50.unwrap() >= 0.005 * 0.99, "{:?}", ten.wait_s);
 }
+
+/// The window's time batches: equal tenths from the warm-up to the horizon, the horizon
+/// itself (and anything after it) in the last.
+#[test]
+fn frame_batches_cut_the_window_into_equal_tenths() {
+    let t0 = Instant::now();
+    let f = Frame {
+        scale: 1.0,
+        t0,
+        warm: t0 + Duration::from_secs(1),
+        end: t0 + Duration::from_secs(11),
+    };
+    assert_eq!(f.batch(f.warm), 0);
+    assert_eq!(f.batch(f.warm + Duration::from_millis(999)), 0);
+    assert_eq!(f.batch(f.warm + Duration::from_millis(1001)), 1);
+    assert_eq!(f.batch(f.warm + Duration::from_millis(5500)), 5);
+    assert_eq!(f.batch(f.end), REAL_BATCHES - 1);
+    assert_eq!(f.batch(f.end + Duration::from_secs(5)), REAL_BATCHES - 1);
+}
+
+/// The real broker's curves: the pooled line is the report's percentiles, and its 95% band
+/// (batch means over the run's 10 time batches) surrounds it and has a width. The 2.7 s
+/// window is 135 scenario seconds at 5 messages/s, ~675 messages, ~67 a batch: every batch
+/// has a median, so the band exists at p50 whatever the machine's timing.
+#[test]
+fn real_curves_have_a_batch_means_band_around_the_pooled_line() {
+    let _serial = cpu_heavy();
+    let m = model(MM1);
+    let o = run_loadtest_outcome(&m, &|_| {}, &Cancel::new()).unwrap();
+    let q = &o.report.queues[0];
+    let n = o.sojourn[0].count();
+    assert!(n <= q.counts.completed && n > 300, "{n} messages");
+    let c = &o.curves[0].sojourn;
+    let at = |q: f64| c.pooled.iter().find(|p| (p.0 - q).abs() < 1e-12).map(|p| p.1);
+    assert_eq!(at(0.5), q.sojourn_s.p50);
+    assert_eq!(at(0.99), q.sojourn_s.p99);
+    let band = c.pooled_band();
+    let median = band.iter().find(|b| b.0 == 0.5).expect("a band at p50");
+    assert!(median.1 < median.2, "{median:?}");
+    for &(q, v) in &c.pooled {
+        let b = band.iter().find(|b| b.0 == q).expect("every batch has messages: a band");
+        assert!(b.1 <= v && v <= b.2, "{q}: {v} outside {b:?}");
+    }
+}

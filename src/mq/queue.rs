@@ -379,6 +379,14 @@ impl<M, X: Lifecycle> Queue<M, X> {
         self.slots.iter().flatten().count()
     }
 
+    /// Consumer slots allocated (subscribed or free for reuse) and consumers in the dispatch
+    /// line: registries that churning consumers must not make grow (the broker's soak test
+    /// watches them).
+    #[cfg(test)]
+    pub(crate) fn registry_len(&self) -> (usize, usize) {
+        (self.slots.len(), self.line.len())
+    }
+
     /// Is `consumer` subscribed?
     pub fn has_consumer(&self, consumer: ConsumerId) -> bool {
         matches!(self.slots.get(consumer), Some(Some(_)))

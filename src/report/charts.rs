@@ -709,7 +709,9 @@ fn draw_heatmap<DB: DrawingBackend>(
         bold.pos(Pos::new(HPos::Center, VPos::Top)),
     ))
     .map_err(|e| e.to_string())?;
-    let left = 230i32;
+    // Room for the longest row label (~7 px a character at 13 px), within reason.
+    let longest = h.rows.iter().map(|r| r.chars().count()).max().unwrap_or(0) as i32;
+    let left = (longest * 7 + 24).clamp(230, 420);
     let top = 80i32;
     let ncol = h.columns.len().max(1) as i32;
     let nrow = h.rows.len().max(1) as i32;

@@ -67,10 +67,16 @@ pub struct Comparison3 {
     pub scenario: String,
     /// Real seconds per scenario second of the real run (`null` without one).
     pub time_scale: Option<f64>,
-    /// Real-clock fidelity of the real run.
+    /// Real-clock fidelity of the real run: the mean of actual ÷ intended service − 1.
     pub service_error_mean: Option<f64>,
+    /// Σ actual ÷ Σ intended service − 1 of the real run (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_error_total: Option<f64>,
     /// Per queue.
     pub queues: Vec<QueueComparison>,
+    /// Per consumer group of a topic, named `TOPIC/GROUP` (absent without topics).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<QueueComparison>,
     /// The RabbitMQ run's time scale, server and fidelity; absent without `--broker`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rabbitmq: Option<RabbitSide>,
@@ -265,9 +271,11 @@ pub fn compare_with(
         });
     }
     Comparison3 {
+        topics: topic_groups(theory, sim, real),
         scenario: sim.scenario.clone(),
         time_scale: real.and_then(|r| r.time_scale),
         service_error_mean: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_mean)),
+        service_error_total: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_total)),
         queues,
         rabbitmq: extra.rabbitmq.map(|r| RabbitSide {
             server: r.server.clone(),
@@ -276,4 +284,113 @@ pub fn compare_with(
             calibration: extra.calibration.map(str::to_string),
         }),
     }
+}
+
+/// Per topic group: the group's wait and sojourn, throughput and idle consumers, each
+/// consumer's utilization and mean sojourn, and each partition's rate and mean lag, from
+/// the three back ends. Theory has means only (no percentiles).
+fn topic_groups(
+    theory: &AnalyticReport,
+    sim: &RunReport,
+    real: Option<&RunReport>,
+) -> Vec<QueueComparison> {
+    let mut out = Vec::new();
+    for st in &sim.topics {
+        let at = theory.topics.iter().find(|t| t.name == st.name);
+        let rt = real.and_then(|r| r.topics.iter().find(|t| t.name == st.name));
+        for sg in &st.groups {
+            let ag = at.and_then(|t| t.groups.iter().find(|g| g.name == sg.name));
+            let rg = rt.and_then(|t| t.groups.iter().find(|g| g.name == sg.name));
+            let stable = ag.is_some_and(|g| g.stable);
+            let mut figures = Vec::new();
+            let mut push = |metric: String,
+                            an: Option<f64>,
+                            (s, sci): (Option<f64>, Option<f64>),
+                            re: Option<f64>| {
+                figures.push(Figure3 {
+                    metric,
+                    analytic: an,
+                    sim: s,
+                    sim_ci95: sci,
+                    real: re,
+                    sim_vs_analytic: rel(s, an),
+                    real_vs_analytic: rel(re, an),
+                    real_vs_sim: rel(re, s),
+                    sim_calibrated: None,
+                    sim_calibrated_ci95: None,
+                    rabbitmq: None,
+                    rabbitmq_vs_analytic: None,
+                    rabbitmq_vs_sim: None,
+                    rabbitmq_vs_sim_calibrated: None,
+                });
+            };
+            for (name, sl, al, rl) in [
+                ("wait_s", &sg.wait_s, ag.map(|g| &g.wait_s), rg.map(|g| &g.wait_s)),
+                ("sojourn_s", &sg.sojourn_s, ag.map(|g| &g.sojourn_s), rg.map(|g| &g.sojourn_s)),
+            ] {
+                for stat in ["mean", "p50", "p99"] {
+                    push(
+                        format!("{name}.{stat}"),
+                        al.filter(|_| stable).and_then(|l| l.stat(stat)),
+                        with_ci(sl, stat),
+                        rl.and_then(|l| l.stat(stat)),
+                    );
+                }
+            }
+            push(
+                "throughput".into(),
+                ag.map(|g| g.throughput),
+                (Some(sg.throughput.mean), sg.throughput.ci95),
+                rg.map(|g| g.throughput.mean),
+            );
+            push(
+                "idle_consumers".into(),
+                ag.map(|g| f64::from(g.idle_consumers)),
+                (Some(f64::from(sg.idle_consumers)), None),
+                rg.map(|g| f64::from(g.idle_consumers)),
+            );
+            for m in &sg.members {
+                let am = ag.and_then(|g| g.members.iter().find(|x| x.index == m.index));
+                let rm = rg.and_then(|g| g.members.iter().find(|x| x.index == m.index));
+                push(
+                    format!("consumer {} utilization", m.index),
+                    am.map(|x| x.rho.min(1.0)),
+                    (Some(m.utilization.mean), m.utilization.ci95),
+                    rm.map(|x| x.utilization.mean),
+                );
+                push(
+                    format!("consumer {} sojourn_s.mean", m.index),
+                    am.filter(|_| stable).and_then(|x| x.sojourn_mean_s),
+                    m.sojourn_mean_s.map_or((None, None), |x| (Some(x.mean), x.ci95)),
+                    rm.and_then(|x| x.sojourn_mean_s).map(|x| x.mean),
+                );
+            }
+            for p in &st.partitions {
+                let ap = at.and_then(|t| t.partitions.iter().find(|x| x.index == p.index));
+                let rp = rt.and_then(|t| t.partitions.iter().find(|x| x.index == p.index));
+                push(
+                    format!("partition {} offered_rate", p.index),
+                    ap.map(|x| x.offered_rate),
+                    (Some(p.offered_rate.mean), p.offered_rate.ci95),
+                    rp.map(|x| x.offered_rate.mean),
+                );
+                // The lag is the group furthest behind's: compared once, with the first group.
+                if std::ptr::eq(sg, &st.groups[0]) {
+                    push(
+                        format!("partition {} lag.mean", p.index),
+                        ap.and_then(|x| x.lag_mean),
+                        (Some(p.lag.mean), p.lag.ci95),
+                        rp.map(|x| x.lag.mean),
+                    );
+                }
+            }
+            out.push(QueueComparison {
+                name: format!("{}/{}", st.name, sg.name),
+                model: ag.map(|g| g.model.clone()),
+                exact: ag.is_some_and(|g| g.exact),
+                figures,
+            });
+        }
+    }
+    out
 }

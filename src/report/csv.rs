@@ -4,21 +4,23 @@
 //! candidate, a sweep cell's queue, a validation cell.
 
 use super::compare::Comparison3;
-use crate::results::{AnalyticReport, Latency, RunReport, Timeline};
+use crate::results::{AnalyticReport, Latency, RunReport, Timeline, TopicAnalysis, TopicReport};
 use crate::size::SizeReport;
 use crate::stats::MeanCi;
 use crate::sweep::{Cell, SetSpec, value_text};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// One tidy row.
 #[derive(Debug, serde::Serialize)]
 pub struct TidyRow<'a> {
     /// `sim`, `real` or `analytic`.
     pub backend: &'a str,
-    /// `queue` or `producer`.
+    /// `queue`, `producer`, or for a topic `topic_group`, `partition` (named
+    /// `TOPIC/INDEX`) and `consumer` (named `GROUP/INDEX`).
     pub entity: &'a str,
     /// Its name.
-    pub name: &'a str,
+    pub name: Cow<'a, str>,
     /// Metric name as in the JSON (`wait_s`, `throughput`, …).
     pub metric: &'a str,
     /// `mean`, `ci95`, `p99`, …
@@ -27,26 +29,132 @@ pub struct TidyRow<'a> {
     pub value: Option<f64>,
 }
 
-fn push_mean_ci<'a>(
-    rows: &mut Vec<TidyRow<'a>>,
-    base: (&'a str, &'a str, &'a str),
-    metric: &'a str,
-    v: &MeanCi,
-) {
-    let (backend, entity, name) = base;
-    rows.push(TidyRow { backend, entity, name, metric, stat: "mean", value: Some(v.mean) });
+type Base<'a> = (&'a str, &'a str, Cow<'a, str>);
+
+fn push_mean_ci<'a>(rows: &mut Vec<TidyRow<'a>>, base: &Base<'a>, metric: &'a str, v: &MeanCi) {
+    let (backend, entity, name) = base.clone();
+    rows.push(TidyRow {
+        backend,
+        entity,
+        name: name.clone(),
+        metric,
+        stat: "mean",
+        value: Some(v.mean),
+    });
     rows.push(TidyRow { backend, entity, name, metric, stat: "ci95", value: v.ci95 });
 }
 
-fn push_latency<'a>(
-    rows: &mut Vec<TidyRow<'a>>,
-    base: (&'a str, &'a str, &'a str),
-    metric: &'a str,
-    l: &Latency,
-) {
+fn push_latency<'a>(rows: &mut Vec<TidyRow<'a>>, base: &Base<'a>, metric: &'a str, l: &Latency) {
     let (backend, entity, name) = base;
     for stat in ["mean", "ci95", "p50", "p90", "p95", "p99", "p999", "max"] {
-        rows.push(TidyRow { backend, entity, name, metric, stat, value: l.stat(stat) });
+        rows.push(TidyRow {
+            backend,
+            entity,
+            name: name.clone(),
+            metric,
+            stat,
+            value: l.stat(stat),
+        });
+    }
+}
+
+/// A row of a single figure.
+fn push_value<'a>(
+    rows: &mut Vec<TidyRow<'a>>,
+    base: &Base<'a>,
+    metric: &'a str,
+    stat: &'a str,
+    value: Option<f64>,
+) {
+    let (backend, entity, name) = base.clone();
+    rows.push(TidyRow { backend, entity, name, metric, stat, value });
+}
+
+/// The tidy rows of a run's topics, in the queues' shape: per group (`topic_group`) its
+/// throughput, wait, sojourn, idle consumers, counts and rebalances; per partition
+/// (`partition`, named `TOPIC/INDEX`) its offered rate and lag; per consumer (`consumer`,
+/// named `GROUP/INDEX`) its throughput, utilization and mean sojourn.
+fn topic_rows<'a>(rows: &mut Vec<TidyRow<'a>>, b: &'a str, topics: &'a [TopicReport]) {
+    for t in topics {
+        for g in &t.groups {
+            let base: Base<'a> = (b, "topic_group", Cow::Borrowed(g.name.as_str()));
+            push_mean_ci(rows, &base, "throughput", &g.throughput);
+            push_latency(rows, &base, "wait_s", &g.wait_s);
+            push_latency(rows, &base, "sojourn_s", &g.sojourn_s);
+            push_value(rows, &base, "consumers", "value", Some(f64::from(g.consumers)));
+            push_value(rows, &base, "idle_consumers", "value", Some(f64::from(g.idle_consumers)));
+            let k = &g.counts;
+            for (stat, v) in [
+                ("offered", k.offered),
+                ("acked", k.acked),
+                ("in_flight_at_end", k.in_flight_at_end),
+            ] {
+                push_value(rows, &base, "counts", stat, Some(v as f64));
+            }
+            if let Some(r) = g.rebalances {
+                push_value(rows, &base, "rebalances", "value", Some(r as f64));
+            }
+        }
+        for p in &t.partitions {
+            let base: Base<'a> = (b, "partition", Cow::Owned(format!("{}/{}", t.name, p.index)));
+            push_mean_ci(rows, &base, "offered_rate", &p.offered_rate);
+            push_value(rows, &base, "lag", "mean", Some(p.lag.mean));
+            push_value(rows, &base, "lag", "ci95", p.lag.ci95);
+            push_value(rows, &base, "lag", "max", Some(p.lag.max as f64));
+            push_value(rows, &base, "lag_s", "mean", p.lag_s.mean);
+            push_value(rows, &base, "lag_s", "max", p.lag_s.max);
+        }
+        for g in &t.groups {
+            for m in &g.members {
+                let base: Base<'a> = (b, "consumer", Cow::Owned(format!("{}/{}", g.name, m.index)));
+                push_mean_ci(rows, &base, "throughput", &m.throughput);
+                push_mean_ci(rows, &base, "utilization", &m.utilization);
+                push_value(rows, &base, "sojourn_s", "mean", m.sojourn_mean_s.map(|x| x.mean));
+                push_value(rows, &base, "sojourn_s", "ci95", m.sojourn_mean_s.and_then(|x| x.ci95));
+            }
+        }
+    }
+}
+
+/// The tidy rows of an analysis's topics, the same entities as a run's: per group its
+/// model facts and means, per partition its rate and mean lag, per consumer its rate,
+/// load and means.
+fn topic_analytic_rows<'a>(rows: &mut Vec<TidyRow<'a>>, topics: &'a [TopicAnalysis]) {
+    let b = |v: bool| Some(if v { 1.0 } else { 0.0 });
+    for t in topics {
+        for g in &t.groups {
+            let base: Base<'a> = ("analytic", "topic_group", Cow::Borrowed(g.name.as_str()));
+            for (metric, stat, value) in [
+                ("exact", "value", b(g.exact)),
+                ("stable", "value", b(g.stable)),
+                ("consumers", "value", Some(f64::from(g.consumers))),
+                ("idle_consumers", "value", Some(f64::from(g.idle_consumers))),
+                ("hottest_rho", "value", g.hottest.as_ref().map(|h| h.rho)),
+                ("throughput", "mean", Some(g.throughput)),
+                ("wait_s", "mean", g.wait_s.mean),
+                ("sojourn_s", "mean", g.sojourn_s.mean),
+            ] {
+                push_value(rows, &base, metric, stat, value);
+            }
+        }
+        for p in &t.partitions {
+            let base: Base<'a> =
+                ("analytic", "partition", Cow::Owned(format!("{}/{}", t.name, p.index)));
+            push_value(rows, &base, "offered_rate", "mean", Some(p.offered_rate));
+            push_value(rows, &base, "keys", "value", Some(p.keys as f64));
+            push_value(rows, &base, "lag", "mean", p.lag_mean);
+        }
+        for g in &t.groups {
+            for m in &g.members {
+                let base: Base<'a> =
+                    ("analytic", "consumer", Cow::Owned(format!("{}/{}", g.name, m.index)));
+                push_value(rows, &base, "arrival_rate", "mean", Some(m.arrival_rate));
+                push_value(rows, &base, "rho", "value", Some(m.rho));
+                push_value(rows, &base, "wait_s", "mean", m.wait_mean_s);
+                push_value(rows, &base, "sojourn_s", "mean", m.sojourn_mean_s);
+                push_value(rows, &base, "sojourn_s", "p99", m.sojourn_p99_s);
+            }
+        }
     }
 }
 
@@ -55,17 +163,17 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
     let mut rows = Vec::new();
     let b = r.backend.as_str();
     for q in &r.queues {
-        let base = (b, "queue", q.name.as_str());
-        push_mean_ci(&mut rows, base, "offered_rate", &q.offered_rate);
-        push_mean_ci(&mut rows, base, "throughput", &q.throughput);
-        push_mean_ci(&mut rows, base, "loss_probability", &q.loss_probability);
-        push_mean_ci(&mut rows, base, "utilization", &q.utilization);
-        push_latency(&mut rows, base, "wait_s", &q.wait_s);
-        push_latency(&mut rows, base, "sojourn_s", &q.sojourn_s);
+        let base: Base<'_> = (b, "queue", Cow::Borrowed(q.name.as_str()));
+        push_mean_ci(&mut rows, &base, "offered_rate", &q.offered_rate);
+        push_mean_ci(&mut rows, &base, "throughput", &q.throughput);
+        push_mean_ci(&mut rows, &base, "loss_probability", &q.loss_probability);
+        push_mean_ci(&mut rows, &base, "utilization", &q.utilization);
+        push_latency(&mut rows, &base, "wait_s", &q.wait_s);
+        push_latency(&mut rows, &base, "sojourn_s", &q.sojourn_s);
         rows.push(TidyRow {
             backend: b,
             entity: "queue",
-            name: &q.name,
+            name: Cow::Borrowed(&q.name),
             metric: "queue_length",
             stat: "mean",
             value: Some(q.queue_length.mean),
@@ -73,7 +181,7 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
         rows.push(TidyRow {
             backend: b,
             entity: "queue",
-            name: &q.name,
+            name: Cow::Borrowed(&q.name),
             metric: "queue_length",
             stat: "ci95",
             value: q.queue_length.ci95,
@@ -81,7 +189,7 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
         rows.push(TidyRow {
             backend: b,
             entity: "queue",
-            name: &q.name,
+            name: Cow::Borrowed(&q.name),
             metric: "queue_length",
             stat: "max",
             value: Some(q.queue_length.max as f64),
@@ -98,7 +206,7 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
             rows.push(TidyRow {
                 backend: b,
                 entity: "queue",
-                name: &q.name,
+                name: Cow::Borrowed(&q.name),
                 metric: "counts",
                 stat,
                 value: Some(v as f64),
@@ -106,8 +214,10 @@ pub fn run_rows(r: &RunReport) -> Vec<TidyRow<'_>> {
         }
     }
     for e in &r.end_to_end_s {
-        push_latency(&mut rows, (b, "producer", e.producer.as_str()), "end_to_end_s", &e.latency);
+        let base: Base<'_> = (b, "producer", Cow::Borrowed(e.producer.as_str()));
+        push_latency(&mut rows, &base, "end_to_end_s", &e.latency);
     }
+    topic_rows(&mut rows, b, &r.topics);
     rows
 }
 
@@ -121,7 +231,7 @@ pub fn analytic_rows(report: &AnalyticReport) -> Vec<TidyRow<'_>> {
         let row = |metric: &'static str, stat: &'static str, value: Option<f64>| TidyRow {
             backend: "analytic",
             entity: "queue",
-            name: q.name.as_str(),
+            name: Cow::Borrowed(q.name.as_str()),
             metric,
             stat,
             value,
@@ -151,6 +261,7 @@ pub fn analytic_rows(report: &AnalyticReport) -> Vec<TidyRow<'_>> {
             }
         }
     }
+    topic_analytic_rows(&mut rows, &report.topics);
     rows
 }
 
@@ -256,7 +367,7 @@ pub fn comparison(c: &Comparison3) -> Vec<u8> {
     }
     w.write_record(&head).expect("in-memory CSV");
     let o = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
-    for q in &c.queues {
+    for q in c.queues.iter().chain(&c.topics) {
         for f in &q.figures {
             let mut row = vec![
                 q.name.clone(),

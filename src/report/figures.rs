@@ -5,7 +5,8 @@
 
 use super::charts::{Line, LineChart, Mark, RefLine, XAxis};
 use crate::results::{
-    AnalyticReport, Latency, PercentileCurve, QueueAnalysis, QueueReport, RunReport,
+    AnalyticReport, Latency, PercentileCurve, QueueAnalysis, QueueReport, REAL_BATCHES,
+    RealOutcome, RunReport,
 };
 use crate::scenario::Model;
 use crate::sim::SimOutcome;
@@ -100,8 +101,22 @@ fn percentile_line(name: &str, l: &Latency, dashed: bool, color: usize) -> Optio
     })
 }
 
-fn real_line(l: &Latency, color: usize) -> Option<Line> {
-    percentile_line("real broker (one run, no interval)", l, false, color)
+/// The real broker's curve: on the dense grid with the 95% band of its time batches (batch
+/// means, as the simulation's band comes from replications) where the run had them, else
+/// through the report's percentiles.
+fn real_line(l: &Latency, curve: Option<&PercentileCurve>, color: usize) -> Option<Line> {
+    match curve.filter(|c| c.pooled.len() >= 2) {
+        Some(c) => {
+            let band = c.pooled_band();
+            let name = if band.is_empty() {
+                "real broker (one run, too few messages per time batch for a band)".to_string()
+            } else {
+                format!("real broker (one run, 95% band from {REAL_BATCHES} time batches)")
+            };
+            Some(Line { name, points: c.pooled.clone(), band, color, ..Line::default() })
+        }
+        None => percentile_line("real broker (one run, no interval)", l, false, color),
+    }
 }
 
 fn percentile_panel(title: String, y: &str, lines: Vec<Line>) -> LineChart {
@@ -136,7 +151,7 @@ const OVERLAY_MAX: usize = 6;
 pub fn latency_figures(
     sim: &SimOutcome,
     theory: Option<&AnalyticReport>,
-    real: Option<&RunReport>,
+    real: Option<&RealOutcome>,
 ) -> Vec<Figure> {
     let r = &sim.report;
     let sc = &r.scenario;
@@ -147,7 +162,10 @@ pub fn latency_figures(
         .map(|&q| {
             let qr = &r.queues[q];
             let a = theory.and_then(|t| t.queue(&qr.name));
-            let rq = real.and_then(|rr| rr.queues.iter().find(|x| x.name == qr.name));
+            let rq = real.and_then(|rr| {
+                let i = rr.report.queues.iter().position(|x| x.name == qr.name)?;
+                Some((&rr.report.queues[i], rr.curves.get(i)))
+            });
             let name = band_name(r.replications);
             let mut wait = vec![sim_line(&name, &sim.curves[q].wait, 0)];
             let mut soj = vec![sim_line(&name, &sim.curves[q].sojourn, 0)];
@@ -155,9 +173,9 @@ pub fn latency_figures(
                 wait.extend(percentile_line(&theory_label(a), &a.wait_s, true, 1));
                 soj.extend(percentile_line(&theory_label(a), &a.sojourn_s, true, 1));
             }
-            if let Some(rq) = rq {
-                wait.extend(real_line(&rq.wait_s, 2));
-                soj.extend(real_line(&rq.sojourn_s, 2));
+            if let Some((rq, c)) = rq {
+                wait.extend(real_line(&rq.wait_s, c.map(|c| &c.wait), 2));
+                soj.extend(real_line(&rq.sojourn_s, c.map(|c| &c.sojourn), 2));
             }
             Figure {
                 stem: format!("latency-{}", slug(&qr.name)),
@@ -271,13 +289,17 @@ pub fn analytic_figures(theory: &AnalyticReport) -> Vec<Figure> {
 
 /// The real broker's wait and sojourn percentiles of every queue, with theory dashed where
 /// a model gives quantiles (`loadtest --out`).
-pub fn real_figures(real: &RunReport, theory: Option<&AnalyticReport>) -> Vec<Figure> {
+pub fn real_figures(outcome: &RealOutcome, theory: Option<&AnalyticReport>) -> Vec<Figure> {
+    let real = &outcome.report;
     real.queues
         .iter()
-        .filter_map(|rq| {
+        .enumerate()
+        .filter_map(|(i, rq)| {
             let a = theory.and_then(|t| t.queue(&rq.name)).filter(|a| a.stable);
-            let mut wait = vec![real_line(&rq.wait_s, 2)?];
-            let mut soj: Vec<Line> = real_line(&rq.sojourn_s, 2).into_iter().collect();
+            let c = outcome.curves.get(i);
+            let mut wait = vec![real_line(&rq.wait_s, c.map(|c| &c.wait), 2)?];
+            let mut soj: Vec<Line> =
+                real_line(&rq.sojourn_s, c.map(|c| &c.sojourn), 2).into_iter().collect();
             if let Some(a) = a {
                 wait.extend(percentile_line(&theory_label(a), &a.wait_s, true, 1));
                 soj.extend(percentile_line(&theory_label(a), &a.sojourn_s, true, 1));
@@ -326,7 +348,7 @@ fn time_unit(horizon: f64) -> (f64, &'static str) {
 /// Points and a band of a line.
 type Curve = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 
-fn mean_band(t: &[f64], per_rep: &[Vec<f64>]) -> Curve {
+pub(crate) fn mean_band(t: &[f64], per_rep: &[Vec<f64>]) -> Curve {
     let mut pts = Vec::new();
     let mut band = Vec::new();
     for (i, &x) in t.iter().enumerate() {
@@ -342,7 +364,7 @@ fn mean_band(t: &[f64], per_rep: &[Vec<f64>]) -> Curve {
 }
 
 /// Per-window rates (per second) from a cumulative count.
-fn rates(cum: &[u64], step: f64) -> Vec<f64> {
+pub(crate) fn rates(cum: &[u64], step: f64) -> Vec<f64> {
     let mut prev = 0;
     cum.iter()
         .map(|&c| {
@@ -859,4 +881,160 @@ pub fn sweep_figures(specs: &[SetSpec], cells: &[Cell]) -> Vec<Figure> {
         });
     }
     figs
+}
+
+/// Absolute floors of the validation heatmap's relative error, by the metric's unit: a
+/// difference is divided by theory's value or this floor, whichever is larger, so that a
+/// difference of nanoseconds on a wait of nanoseconds (a lightly loaded queue) cannot read
+/// as a "250%" error. Times: 1 ms; message counts (queue length, lag): 0.01 messages; the
+/// rest (probabilities such as utilization and loss, rates): 0.001.
+pub const HEATMAP_FLOOR_S: f64 = 1e-3;
+/// See [`HEATMAP_FLOOR_S`].
+pub const HEATMAP_FLOOR_PROBABILITY: f64 = 1e-3;
+/// See [`HEATMAP_FLOOR_S`].
+pub const HEATMAP_FLOOR_MESSAGES: f64 = 1e-2;
+
+/// The floor that applies to a validation metric (`wait_s.p99`, `utilization`, …).
+pub fn heatmap_floor(metric: &str) -> f64 {
+    if metric.contains("_s.") || metric.ends_with("_s") {
+        HEATMAP_FLOOR_S
+    } else if metric.contains("length") || metric.contains("lag") {
+        HEATMAP_FLOOR_MESSAGES
+    } else {
+        HEATMAP_FLOOR_PROBABILITY
+    }
+}
+
+/// |simulated − theory| ÷ max(|theory|, the metric's floor).
+pub fn floored_rel_error(metric: &str, theory: f64, simulated: f64) -> f64 {
+    (simulated - theory).abs() / theory.abs().max(heatmap_floor(metric))
+}
+
+/// The validation matrix as a heatmap: one row per model, one column per load (the cell
+/// label's `rho=`), the colour the largest floored relative error over the cell's metrics
+/// (hover: which metric, theory and simulation); saturating at 25%.
+pub fn validation_heatmap(v: &crate::validate::Validation) -> super::charts::Heatmap {
+    let split = |cell: &str| -> (String, String) {
+        match cell.rsplit_once(" rho=") {
+            Some((m, r)) => (m.to_string(), r.to_string()),
+            None => (cell.to_string(), "network".to_string()),
+        }
+    };
+    let mut models: Vec<String> = Vec::new();
+    let mut loads: Vec<String> = Vec::new();
+    for r in &v.rows {
+        let (m, l) = split(&r.cell);
+        if !models.contains(&m) {
+            models.push(m);
+        }
+        if !loads.contains(&l) {
+            loads.push(l);
+        }
+    }
+    loads.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    });
+    let mut cells = vec![vec![None; loads.len()]; models.len()];
+    for r in &v.rows {
+        let (m, l) = split(&r.cell);
+        let (i, j) = (
+            models.iter().position(|x| *x == m).expect("listed"),
+            loads.iter().position(|x| *x == l).expect("listed"),
+        );
+        let e = floored_rel_error(&r.metric, r.theory, r.simulated);
+        let worse = match &cells[i][j] {
+            Some((prev, _, _)) => e > *prev,
+            None => true,
+        };
+        if worse {
+            let text = format!("{}%", crate::report::charts::trim_num(100.0 * e, 2));
+            let hover = format!(
+                "{}: worst {} ({}), theory {}, simulated {}",
+                r.cell,
+                r.metric,
+                if r.exact { "exact" } else { "approx." },
+                crate::report::charts::trim_num(r.theory, 4),
+                crate::report::charts::trim_num(r.simulated, 4)
+            );
+            cells[i][j] = Some((e, text, hover));
+        }
+    }
+    super::charts::Heatmap {
+        title: "Validation: worst relative error of simulation against theory, by model and load"
+            .into(),
+        columns: loads
+            .iter()
+            .map(|l| if l.parse::<f64>().is_ok() { format!("ρ = {l}") } else { l.clone() })
+            .collect(),
+        rows: models,
+        cells,
+        max: 0.25,
+        scale_label: format!(
+            "|sim − theory| ÷ max(|theory|, floor {}, {} msgs, {})",
+            crate::report::charts::fmt_duration(HEATMAP_FLOOR_S),
+            HEATMAP_FLOOR_MESSAGES,
+            HEATMAP_FLOOR_PROBABILITY
+        ),
+    }
+}
+
+#[cfg(test)]
+mod heatmap_tests {
+    use super::*;
+
+    /// Nanoseconds against nanoseconds are no "250%" error; real differences stay relative.
+    #[test]
+    fn the_floor_stops_tiny_absolute_differences_from_looking_huge() {
+        // 2 ns simulated against 0.8 ns of theory: 150% plainly, 0.00012% with the floor.
+        assert!(floored_rel_error("wait_s.mean", 0.8e-9, 2.0e-9) < 1e-5);
+        // Above the floor the error is the plain relative error.
+        assert!((floored_rel_error("wait_s.p99", 0.2, 0.21) - 0.05).abs() < 1e-12);
+        // Probabilities: a 0.0001 loss against 0.0003 is 0.2 points of the 0.001 floor.
+        assert!((floored_rel_error("loss_probability", 0.0001, 0.0003) - 0.2).abs() < 1e-12);
+        assert!((floored_rel_error("utilization", 0.8, 0.88) - 0.1).abs() < 1e-12);
+        assert_eq!(heatmap_floor("queue_length.mean"), HEATMAP_FLOOR_MESSAGES);
+        assert_eq!(heatmap_floor("end_to_end_s.mean"), HEATMAP_FLOOR_S);
+        assert_eq!(heatmap_floor("partition[2].lag.mean"), HEATMAP_FLOOR_MESSAGES);
+        assert_eq!(heatmap_floor("consumer[2].sojourn_s.mean"), HEATMAP_FLOOR_S);
+    }
+
+    #[test]
+    fn the_heatmap_puts_models_in_rows_and_loads_in_columns() {
+        use crate::validate::{Row, Validation};
+        let row = |cell: &str, metric: &str, theory: f64, simulated: f64| Row {
+            cell: cell.into(),
+            model: "M/M/c".into(),
+            exact: true,
+            metric: metric.into(),
+            theory,
+            simulated,
+            ci95: 0.0,
+            rel_error: 0.0,
+            in_ci95: true,
+            pass: Some(true),
+        };
+        let v = Validation {
+            replications: 2,
+            customers: 100,
+            rows: vec![
+                row("M/M/1 rho=0.9", "wait_s.mean", 9.0, 9.9),
+                row("M/M/1 rho=0.5", "wait_s.mean", 1e-9, 3e-9),
+                row("M/M/1 rho=0.5", "utilization", 0.5, 0.51),
+                row("M/D/2 rho=0.5", "wait_s.p99", 0.1, 0.1),
+            ],
+            tutorial: Vec::new(),
+        };
+        let h = validation_heatmap(&v);
+        assert_eq!(h.rows, ["M/M/1", "M/D/2"]);
+        assert_eq!(h.columns, ["ρ = 0.5", "ρ = 0.9"]);
+        let (e, text, hover) = h.cells[0][0].clone().unwrap();
+        // The worst of the cell is utilization's 2%, not the nanoseconds' "200%".
+        assert!((e - 0.02).abs() < 1e-12, "{e}");
+        assert_eq!(text, "2%");
+        assert!(hover.contains("utilization"), "{hover}");
+        assert!((h.cells[0][1].clone().unwrap().0 - 0.1).abs() < 1e-12);
+        assert!(h.cells[1][1].is_none());
+        assert!(h.scale_label.contains("floor 1 ms"), "{}", h.scale_label);
+    }
 }

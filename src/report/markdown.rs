@@ -51,7 +51,7 @@ pub fn theory_table(c: &Comparison3) -> String {
                 if q.exact { "yes" } else { "no" },
                 fmt_value(&f.metric, f.sim),
                 fmt_value(&f.metric, f.sim_ci95),
-                f.sim_vs_analytic.map_or("-".into(), |e| format!("{:+.2}%", e * 100.0)),
+                f.sim_vs_analytic.map_or("-".into(), headline::rel_error_text),
                 in_ci.map_or("-", |b| if b { "yes" } else { "no" }),
             );
         }
@@ -120,6 +120,19 @@ fn run_page(
         let c = compare(t, r, None);
         if c.queues.iter().any(|q| q.figures.iter().any(|f| f.analytic.is_some())) {
             out.push_str("\n## Against queueing theory\n\n");
+            let varying: Vec<String> = t
+                .queues
+                .iter()
+                .filter(|q| q.time_varying_arrivals)
+                .map(|q| format!("`{}`", q.name))
+                .collect();
+            if !varying.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "The load on {} changes over time: theory here is the stationary model at the long-run mean rate, so its throughput and utilization are the run's averages but its waits describe no instant of the run (the timeline below has the per-window figures).\n",
+                    varying.join(", ")
+                );
+            }
             out.push_str(&theory_table(&c));
             out.push_str("\nPercentiles pool all replications; their 95% interval is the band in the charts (batch means over replications, centred on the pooled line). Notes on the models:\n\n");
             for q in &t.queues {
@@ -155,13 +168,13 @@ fn run_page(
             let _ = writeln!(out, "{caption}\n\n![{caption}]({file})\n");
         }
     }
-    // The terminal table's queue figures are above already; its message counts, producers
-    // and end-to-end latencies are not.
-    let full = table::render_run(r);
-    let rest = full.find("Message counts").map_or(full.as_str(), |i| &full[i..]);
-    out.push_str("\n## Message counts, producers, end to end\n\n```text\n");
-    out.push_str(rest);
-    out.push_str("```\n");
+    // The terminal table's queue figures, topics and timeline are above already; its
+    // message counts, producers and end-to-end latencies are not.
+    if !r.queues.is_empty() {
+        out.push_str("\n## Message counts, producers, end to end\n\n```text\n");
+        out.push_str(table::render_counts(r).trim_start());
+        out.push_str("```\n");
+    }
     out
 }
 
@@ -185,9 +198,18 @@ pub fn compare_markdown(
 /// The bold line of a comparison: per queue, p99 wait of theory, simulation and the real
 /// broker.
 pub fn compare_headline(c: &Comparison3) -> String {
+    // A queue none of the back ends measured a wait on (a delay queue, a parking lot)
+    // has nothing to say in the headline; its row stays in the tables.
+    let measured = |q: &&super::compare::QueueComparison| {
+        q.figures.iter().any(|f| {
+            f.metric == "wait_s.p99"
+                && (f.analytic.is_some() || f.sim.is_some() || f.real.is_some())
+        })
+    };
     let parts: Vec<String> = c
         .queues
         .iter()
+        .filter(measured)
         .map(|q| {
             let f = q.figures.iter().find(|f| f.metric == "wait_s.p99");
             let get = |v: Option<f64>| v.map_or("-".to_string(), fmt_duration);
@@ -213,6 +235,21 @@ pub fn compare_headline(c: &Comparison3) -> String {
                 None => format!("`{}`: no p99 wait measured", q.name),
             }
         })
+        .chain(c.topics.iter().map(|g| {
+            let f = g.figures.iter().find(|f| f.metric == "sojourn_s.mean");
+            let get = |v: Option<f64>| v.map_or("-".to_string(), fmt_duration);
+            match f {
+                Some(f) => format!(
+                    "`{}` mean sojourn: theory {}{}, simulated {}, real broker {}",
+                    g.name,
+                    get(f.analytic),
+                    if f.analytic.is_some() && !g.exact { " (not exact)" } else { "" },
+                    get(f.sim),
+                    get(f.real),
+                ),
+                None => format!("`{}`: no sojourn measured", g.name),
+            }
+        }))
         .collect();
     format!("**{}**", parts.join("; "))
 }
@@ -224,11 +261,16 @@ pub fn analytic_markdown(report: &AnalyticReport, figures: &[(String, String)]) 
         .iter()
         .map(|q| {
             format!(
-                "`{}` {}: p99 wait {}, utilization {}",
+                "`{}` {}: p99 wait {}, utilization {}{}",
                 q.name,
                 q.model.as_deref().unwrap_or("no model"),
                 q.wait_s.p99.map_or("-".into(), fmt_duration),
-                q.utilization.map_or("-".into(), headline::pct)
+                q.utilization.map_or("-".into(), headline::pct),
+                if q.time_varying_arrivals {
+                    " at the long-run mean rate (the load varies: peaks are worse, see the per-window figures)"
+                } else {
+                    ""
+                }
             )
         })
         .collect();
@@ -297,7 +339,7 @@ pub fn validation_markdown(v: &Validation, s: &Summary) -> String {
             ))
             .collect::<String>()
     );
-    out.push_str("Produced by `mqsim validate --out reports/validation`. Every cell is a queue the simulator runs with independent replications; the analytic back end predicts the same figures. A comparison **passes** when theory lies inside the simulation's 99.9% Student-t interval (a guard against the ~20 chance misses 95% intervals would give over ~400 comparisons); the 95% column is shown too. Approximate models (Allen–Cunneen, Kingman) get their error reported, not a verdict.\n\n## Summary\n\n");
+    out.push_str("Produced by `mqsim validate --out reports/validation`. Every cell is a queue the simulator runs with independent replications; the analytic back end predicts the same figures. A comparison **passes** when theory lies inside the simulation's 99.9% Student-t interval (a guard against the ~20 chance misses 95% intervals would give over ~400 comparisons); the 95% column is shown too. Approximate models (Allen–Cunneen, Kingman, the fluid drain time, PSA and MOL per window of a time-varying load) get their error reported, not a verdict.\n\n## Summary\n\n");
     out.push_str(&validation_summary(v, s).replace("\n  ", "\n- "));
     let _ = write!(
         out,

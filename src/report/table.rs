@@ -191,6 +191,32 @@ pub fn render_run(r: &RunReport) -> String {
     out.push_str(&t.render());
     out.push_str("\nWq = wait until service starts (prefetch buffers included), W = sojourn until service ends; ± is the 95% CI over replications.\n");
 
+    out.push_str(&render_counts(r));
+    if !r.topics.is_empty() {
+        out.push_str(&super::topic::render_run(&r.topics));
+    }
+    if let Some(t) = &r.timeline {
+        out.push('\n');
+        out.push_str(&render_timeline(t));
+    }
+    if let Some(reached) = r.precision_reached {
+        let _ = writeln!(
+            out,
+            "\nPrecision {}: {} after {} replications (every queue's mean sojourn within ±{:.1}% at 95%).",
+            r.precision.map_or_else(String::new, |p| format!("{p}")),
+            if reached { "reached" } else { "NOT reached (max_replications hit)" },
+            r.replications,
+            r.precision.unwrap_or(0.0) * 100.0,
+        );
+    }
+    out.push_str(&timing_line(r));
+    out
+}
+
+/// The message counts per queue (and what the lifecycle adds), the producers and the end to
+/// end latencies: the part of the run table below the queue figures.
+pub fn render_counts(r: &RunReport) -> String {
+    let mut out = String::new();
     // The second edition's counts appear when the scenario uses its features.
     let lifecycle = r.queues.iter().any(|q| q.counts.expired.is_some());
     let mut heads = vec!["queue", "offered", "delivered", "acked", "dropped"];
@@ -284,24 +310,6 @@ pub fn render_run(r: &RunReport) -> String {
         out.push('\n');
         out.push_str(&e.render());
     }
-    if !r.topics.is_empty() {
-        out.push_str(&super::topic::render_run(&r.topics));
-    }
-    if let Some(t) = &r.timeline {
-        out.push('\n');
-        out.push_str(&render_timeline(t));
-    }
-    if let Some(reached) = r.precision_reached {
-        let _ = writeln!(
-            out,
-            "\nPrecision {}: {} after {} replications (every queue's mean sojourn within ±{:.1}% at 95%).",
-            r.precision.map_or_else(String::new, |p| format!("{p}")),
-            if reached { "reached" } else { "NOT reached (max_replications hit)" },
-            r.replications,
-            r.precision.unwrap_or(0.0) * 100.0,
-        );
-    }
-    out.push_str(&timing_line(r));
     out
 }
 
@@ -567,9 +575,16 @@ pub fn render_comparison(c: &Comparison3) -> String {
     let first = c.queues.iter().flat_map(|q| q.figures.first()).next();
     let calibrated = first.is_some_and(|f| f.sim_calibrated.is_some());
     let rabbit = first.is_some_and(|f| f.rabbitmq.is_some());
-    let mut head =
-        vec!["queue", "metric", "theory", "simulated", "real", "sim vs theory", "real vs theory"];
-    head.push("real vs sim");
+    let mut head = vec![
+        if c.topics.is_empty() { "queue" } else { "queue or topic/group" },
+        "metric",
+        "theory",
+        "simulated",
+        "real",
+        "sim vs theory",
+        "real vs theory",
+        "real vs sim",
+    ];
     if calibrated {
         head.push("sim calibrated");
     }
@@ -580,7 +595,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
         }
     }
     let mut t = Table::new(&head);
-    for q in &c.queues {
+    for q in c.queues.iter().chain(&c.topics) {
         for f in &q.figures {
             let mut row = vec![
                 q.name.clone(),
@@ -611,7 +626,7 @@ pub fn render_comparison(c: &Comparison3) -> String {
         }
     }
     let mut out = format!("{} — theory vs simulation vs real broker\n\n", c.scenario);
-    for q in &c.queues {
+    for q in c.queues.iter().chain(&c.topics) {
         out += &format!(
             "  {}: {}\n",
             q.name,
@@ -624,7 +639,11 @@ pub fn render_comparison(c: &Comparison3) -> String {
     out.push('\n');
     out += &t.render();
     if let (Some(ts), Some(e)) = (c.time_scale, c.service_error_mean) {
-        out += &format!("\nreal run: time scale {ts}, service error {:+.2}%\n", e * 100.0);
+        out += &format!(
+            "\nreal run: time scale {ts}, service error {:+.2}% (mean of ratios), {:+.2}% (total)\n",
+            e * 100.0,
+            c.service_error_total.unwrap_or(0.0) * 100.0
+        );
     }
     if let Some(r) = &c.rabbitmq {
         out += &format!(

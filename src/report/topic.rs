@@ -286,3 +286,119 @@ pub fn real_markdown(real: &RunReport, theory: &AnalyticReport) -> String {
     out.push_str(&markdown(real, Some(theory)).replace("\n## Topic", "\n## Real broker: topic"));
     out
 }
+
+fn size_value(t: &crate::size::Target, v: Option<f64>) -> String {
+    if t.metric.is_time() { secs(v) } else { v.map_or("-".into(), |x| format!("{x:.4}")) }
+}
+
+/// The terminal view of a topic group's sizing: per partition count the candidates and
+/// the answer, why more consumers cannot help where none meets, then the tutorial's rule.
+pub fn render_size(r: &crate::size::topic::TopicSizeReport) -> String {
+    let mut out = String::new();
+    if r.partial {
+        let _ = writeln!(out, "PARTIAL: interrupted before the search finished\n");
+    }
+    let _ = write!(
+        out,
+        "{} — sizing group \"{}\" on topic \"{}\" for {}\n\n",
+        r.scenario, r.group, r.topic, r.target
+    );
+    for s in r.settings() {
+        let _ = writeln!(out, "{} partitions:", s.partitions);
+        let mut tab = Table::new(&[
+            "consumers",
+            "idle",
+            "meets",
+            "simulated",
+            "95% upper",
+            "theory",
+            "hottest rho",
+            "max utilization",
+            "worst lag",
+            "p99",
+        ]);
+        for c in &s.candidates {
+            tab.row(vec![
+                c.count.to_string(),
+                c.idle_consumers.to_string(),
+                if c.meets { "yes".into() } else { "no".into() },
+                size_value(&r.target, c.value),
+                size_value(&r.target, c.ci95_upper),
+                size_value(&r.target, c.analytic),
+                format!("{:.3}", c.hottest_rho),
+                if c.value.is_some() { format!("{:.3}", c.utilization) } else { "-".into() },
+                c.lag_max_partition.map_or("-".into(), |l| format!("{l:.2}")),
+                secs(c.p99),
+            ]);
+        }
+        out.push_str(&tab.render());
+        match s.fewest_keeping_up {
+            Some(k) if k > 1 => {
+                let _ = writeln!(
+                    out,
+                    "fewer than {k} consumers: one of them gets more than it can process (theory), not simulated"
+                );
+            }
+            _ => {}
+        }
+        if !s.not_run.is_empty() {
+            let counts: Vec<String> = s.not_run.iter().map(u32::to_string).collect();
+            let _ = writeln!(out, "not run: {} consumers", counts.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "→ recommended: {}   (theory's first guess: {})",
+            s.recommended.map_or_else(|| "none".into(), |c| format!("{c} consumers")),
+            s.analytic_guess.map_or_else(
+                || {
+                    if s.candidates.iter().any(|c| c.analytic.is_some()) {
+                        "no count meets".to_string()
+                    } else {
+                        "no model".to_string()
+                    }
+                },
+                |g| g.to_string()
+            ),
+        );
+        if let Some(why) = &s.cannot_help {
+            let _ = writeln!(out, "  {why}.");
+        }
+        out.push('\n');
+    }
+    if let Some(p) = r.partitions_recommended {
+        let _ = writeln!(out, "Fewest partitions of those given that meet the target: {p}.");
+    } else if !r.by_partitions.is_empty() {
+        let _ = writeln!(out, "No partition count given meets the target.");
+    }
+    if let Some(idle) = &r.idle_in_scenario {
+        let _ = writeln!(out, "Note: {idle}.");
+    }
+    let _ = writeln!(
+        out,
+        "The tutorial's rule P_c = G·P ≥ arrival rate would give {} consumers (blind to partitions and keys).",
+        r.tutorial_guess
+    );
+    out.push_str("Recommended = smallest count whose simulated figure, at the upper end of its 95% interval, meets the target; consumers beyond the partition count are never tried (they would be idle).\n");
+    out
+}
+
+/// The report.md of a topic group's sizing.
+pub fn size_markdown(r: &crate::size::topic::TopicSizeReport) -> String {
+    let answer = match (r.recommended, &r.cannot_help) {
+        (Some(c), _) => format!(
+            "**{c} consumers** meet {} with {} partitions (theory's guess: {}).",
+            r.target,
+            r.partitions,
+            r.analytic_guess.map_or("none".into(), |g| g.to_string())
+        ),
+        (None, Some(why)) => format!("**No consumer count meets {}**: {why}.", r.target),
+        (None, None) => format!("No consumer count meets {} (search interrupted).", r.target),
+    };
+    format!(
+        "# Sizing `{}` on topic `{}` in {}\n\n{answer}\n\n```text\n{}```\n",
+        r.group,
+        r.topic,
+        r.scenario,
+        render_size(r)
+    )
+}

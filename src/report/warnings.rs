@@ -1,9 +1,12 @@
 //! What a person should hear about a scenario before its results: the loader's warnings,
-//! a run long enough to deserve a word, and every queue theory calls unstable. Returned as
-//! lines of text; the CLI prints them on stderr.
+//! a run long enough to deserve a word, a run large enough in memory to deserve one, and
+//! every queue theory calls unstable (with the memory its backlog will take). Returned as
+//! lines of text; the CLI prints them on stderr. The refusals of what cannot finish or
+//! cannot fit are here too; what memory is available is the caller's to say (no I/O here).
 
 use crate::analytic;
 use crate::dist::fmt_secs;
+use crate::results::AnalyticReport;
 use crate::scenario::Model;
 
 /// Publishes in a run above which the expected duration is worth announcing.
@@ -43,6 +46,178 @@ pub fn check_run_size(model: &Model) -> Result<(), String> {
     ))
 }
 
+/// Bytes of one latency histogram counter; a histogram holds 1024 of them per power of
+/// two of nanoseconds up to its largest value (`stats::histogram`).
+const COUNTER_BYTES: f64 = 8.0;
+/// Bytes per queue per replication running, besides its histograms: the queue's state in
+/// the engine and the messaging core, its dispatch line, and its figures on their way to
+/// the pooled ones. Measured with `/usr/bin/time -v` (see docs/architecture.md, Memory).
+const BYTES_PER_QUEUE: f64 = 4e3;
+/// Bytes a replication's figures keep per queue once folded (its means, rates and the 22
+/// quantiles of each of its two curves, for the intervals across replications).
+const BYTES_PER_QUEUE_REPLICATION: f64 = 1e3;
+/// Bytes per simulated consumer (queue or topic) per replication running: its state in the
+/// engine and its queue's core, its place in the dispatch line and its calendar slot
+/// (measured: 10 queues × 100 000 consumers, 125 MB).
+const BYTES_PER_CONSUMER: f64 = 128.0;
+/// Bytes per message waiting in a queue: its entry (~29 bytes) and the queue's spare
+/// capacity as it doubles (measured: 5 million waiting at rho = 2, 236 MB).
+pub const BYTES_PER_WAITING_MESSAGE: f64 = 45.0;
+/// Bytes per queue, per point of the state series kept for charts (eight figures).
+const BYTES_PER_SERIES_POINT: f64 = 64.0;
+/// The program, its model and what does not grow with the scenario.
+const BASE_BYTES: f64 = 16e6;
+/// A run estimated to need more than this is announced before it starts.
+pub const LARGE_RUN_BYTES: f64 = 1e9;
+
+/// What a simulation of a model needs in memory, by part (bytes), each with what to change
+/// to reduce it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryEstimate {
+    /// Replications running at once (the threads, at most the replications).
+    pub at_once: usize,
+    /// (what, bytes, what to reduce), largest first.
+    pub parts: Vec<(String, f64, &'static str)>,
+}
+
+impl MemoryEstimate {
+    /// All parts together.
+    pub fn total(&self) -> f64 {
+        BASE_BYTES + self.parts.iter().map(|p| p.1).sum::<f64>()
+    }
+}
+
+/// Bytes of a latency histogram that covers values up to `secs`.
+fn histogram_bytes(secs: f64) -> f64 {
+    // 1024 counters per power of two above 2048 ns, 2048 below.
+    let powers = (secs.max(1e-9) * 1e9).log2().ceil().max(11.0) - 11.0 + 2.0;
+    powers * 1024.0 * COUNTER_BYTES
+}
+
+/// Growth of an unstable queue's backlog, messages per second (λ − cμ = λ(1 − 1/ρ)), for
+/// the queues theory calls unstable that have consumers: `(name, rate)`.
+fn backlog_growth(analysis: &AnalyticReport) -> Vec<(&str, f64)> {
+    analysis
+        .queues
+        .iter()
+        .filter(|q| !q.stable && q.consumers > 0)
+        .filter_map(|q| {
+            let rate = q.offered_rate? * (1.0 - 1.0 / q.rho.filter(|r| *r >= 1.0)?);
+            Some((q.name.as_str(), rate))
+        })
+        .collect()
+}
+
+/// The memory a simulation of `model` needs with `threads` replications at once, and with
+/// a state series of `series_points` per queue per replication when charts are drawn.
+///
+/// Per replication running: each queue's wait and sojourn histograms, up to twice (while
+/// recorded and once finished), sized to the horizon (no latency exceeds it), its state,
+/// its consumers, and the backlog an unstable queue builds by the horizon; pooled over
+/// replications: the histograms once more and a few numbers per queue per replication.
+/// An estimate (within about a factor of two on the runs measured), not a bound.
+pub fn estimated_memory(
+    model: &Model,
+    threads: usize,
+    series_points: Option<usize>,
+) -> MemoryEstimate {
+    estimate_with(model, &analytic::analyze(model), threads, series_points)
+}
+
+fn estimate_with(
+    model: &Model,
+    analysis: &AnalyticReport,
+    threads: usize,
+    series_points: Option<usize>,
+) -> MemoryEstimate {
+    let s = &model.simulation;
+    let reps = f64::from(s.replications.max(s.precision.map_or(0, |_| s.max_replications)));
+    let at_once = threads.clamp(1, reps.max(1.0) as usize);
+    let n = at_once as f64;
+    let queues = model.queues.len() as f64;
+    let hists = (2.0 * queues + model.producers.len() as f64) * histogram_bytes(s.horizon);
+    let consumers: f64 = model.groups.iter().map(|g| f64::from(g.count)).sum::<f64>()
+        + model.topics.iter().flat_map(|t| &t.groups).map(|g| f64::from(g.count)).sum::<f64>();
+    let mut parts = vec![
+        (
+            format!(
+                "{} queues' latency histograms, {at_once} replications at once",
+                model.queues.len()
+            ),
+            // Measured (1000 queues, 1 s to 100 s horizons): about 3 histograms' worth per
+            // queue per replication running (its recorders, then its finished histograms
+            // while the allocator has not reused the recorders' space) and 3 more once
+            // replications are pooled (the pooled pair, grown by doubling).
+            hists * (1.5 * n + if reps > 1.0 { 1.5 } else { 0.0 }) + n * queues * BYTES_PER_QUEUE,
+            "fewer queues, or fewer threads (--threads)",
+        ),
+        (
+            format!("{consumers:.0} consumers, {at_once} replications at once"),
+            n * consumers * BYTES_PER_CONSUMER,
+            "lower consumers[].count",
+        ),
+        (
+            format!("{} queues × {reps:.0} replications' figures", model.queues.len()),
+            queues * reps * BYTES_PER_QUEUE_REPLICATION,
+            "fewer simulation.replications",
+        ),
+    ];
+    for (name, rate) in backlog_growth(analysis) {
+        parts.push((
+            format!("unstable queue \"{name}\"'s backlog by the horizon"),
+            n * rate * s.horizon * BYTES_PER_WAITING_MESSAGE,
+            "a shorter simulation.horizon, a max_length, or more consumers",
+        ));
+    }
+    if let Some(points) = series_points {
+        parts.push((
+            format!("the charts' state series ({points} points per queue per replication)"),
+            queues * reps * points as f64 * BYTES_PER_SERIES_POINT,
+            "fewer simulation.replications, or no --out",
+        ));
+    }
+    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    MemoryEstimate { at_once, parts }
+}
+
+/// Refuses a simulation whose estimated memory ([`estimated_memory`], one replication at a
+/// time) exceeds `available` bytes, naming its largest part and what to reduce: such a run
+/// used to abort allocating (`count = 1000000000` consumers) or exhaust the machine.
+pub fn check_run_memory(
+    model: &Model,
+    series_points: Option<usize>,
+    available: f64,
+) -> Result<(), String> {
+    let e = estimated_memory(model, 1, series_points);
+    let need = e.total();
+    if need <= available {
+        return Ok(());
+    }
+    let (what, bytes, reduce) = &e.parts[0];
+    Err(format!(
+        "refusing to simulate: the run needs about {} of memory and about {} is available; \
+         the largest part is {what} (about {}): {reduce}",
+        fmt_bytes(need),
+        fmt_bytes(available),
+        fmt_bytes(*bytes),
+    ))
+}
+
+/// `1.3 GB`, `250 MB`, `12 kB`, `8.0 TB`; `2.0e4 TB` past a petabyte.
+pub fn fmt_bytes(b: f64) -> String {
+    if b >= 1e15 {
+        format!("{:.1e} TB", b / 1e12)
+    } else if b >= 1e12 {
+        format!("{:.1} TB", b / 1e12)
+    } else if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", b / 1e3)
+    }
+}
+
 /// The model's warnings, then one if the run is long on `threads` cores, then one for
 /// every queue that theory says is unstable (offered load at or above capacity with no
 /// `max_length`): its backlog grows for as long as the run lasts, so its figures describe
@@ -58,19 +233,79 @@ pub fn model_warnings(model: &Model, threads: usize) -> Vec<String> {
             fmt_secs(publishes / MESSAGES_PER_CORE_S / threads.max(1) as f64)
         ));
     }
-    for q in analytic::analyze(model).queues {
+    let analysis = analytic::analyze(model);
+    let mem = estimate_with(model, &analysis, threads, None);
+    if mem.total() > LARGE_RUN_BYTES {
+        let (what, bytes, _) = &mem.parts[0];
+        out.push(format!(
+            "a simulation of this scenario needs about {} of memory ({} replications at once on {} threads; most of it {what}: about {})",
+            fmt_bytes(mem.total()),
+            mem.at_once,
+            threads.max(1),
+            fmt_bytes(*bytes),
+        ));
+    }
+    let growth = backlog_growth(&analysis);
+    for q in &analysis.queues {
         if !q.stable && q.consumers > 0 {
             // Scientific notation past a million: ρ = 1e300 printed 300 digits.
             let rho = q.rho.map_or_else(
                 || "unknown".to_string(),
                 |r| if r.abs() >= 1e6 { format!("{r:.3e}") } else { format!("{r:.3}") },
             );
+            // ~29 bytes per waiting message: 1000 h at rho = 2 took 1 GB without a word.
+            let memory = growth
+                .iter()
+                .find(|(name, _)| *name == q.name)
+                .map(|(_, rate)| {
+                    let waiting = rate * s.horizon;
+                    format!(
+                        "; by the horizon about {waiting:.3e} messages wait, about {} of memory per replication",
+                        fmt_bytes(waiting * BYTES_PER_WAITING_MESSAGE)
+                    )
+                })
+                .unwrap_or_default();
             out.push(format!(
                 "queue \"{}\" is unstable (rho = {rho} >= 1, no max_length): its backlog grows without bound; \
-                 figures depend on the horizon",
+                 figures depend on the horizon{memory}",
                 q.name
             ));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_sized_to_the_horizon() {
+        // 100 s = 1e11 ns: 28 powers of two of 1024 counters (index_for's layout).
+        assert_eq!(histogram_bytes(100.0), 28.0 * 1024.0 * 8.0);
+        assert_eq!(histogram_bytes(1e-12), 2.0 * 1024.0 * 8.0);
+    }
+
+    #[test]
+    fn bytes_read_as_people_write_them() {
+        assert_eq!(fmt_bytes(12e3), "12 kB");
+        assert_eq!(fmt_bytes(250e6), "250 MB");
+        assert_eq!(fmt_bytes(1.34e9), "1.3 GB");
+        assert_eq!(fmt_bytes(8.01e12), "8.0 TB");
+        assert_eq!(fmt_bytes(2.03e16), "2.0e4 TB");
+    }
+
+    #[test]
+    fn the_estimate_grows_with_what_runs_at_once_and_the_refusal_names_the_largest_part() {
+        let text = std::fs::read_to_string("scenarios/mmc.toml").unwrap();
+        let m = Model::from_toml(&text, "mmc.toml").unwrap();
+        let one = estimated_memory(&m, 1, None);
+        let four = estimated_memory(&m, 4, None);
+        assert!(four.total() > one.total());
+        assert!(one.total() < LARGE_RUN_BYTES, "{one:?}");
+        assert!(check_run_memory(&m, None, 8e9).is_ok());
+        let err = check_run_memory(&m, Some(300), 1e6).unwrap_err();
+        assert!(err.starts_with("refusing to simulate: the run needs about "), "{err}");
+        assert!(err.contains("and about 1 MB is available; the largest part is "), "{err}");
+    }
 }

@@ -1,5 +1,8 @@
-//! Percentile curves of a simulation: the raw material of latency charts, kept beside the
-//! report because the JSON contract has no room for them.
+//! Percentile curves of a simulation or a load test: the raw material of latency charts,
+//! kept beside the report because the JSON contract has no room for them.
+
+use super::RunReport;
+use crate::stats::{LatencyHistogram, MeanCi, summarize};
 
 /// Quantiles at which percentile curves are drawn: dense enough on the nines axis that a
 /// straight segment between two points stays close to the curve, out to 99.99%.
@@ -29,6 +32,28 @@ pub struct QueueCurves {
 }
 
 impl PercentileCurve {
+    /// The curve of `pooled` on the [`CURVE_QUANTILES`] grid, with at each quantile the
+    /// Student-t interval of the `batches`' own quantiles (replications of a simulation,
+    /// time batches of a load test; `quantile` reads one batch); no interval from fewer
+    /// than two batches with data.
+    pub fn from_batches<B>(
+        pooled: &LatencyHistogram,
+        batches: &[B],
+        quantile: impl Fn(&B, f64) -> Option<f64>,
+    ) -> Self {
+        let mut c = PercentileCurve::default();
+        for q in CURVE_QUANTILES {
+            if let Some(v) = pooled.quantile(q) {
+                c.pooled.push((q, v));
+            }
+            let per: Vec<f64> = batches.iter().filter_map(|b| quantile(b, q)).collect();
+            if let Some(MeanCi { mean, ci95: Some(h) }) = summarize(&per) {
+                c.replicated.push((q, mean, h));
+            }
+        }
+        c
+    }
+
     /// The 95% band around the pooled line: at each q, pooled ± the half-width of the
     /// per-replication q-quantiles' Student-t interval. Each replication is one batch, so
     /// that half-width estimates the pooled estimate's own uncertainty (batch means); the
@@ -44,4 +69,23 @@ impl PercentileCurve {
             })
             .collect()
     }
+}
+
+/// Time batches a load test's run is cut into for its curves' intervals: the batch-means
+/// method on one long run (each batch's quantiles are one observation), as replications
+/// are for the simulation.
+pub const REAL_BATCHES: usize = 10;
+
+/// A load test's result: its report and, per queue (in the report's order), the pooled wait
+/// and sojourn histograms and the percentile curves with their batch-means band.
+#[derive(Debug, Clone)]
+pub struct RealOutcome {
+    /// The contract's report.
+    pub report: RunReport,
+    /// Pooled wait histograms per queue.
+    pub wait: Vec<LatencyHistogram>,
+    /// Pooled sojourn histograms per queue.
+    pub sojourn: Vec<LatencyHistogram>,
+    /// Per queue: wait and sojourn curves, the band from [`REAL_BATCHES`] time batches.
+    pub curves: Vec<QueueCurves>,
 }

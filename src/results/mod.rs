@@ -15,7 +15,7 @@ mod speed;
 mod timeline;
 mod topic;
 
-pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves};
+pub use curves::{CURVE_QUANTILES, PercentileCurve, QueueCurves, REAL_BATCHES, RealOutcome};
 pub use latency::{Latency, serialize_prediction};
 pub use prediction::{
     AnalyticReport, AnalyticTimeline, EndToEndPath, MeanCount, PredictedWindow,

@@ -98,6 +98,11 @@ pub struct QueueAnalysis {
     /// (approximate); an extension.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drain_time_s: Option<f64>,
+    /// Some producer feeding the queue changes its rate over time (schedule, sinusoid,
+    /// trace): the figures are taken at the long-run mean rate and do not describe a peak;
+    /// an extension, present only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub time_varying_arrivals: bool,
 }
 
 /// Mean end-to-end latency along one path of a producer's messages through a pipeline.

@@ -777,6 +777,26 @@ fn suggest<'n>(known: impl Iterator<Item = &'n str>) -> String {
     }
 }
 
+/// Most consumers one group may have. A million is beyond any broker's connections (and
+/// about 200 MB per replication running at ~200 bytes each); `count = 1000000000` used to be
+/// accepted and abort allocating.
+pub const MAX_CONSUMERS: i64 = 1_000_000;
+
+/// A consumer group's `count`: an integer from 1 to [`MAX_CONSUMERS`].
+fn consumer_count(c: &mut Checker, path: &str, v: i64) -> Option<u32> {
+    if (1..=MAX_CONSUMERS).contains(&v) {
+        Some(v as u32)
+    } else {
+        c.err(
+            path,
+            format!(
+                "must be an integer from 1 to {MAX_CONSUMERS} (consumers in the group), got {v}"
+            ),
+        );
+        None
+    }
+}
+
 fn nonneg_int(c: &mut Checker, path: &str, v: i64, min: i64) -> Option<u64> {
     if v < min {
         c.err(path, format!("must be an integer >= {min}, got {v}"));
@@ -1226,7 +1246,23 @@ fn resolve_producers(
         let arrival = c.arrival(&format!("{path}.arrival"), &p.arrival, horizon);
         let batch = match &p.batch {
             None => Some(None),
-            Some(b) => c.dist(&format!("{path}.batch"), b).map(Some),
+            Some(b) => c.dist(&format!("{path}.batch"), b).and_then(|d| {
+                // A drawn size is rounded and raised to 1, but a constant that rounds to 0
+                // asks for empty publishes: a mistake to report, not to round away.
+                if let DistKind::Constant { value } = d.kind()
+                    && value.round() < 1.0
+                {
+                    c.err(
+                        format!("{path}.batch.value"),
+                        format!(
+                            "a publish carries at least 1 message, got a batch of {}",
+                            crate::dist::fmt_num(*value)
+                        ),
+                    );
+                    return None;
+                }
+                Some(Some(d))
+            }),
         };
         let Some(keys) = resolve_keys(c, &path, p) else { continue };
         let mut resolved = Vec::new();
@@ -1397,13 +1433,7 @@ fn resolve_groups(
             );
         }
         topics::refuse_topic_fields(c, &path, g);
-        let count = nonneg_int(c, &format!("{path}.count"), g.count, 1);
-        let count = count.and_then(|n| {
-            u32::try_from(n).ok().or_else(|| {
-                c.err(format!("{path}.count"), format!("{n} is too large"));
-                None
-            })
-        });
+        let count = consumer_count(c, &format!("{path}.count"), g.count);
         let prefetch = nonneg_int(c, &format!("{path}.prefetch"), g.prefetch.unwrap_or(0), 0)
             .map(|p| p.min(u64::from(u32::MAX)) as u32);
         let service = c.dist(&format!("{path}.service"), &g.service);
@@ -1712,6 +1742,18 @@ impl Model {
                 || q.overflow == Overflow::RejectPublishDlx
         }) || self.producers.iter().any(|p| p.ttl.is_some() || p.priority != Priority::Fixed(0))
             || self.groups.iter().any(|g| g.failure.is_some() || g.crash.is_some())
+    }
+
+    /// Does it use what a stationary first-edition scenario never did: a timeline
+    /// `window`, arrival processes other than a renewal distribution, `batch`, weighted
+    /// `routing_keys` or `initial_messages`? (The simulator compiles their checks out
+    /// otherwise.)
+    pub fn uses_varied_load(&self) -> bool {
+        self.simulation.window.is_some()
+            || self.producers.iter().any(|p| {
+                !p.arrival.is_renewal() || p.batch.is_some() || !p.weighted_keys.is_empty()
+            })
+            || self.queues.iter().any(|q| q.initial_messages.is_some())
     }
 
     /// Can messages in queue `q` expire (a queue TTL, or a producer TTL routed to it)?

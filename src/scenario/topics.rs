@@ -269,12 +269,7 @@ pub(super) fn resolve(c: &mut Checker, raw: &RawScenario) -> Vec<Topic> {
                 );
             }
         }
-        let count = if (1..=i64::from(u32::MAX)).contains(&g.count) {
-            Some(g.count as u32)
-        } else {
-            c.err(format!("{path}.count"), format!("must be an integer >= 1, got {}", g.count));
-            None
-        };
+        let count = super::consumer_count(c, &format!("{path}.count"), g.count);
         let max_poll_records = match g.max_poll_records {
             None => Some(500),
             Some(m) if (1..=i64::from(u32::MAX)).contains(&m) => Some(m as u32),

@@ -146,12 +146,25 @@ impl<E: Copy> Calendar<E> {
     /// cancelled events on the way.
     #[inline(always)]
     pub fn pop(&mut self) -> Option<(f64, E)> {
+        self.settle();
+        let &root = self.entries.first()?;
+        self.stale_root = true;
+        // The emptiness test keeps the hash lookup off the path of runs that never cancel.
+        if !self.cancelled.is_empty() && self.cancelled.remove(&root.seq) {
+            return self.pop_past_cancelled();
+        }
+        Some((root.time(), root.event))
+    }
+
+    /// [`Calendar::pop`] once the root was a cancelled event: out of line, so that the
+    /// event loop of a run that never cancels carries no loop for it.
+    #[inline(never)]
+    fn pop_past_cancelled(&mut self) -> Option<(f64, E)> {
         loop {
             self.settle();
             let &root = self.entries.first()?;
             self.stale_root = true;
-            // The emptiness test keeps the hash lookup off the path of runs that never cancel.
-            if self.cancelled.is_empty() || !self.cancelled.remove(&root.seq) {
+            if !self.cancelled.remove(&root.seq) {
                 return Some((root.time(), root.event));
             }
         }
@@ -186,8 +199,10 @@ impl<E: Copy> Calendar<E> {
         self.len() == 0
     }
 
-    /// Drops the stale root and moves the newly scheduled entries into the heap.
-    #[inline]
+    /// Drops the stale root and moves the newly scheduled entries into the heap. Always
+    /// inlined: it runs once per event, and an engine with many event kinds is past the
+    /// compiler's own inlining budget.
+    #[inline(always)]
     fn settle(&mut self) {
         if self.stale_root {
             self.stale_root = false;
@@ -206,17 +221,20 @@ impl<E: Copy> Calendar<E> {
                 self.sift_down(entry);
             }
         }
-        while self.heap_len < self.entries.len() {
-            let entry = self.entries[self.heap_len];
-            self.heap_len += 1;
-            self.sift_up(self.heap_len - 1, entry);
+        // Locals, not fields, in the loop: the event loop around it is short of registers.
+        let len = self.entries.len();
+        for pos in self.heap_len..len {
+            let entry = self.entries[pos];
+            self.sift_up(pos, entry);
         }
+        self.heap_len = len;
     }
 
-    /// Puts `entry` at the hole `pos` of the heap and moves it up past every later parent.
-    #[inline]
+    /// Puts `entry` at the hole `pos` of the heap and moves it up past every later parent
+    /// (only `entries[..=pos]` is read, so the heap may be growing past `heap_len`).
+    #[inline(always)]
     fn sift_up(&mut self, mut pos: usize, entry: Entry<E>) {
-        let heap = &mut self.entries[..self.heap_len];
+        let heap = &mut self.entries[..=pos];
         while pos > 0 {
             let parent = (pos - 1) / 2;
             if !entry.before(&heap[parent]) {
@@ -230,7 +248,7 @@ impl<E: Copy> Calendar<E> {
 
     /// Puts `entry` at the root (a hole) and moves it down past every earlier child, top
     /// down: cheap for an entry due soon.
-    #[inline]
+    #[inline(always)]
     fn sift_down(&mut self, entry: Entry<E>) {
         let heap = &mut self.entries[..self.heap_len];
         let n = heap.len();
@@ -256,7 +274,7 @@ impl<E: Copy> Calendar<E> {
     /// earlier child, bottom-up (Floyd): the hole first sinks along the earlier children to
     /// a leaf (one comparison per level), then `entry` rises from there — a leaf usually
     /// belongs near the bottom.
-    #[inline]
+    #[inline(always)]
     fn sift_down_from_leaf(&mut self, entry: Entry<E>) {
         let heap = &mut self.entries[..self.heap_len];
         let n = heap.len();

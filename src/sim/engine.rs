@@ -99,11 +99,17 @@ impl Trail for () {
 
 /// What a replication's engine is compiled for, chosen once per scenario: [`Plain`] when
 /// the scenario uses none of the message lifecycle (TTLs, dead-lettering, priorities,
-/// failures, crashes), whose paths are then compiled out and whose queue entries are as
-/// small as before those features existed (40 bytes, against 56); [`Full`] otherwise.
+/// failures, crashes, `network_delay`) nor what [`Mode::X`] lists, whose paths are then
+/// compiled out and whose queue entries are as small as before those features existed
+/// (40 bytes, against 56); [`Varied`] for what `X` lists without the lifecycle; [`Full`]
+/// otherwise.
 trait Mode: 'static {
     /// The message lifecycle is on.
     const L: bool;
+    /// What only some scenarios use is on: a timeline `window`, arrival processes other
+    /// than a renewal distribution, `batch`, weighted `routing_keys`, `initial_messages`.
+    /// Off, their per-message checks are compiled out.
+    const X: bool;
     /// The lifecycle fields the queues keep per message.
     type Life: mq::Lifecycle;
     /// What a message carries for dead-lettering.
@@ -114,6 +120,7 @@ trait Mode: 'static {
 struct Plain;
 impl Mode for Plain {
     const L: bool = false;
+    const X: bool = false;
     type Life = ();
     type Trail = ();
 }
@@ -122,8 +129,18 @@ impl Mode for Plain {
 struct Full;
 impl Mode for Full {
     const L: bool = true;
+    const X: bool = true;
     type Life = mq::Life;
     type Trail = DeadLetterTrail;
+}
+
+/// A scenario without the message lifecycle that uses what [`Mode::X`] lists.
+struct Varied;
+impl Mode for Varied {
+    const L: bool = false;
+    const X: bool = true;
+    type Life = ();
+    type Trail = ();
 }
 
 type MsgOf<K> = Msg<<K as Mode>::Trail>;
@@ -145,6 +162,22 @@ enum Event {
     /// Consumer `c`'s oldest settlement reaches the broker: an ack, or a nack (requeue or
     /// not), `network_delay` after its service ended.
     Settle(u32, Settlement),
+}
+
+impl Event {
+    /// The index every kind carries (a producer, consumer or queue).
+    #[inline(always)]
+    fn index(self) -> u32 {
+        match self {
+            Event::Arrival(i)
+            | Event::ServiceEnd(i)
+            | Event::Expire(i)
+            | Event::Crash(i)
+            | Event::Restart(i)
+            | Event::Reach(i)
+            | Event::Settle(i, _) => i,
+        }
+    }
 }
 
 /// What a consumer sent the broker at the end of a service (with `network_delay` it is
@@ -476,7 +509,9 @@ impl<K: Mode> Side<'_, K> {
             if enq_t >= self.warmup {
                 st.wait.record(now - enq_t);
             }
-            if let Some(t) = self.timeline.as_mut() {
+            if K::X
+                && let Some(t) = self.timeline.as_mut()
+            {
                 t.wait(enq_t, q, now - enq_t);
             }
         }
@@ -502,7 +537,9 @@ impl<K: Mode> Observer<MsgOf<K>, K::Life> for SimObserver<'_, '_, K> {
     #[inline]
     fn ready_changed(&mut self, now: f64, ready: usize) {
         self.side.queues[self.q].ready_avg.set(now, ready as f64);
-        if let Some(t) = self.side.timeline.as_mut() {
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
             t.ready(now, self.q, ready as f64);
         }
     }
@@ -712,7 +749,9 @@ impl<'m, K: Mode> Engine<'m, K> {
         let post = now >= self.side.warmup;
         let st = &mut self.side.queues[q];
         st.offered_post += u64::from(post);
-        if let Some(t) = self.side.timeline.as_mut() {
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
             t.offered(now, q);
         }
         let core = &mut self.cores[q];
@@ -795,10 +834,10 @@ impl<'m, K: Mode> Engine<'m, K> {
     /// Consumer `c`'s service ends; whether it failed is drawn from its group's failure
     /// stream.
     fn service_end(&mut self, c: usize) {
-        let group = &mut self.side.groups[self.side.consumers[c].group as usize];
         let failed = if !K::L {
             None
         } else {
+            let group = &mut self.side.groups[self.side.consumers[c].group as usize];
             group.failure.and_then(|f| {
                 (f.probability > 0.0
                     && rand::RngExt::random::<f64>(&mut group.failure_rng) < f.probability)
@@ -900,7 +939,8 @@ impl<'m, K: Mode> Engine<'m, K> {
             cons.service_event = None;
         }
         let (q, local, g) = (cons.queue as usize, cons.local as usize, cons.group as usize);
-        let started = cons.started;
+        // Only the lifecycle's figures read the start of a service.
+        let started = if K::L { cons.started } else { 0.0 };
         let st = &mut self.side.queues[q];
         st.busy -= 1;
         st.busy_avg.set(now, f64::from(st.busy));
@@ -942,7 +982,9 @@ impl<'m, K: Mode> Engine<'m, K> {
         let st = &mut self.side.queues[q];
         st.completed += 1;
         st.completed_post += u64::from(now >= warmup);
-        if let Some(t) = self.side.timeline.as_mut() {
+        if K::X
+            && let Some(t) = self.side.timeline.as_mut()
+        {
             t.completed(now, q);
             if K::L && st.wait_at_success {
                 t.wait(msg.enq_t, q, started - msg.enq_t);
@@ -977,7 +1019,8 @@ impl<'m, K: Mode> Engine<'m, K> {
                 if then.is_some() {
                     group.unroutable_onward += 1;
                 }
-                if msg.origin_t >= warmup && msg.producer != NO_PRODUCER {
+                // Only an `initial_messages` backlog (a [`Mode::X`] feature) has no producer.
+                if msg.origin_t >= warmup && (!K::X || msg.producer != NO_PRODUCER) {
                     self.producers[msg.producer as usize].end_to_end.record(now - msg.origin_t);
                 }
             }
@@ -998,7 +1041,11 @@ impl<'m, K: Mode> Engine<'m, K> {
 
     fn arrival(&mut self, p: usize) {
         let producer = &mut self.producers[p];
-        let n = producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng));
+        let n = if K::X {
+            producer.batch.map_or(1, |b| batch_size(b, &mut producer.batch_rng))
+        } else {
+            1
+        };
         for _ in 0..n {
             self.publish_one(p);
         }
@@ -1014,7 +1061,7 @@ impl<'m, K: Mode> Engine<'m, K> {
         let now = self.now;
         let producer = &mut self.producers[p];
         producer.published += 1;
-        let (routes, key) = if producer.keys.is_empty() {
+        let (routes, key) = if !K::X || producer.keys.is_empty() {
             (producer.routes, producer.key)
         } else {
             let k = &producer.keys[self.model.producers[p].draw_key(&mut producer.key_rng)];
@@ -1212,7 +1259,7 @@ impl<'m, K: Mode> Engine<'m, K> {
             if let Some(r) = recorder.as_mut() {
                 r.advance(&self, t);
             }
-            if self.draining > 0 {
+            if K::X && self.draining > 0 {
                 self.check_drains();
             }
             self.now = t;
@@ -1220,9 +1267,14 @@ impl<'m, K: Mode> Engine<'m, K> {
             // The two events of every scenario first; the lifecycle's only exist with `L`.
             match ev {
                 Event::ServiceEnd(c) => self.service_end(c as usize),
+                // Without the lifecycle nothing else is ever scheduled: every other event
+                // is an arrival, and the test above is the only one an event pays.
+                other if !K::L => {
+                    debug_assert!(matches!(other, Event::Arrival(_)));
+                    self.arrival(other.index() as usize);
+                }
                 Event::Arrival(p) => self.arrival(p as usize),
-                other if K::L => self.lifecycle_event(other),
-                _ => {}
+                other => self.lifecycle_event(other),
             }
         }
         if self.draining > 0 {
@@ -1335,6 +1387,8 @@ pub fn simulate_until(
     let full = model.uses_message_lifecycle() || model.groups.iter().any(|g| g.network_delay > 0.0);
     let mut result = if full {
         Engine::<Full>::new(model, replication).run(series_step, cancel)
+    } else if model.uses_varied_load() {
+        Engine::<Varied>::new(model, replication).run(series_step, cancel)
     } else {
         Engine::<Plain>::new(model, replication).run(series_step, cancel)
     }?;

@@ -25,6 +25,8 @@ use crate::results::{
 use crate::scenario::Model;
 use crate::stats::{LatencyHistogram, MeanCi, summarize};
 use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// What a caller may watch while replications run. Every method has a no-op default.
@@ -57,18 +59,12 @@ pub struct SimOutcome {
     pub events: u64,
 }
 
-fn curve(pooled: &LatencyHistogram, per_rep: &[&LatencyHistogram]) -> PercentileCurve {
-    let mut c = PercentileCurve::default();
-    for q in CURVE_QUANTILES {
-        if let Some(v) = pooled.quantile(q) {
-            c.pooled.push((q, v));
-        }
-        let reps: Vec<f64> = per_rep.iter().filter_map(|h| h.quantile(q)).collect();
-        if let Some(MeanCi { mean, ci95: Some(h) }) = summarize(&reps) {
-            c.replicated.push((q, mean, h));
-        }
-    }
-    c
+/// The curve of `pooled`, its band from each replication's quantiles at
+/// [`CURVE_QUANTILES`] (kept when the replication was folded).
+fn curve(pooled: &LatencyHistogram, per_rep: &[&[Option<f64>]]) -> PercentileCurve {
+    PercentileCurve::from_batches(pooled, per_rep, |r, q| {
+        r[CURVE_QUANTILES.iter().position(|&c| c == q).expect("a curve quantile")]
+    })
 }
 
 /// Pilot replications used to choose an automatic warm-up.
@@ -120,11 +116,37 @@ pub fn run(model: &Model, series_step: Option<f64>, progress: &dyn Progress) -> 
     run_until(model, series_step, progress, &Cancel::new()).expect("nobody else holds the flag")
 }
 
+/// Replications finished out of order, waiting for the ones before them to be folded.
+struct InOrder<'m> {
+    next: u32,
+    /// `None`: stopped by the cancel flag (skipped).
+    waiting: BTreeMap<u32, Option<ReplicationResult>>,
+    folded: Aggregator<'m>,
+    /// A replication was stopped by the cancel flag.
+    skipped: bool,
+}
+
+impl InOrder<'_> {
+    fn fold_ready(&mut self) {
+        while let Some(r) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            match r {
+                Some(r) => self.folded.add(r),
+                None => self.skipped = true,
+            }
+        }
+    }
+}
+
 /// [`run`], stopping early when `cancel` is set: replications not started are skipped, one
 /// in progress stops at its next look at the flag ([`CANCEL_POLL`] events) and is
 /// discarded. The report then aggregates the completed replications, in replication order,
 /// with `replications` = how many completed and `partial` set; `None` if none completed
 /// (or the stop came while the automatic warm-up was being chosen).
+///
+/// Memory: each replication is folded into the pooled histograms and a few numbers per
+/// queue as soon as it and every one before it have finished (workers take replications
+/// in order, so at most about one per worker waits), never all kept to the end.
 pub fn run_until(
     model: &Model,
     series_step: Option<f64>,
@@ -138,50 +160,63 @@ pub fn run_until(
         return run_until(&m, series_step, progress, cancel);
     }
     let sim = &model.simulation;
-    let mut acc = timeline::Accumulator::new(model);
-    let mut completed: Vec<ReplicationResult> = Vec::new();
     let done = AtomicU32::new(0);
+    let state = Mutex::new(InOrder {
+        next: 0,
+        waiting: BTreeMap::new(),
+        folded: Aggregator::new(model),
+        skipped: false,
+    });
     let mut next = 0u32;
     // Replications run in batches: with `precision` each batch's size follows from the
     // results so far (never from the thread count), so the replications run, and thus the
-    // report, are the same on any machine. Within a batch they run in chunks so that the
-    // timelines are folded (in replication order) and dropped as they come.
+    // report, are the same on any machine.
     let mut batch_end = sim.replications;
     let mut precision_reached = None;
     let mut interrupted = false;
     loop {
-        while next < batch_end && !interrupted {
-            let end = batch_end.min(next.saturating_add(TIMELINE_CHUNK));
+        if next < batch_end {
             let total = batch_end;
-            let results: Vec<Option<ReplicationResult>> = (next..end)
-                .into_par_iter()
-                .map(|r| {
-                    if cancel.requested() {
-                        return None;
-                    }
-                    let res = simulate_until(model, r, series_step, cancel)?;
-                    progress.replication_done(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                    Some(res)
-                })
-                .collect();
-            for r in results {
-                match r {
-                    Some(mut r) => {
-                        if let (Some(a), Some(t)) = (acc.as_mut(), r.timeline.take()) {
-                            a.add(&t);
+            let claim = AtomicU32::new(next);
+            let workers = rayon::current_num_threads().clamp(1, (total - next) as usize);
+            rayon::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(|_| {
+                        loop {
+                            let r = claim.fetch_add(1, Ordering::Relaxed);
+                            if r >= total {
+                                return;
+                            }
+                            let res = if cancel.requested() {
+                                None
+                            } else {
+                                simulate_until(model, r, series_step, cancel)
+                            };
+                            if res.is_some() {
+                                progress.replication_done(
+                                    done.fetch_add(1, Ordering::Relaxed) + 1,
+                                    total,
+                                );
+                            }
+                            let mut st =
+                                state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            st.waiting.insert(r, res);
+                            st.fold_ready();
                         }
-                        completed.push(r);
-                    }
-                    None => interrupted = true,
+                    });
                 }
-            }
-            next = end;
+            });
+            next = total;
         }
+        let mut st = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        st.fold_ready();
+        interrupted |= st.skipped;
         let Some(p) = sim.precision else { break };
         if interrupted {
             break;
         }
-        let needed = replications_for_precision(model, &completed, p);
+        let needed = st.folded.replications_for_precision(p);
+        drop(st);
         if needed.is_none() {
             precision_reached = Some(true);
             break;
@@ -196,11 +231,12 @@ pub fn run_until(
         batch_end =
             want.clamp(next + 1, next.saturating_mul(2).max(next + 1)).min(sim.max_replications);
     }
-    if completed.is_empty() {
+    let folded = state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).folded;
+    let n = folded.replications();
+    if n == 0 {
         return None;
     }
-    let n = completed.len() as u32;
-    let mut outcome = aggregate_with(model, completed, acc);
+    let mut outcome = folded.finish();
     outcome.report.replications = n;
     if interrupted {
         outcome.report.partial = true;
@@ -213,10 +249,6 @@ pub fn run_until(
     Some(outcome)
 }
 
-/// Replications run together before their timelines are folded: bounds the memory of a
-/// long timeline to this many replications' worth.
-const TIMELINE_CHUNK: u32 = 64;
-
 /// `None` when every queue's mean sojourn has a 95% half-width at most `precision` × its
 /// mean over `results`; otherwise about how many replications would bring the worst queue
 /// there (the half-width shrinks as 1/√n). Queues with no timed message in any replication
@@ -227,10 +259,24 @@ pub fn replications_for_precision(
     results: &[ReplicationResult],
     precision: f64,
 ) -> Option<u32> {
-    let n = results.len() as f64;
+    precision_need(
+        results.len(),
+        (0..model.queues.len())
+            .map(|q| results.iter().filter_map(|r| r.queues[q].sojourn.mean()).collect()),
+        precision,
+    )
+}
+
+/// [`replications_for_precision`] from each queue's replication means of the sojourn, over
+/// `n` replications.
+fn precision_need(
+    n: usize,
+    per_queue: impl Iterator<Item = Vec<f64>>,
+    precision: f64,
+) -> Option<u32> {
+    let n = n as f64;
     let mut need: Option<f64> = None;
-    for q in 0..model.queues.len() {
-        let means: Vec<f64> = results.iter().filter_map(|r| r.queues[q].sojourn.mean()).collect();
+    for means in per_queue {
         let Some(s) = summarize(&means) else { continue };
         let ratio = match s.ci95 {
             Some(h) if h <= precision * s.mean => continue,
@@ -254,197 +300,344 @@ fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
     l
 }
 
-/// A priority queue's figures per priority seen, highest first.
-fn by_priority(results: &[ReplicationResult], q: usize, max: u8) -> Vec<PriorityReport> {
-    (0..=max)
-        .rev()
-        .filter_map(|p| {
-            let per: Vec<&engine::PriorityStats> = results
-                .iter()
-                .filter_map(|r| r.queues[q].by_priority.get(usize::from(p))?.as_ref())
-                .collect();
-            if per.is_empty() {
-                return None;
-            }
-            let mut wait = LatencyHistogram::new();
-            let mut sojourn = LatencyHistogram::new();
-            for s in &per {
-                wait.merge(&s.wait);
-                sojourn.merge(&s.sojourn);
-            }
-            Some(PriorityReport {
-                priority: p,
-                offered: per.iter().map(|s| s.offered_post).sum(),
-                wait_s: latency(&per.iter().map(|s| s.wait.mean()).collect::<Vec<_>>(), &wait),
-                sojourn_s: latency(
-                    &per.iter().map(|s| s.sojourn.mean()).collect::<Vec<_>>(),
-                    &sojourn,
-                ),
-            })
-        })
-        .collect()
-}
-
 fn mean_ci(values: &[f64]) -> MeanCi {
     summarize(values).unwrap_or(MeanCi { mean: 0.0, ci95: None })
 }
 
-/// Folds replications (in replication order) into the report.
-pub fn aggregate(model: &Model, mut results: Vec<ReplicationResult>) -> SimOutcome {
-    let mut acc = timeline::Accumulator::new(model);
-    if let Some(a) = acc.as_mut() {
-        for r in &mut results {
-            if let Some(t) = r.timeline.take() {
-                a.add(&t);
-            }
-        }
-    }
-    aggregate_with(model, results, acc)
+/// What the report needs of one queue in one replication once its histograms are pooled.
+struct QueueSummary {
+    wait_mean: Option<f64>,
+    sojourn_mean: Option<f64>,
+    /// The replication's quantiles at [`CURVE_QUANTILES`].
+    wait_q: Vec<Option<f64>>,
+    sojourn_q: Vec<Option<f64>>,
+    ready_avg: f64,
+    busy_avg: f64,
+    offered_post: u64,
+    dropped_post: u64,
+    completed_post: u64,
+    expired_post: u64,
+    drain_time: Option<f64>,
 }
 
-/// [`aggregate`], with the replications' timelines already folded into `timeline`.
-fn aggregate_with(
-    model: &Model,
-    results: Vec<ReplicationResult>,
+/// One priority of one queue, pooled over the replications that saw it.
+struct PriorityPool {
+    offered: u64,
+    wait: LatencyHistogram,
+    sojourn: LatencyHistogram,
+    wait_means: Vec<Option<f64>>,
+    sojourn_means: Vec<Option<f64>>,
+}
+
+/// One queue, pooled.
+struct QueuePool {
+    wait: LatencyHistogram,
+    sojourn: LatencyHistogram,
+    counts: Counts,
+    max_len: f64,
+    /// Per priority (index), for a priority queue.
+    by_priority: Vec<Option<PriorityPool>>,
+    /// Per replication, in order.
+    reps: Vec<QueueSummary>,
+}
+
+/// One producer, pooled.
+struct ProducerPool {
+    end_to_end: LatencyHistogram,
+    means: Vec<Option<f64>>,
+    published: u64,
+    unroutable: u64,
+}
+
+/// Folds replications, in replication order, into pooled histograms and the few numbers
+/// per replication that the intervals across replications need: a replication's own
+/// histograms are dropped once added. Adding in replication order keeps every figure
+/// (floating-point sums included) identical whatever the number of threads.
+pub struct Aggregator<'m> {
+    model: &'m Model,
+    queues: Vec<QueuePool>,
+    producers: Vec<ProducerPool>,
+    events: u64,
+    series_all: Vec<Series>,
     timeline: Option<timeline::Accumulator>,
-) -> SimOutcome {
-    let sim = &model.simulation;
-    let span = sim.horizon - sim.warmup;
-    let mut queues = Vec::new();
-    let mut waits = Vec::new();
-    let mut sojourns = Vec::new();
-    let mut curves = Vec::new();
-    for (q, queue) in model.queues.iter().enumerate() {
-        let per =
-            |f: &dyn Fn(&ReplicationResult) -> f64| -> Vec<f64> { results.iter().map(f).collect() };
-        let mut wait = LatencyHistogram::new();
-        let mut sojourn = LatencyHistogram::new();
-        let mut counts = Counts::default();
-        let mut max_len = 0.0f64;
-        for r in &results {
-            wait.merge(&r.queues[q].wait);
-            sojourn.merge(&r.queues[q].sojourn);
-            counts.add(&r.queues[q].counts);
-            max_len = max_len.max(r.queues[q].ready.max());
+    /// The replications' topic figures, their group histograms moved into `topic_pools`.
+    topics: Vec<Vec<topic::TopicStats>>,
+    topic_pools: topic::TopicPools,
+    replications: u32,
+}
+
+fn quantiles(h: &LatencyHistogram) -> Vec<Option<f64>> {
+    CURVE_QUANTILES.iter().map(|&q| h.quantile(q)).collect()
+}
+
+impl<'m> Aggregator<'m> {
+    /// Nothing added yet.
+    pub fn new(model: &'m Model) -> Self {
+        Aggregator {
+            model,
+            queues: model
+                .queues
+                .iter()
+                .map(|_| QueuePool {
+                    wait: LatencyHistogram::new(),
+                    sojourn: LatencyHistogram::new(),
+                    counts: Counts::default(),
+                    max_len: 0.0,
+                    by_priority: Vec::new(),
+                    reps: Vec::new(),
+                })
+                .collect(),
+            producers: model
+                .producers
+                .iter()
+                .map(|_| ProducerPool {
+                    end_to_end: LatencyHistogram::new(),
+                    means: Vec::new(),
+                    published: 0,
+                    unroutable: 0,
+                })
+                .collect(),
+            events: 0,
+            series_all: Vec::new(),
+            timeline: timeline::Accumulator::new(model),
+            topics: Vec::new(),
+            topic_pools: topic::TopicPools::new(),
+            replications: 0,
         }
-        let consumers = model.consumers_on(q);
-        let lq = mean_ci(&per(&|r| r.queues[q].ready.average(sim.horizon)));
-        let loss: Vec<f64> = results
-            .iter()
-            .filter(|r| r.queues[q].offered_post > 0)
-            .map(|r| r.queues[q].dropped_post as f64 / r.queues[q].offered_post as f64)
-            .collect();
-        queues.push(QueueReport {
-            name: queue.name.clone(),
-            consumers,
-            offered_rate: mean_ci(&per(&|r| r.queues[q].offered_post as f64 / span)),
-            throughput: mean_ci(&per(&|r| r.queues[q].completed_post as f64 / span)),
-            loss_probability: mean_ci(&loss),
-            wait_s: latency(
-                &results.iter().map(|r| r.queues[q].wait.mean()).collect::<Vec<_>>(),
-                &wait,
-            ),
-            sojourn_s: latency(
-                &results.iter().map(|r| r.queues[q].sojourn.mean()).collect::<Vec<_>>(),
-                &sojourn,
-            ),
-            queue_length: QueueLength { mean: lq.mean, ci95: lq.ci95, max: max_len as u64 },
-            utilization: mean_ci(&per(&|r| {
-                if consumers == 0 {
-                    0.0
-                } else {
-                    r.queues[q].busy.average(sim.horizon) / f64::from(consumers)
-                }
-            })),
-            counts,
-            expire_probability: model.may_expire(q).then(|| {
-                mean_ci(
-                    &results
-                        .iter()
-                        .filter(|r| r.queues[q].offered_post > 0)
-                        .map(|r| r.queues[q].expired_post as f64 / r.queues[q].offered_post as f64)
-                        .collect::<Vec<_>>(),
-                )
-            }),
-            drain_time_s: queue.initial_messages.map(|_| {
-                let times: Vec<f64> =
-                    results.iter().filter_map(|r| r.queues[q].drain_time).collect();
-                let s = summarize(&times);
-                DrainTime {
-                    mean: s.as_ref().map(|s| s.mean),
-                    ci95: s.and_then(|s| s.ci95),
-                    drained_replications: times.len() as u32,
-                }
-            }),
-            by_priority: queue.max_priority.map(|max| by_priority(&results, q, max)),
-        });
-        curves.push(QueueCurves {
-            wait: curve(&wait, &results.iter().map(|r| &r.queues[q].wait).collect::<Vec<_>>()),
-            sojourn: curve(
-                &sojourn,
-                &results.iter().map(|r| &r.queues[q].sojourn).collect::<Vec<_>>(),
-            ),
-        });
-        waits.push(wait);
-        sojourns.push(sojourn);
     }
-    let mut producers = Vec::new();
-    let mut end_to_end = Vec::new();
-    for (p, producer) in model.producers.iter().enumerate() {
-        let mut e2e = LatencyHistogram::new();
-        let (mut published, mut unroutable) = (0, 0);
-        for r in &results {
-            e2e.merge(&r.producers[p].end_to_end);
-            published += r.producers[p].published;
-            unroutable += r.producers[p].unroutable;
+
+    /// Replications added.
+    pub fn replications(&self) -> u32 {
+        self.replications
+    }
+
+    /// About how many replications would bring every queue's mean sojourn within
+    /// `precision` (see [`replications_for_precision`]); `None` when those added do.
+    pub fn replications_for_precision(&self, precision: f64) -> Option<u32> {
+        precision_need(
+            self.replications as usize,
+            self.queues.iter().map(|p| p.reps.iter().filter_map(|r| r.sojourn_mean).collect()),
+            precision,
+        )
+    }
+
+    /// Adds the next replication (callers add them in replication order).
+    pub fn add(&mut self, mut r: ReplicationResult) {
+        if let (Some(a), Some(t)) = (self.timeline.as_mut(), r.timeline.take()) {
+            a.add(&t);
         }
-        producers.push(ProducerReport { name: producer.name.clone(), published, unroutable });
-        if e2e.count() > 0 {
-            let l = latency(
-                &results.iter().map(|r| r.producers[p].end_to_end.mean()).collect::<Vec<_>>(),
-                &e2e,
-            );
-            end_to_end.push(EndToEnd {
-                producer: producer.name.clone(),
-                latency: l,
-                completed: e2e.count(),
+        if !r.topics.is_empty() {
+            topic::pool_groups(&mut self.topic_pools, &r.topics);
+            for g in r.topics.iter_mut().flat_map(|t| t.groups.iter_mut()) {
+                g.wait = LatencyHistogram::new();
+                g.sojourn = LatencyHistogram::new();
+            }
+            self.topics.push(r.topics);
+        }
+        let horizon = self.model.simulation.horizon;
+        for (pool, qs) in self.queues.iter_mut().zip(r.queues) {
+            pool.wait.merge(&qs.wait);
+            pool.sojourn.merge(&qs.sojourn);
+            pool.counts.add(&qs.counts);
+            pool.max_len = pool.max_len.max(qs.ready.max());
+            if pool.by_priority.len() < qs.by_priority.len() {
+                pool.by_priority.resize_with(qs.by_priority.len(), || None);
+            }
+            for (slot, ps) in pool.by_priority.iter_mut().zip(&qs.by_priority) {
+                let Some(ps) = ps else { continue };
+                let p = slot.get_or_insert_with(|| PriorityPool {
+                    offered: 0,
+                    wait: LatencyHistogram::new(),
+                    sojourn: LatencyHistogram::new(),
+                    wait_means: Vec::new(),
+                    sojourn_means: Vec::new(),
+                });
+                p.wait.merge(&ps.wait);
+                p.sojourn.merge(&ps.sojourn);
+                p.offered += ps.offered_post;
+                p.wait_means.push(ps.wait.mean());
+                p.sojourn_means.push(ps.sojourn.mean());
+            }
+            pool.reps.push(QueueSummary {
+                wait_mean: qs.wait.mean(),
+                sojourn_mean: qs.sojourn.mean(),
+                wait_q: quantiles(&qs.wait),
+                sojourn_q: quantiles(&qs.sojourn),
+                ready_avg: qs.ready.average(horizon),
+                busy_avg: qs.busy.average(horizon),
+                offered_post: qs.offered_post,
+                dropped_post: qs.dropped_post,
+                completed_post: qs.completed_post,
+                expired_post: qs.expired_post,
+                drain_time: qs.drain_time,
             });
         }
+        for (pool, ps) in self.producers.iter_mut().zip(r.producers) {
+            pool.end_to_end.merge(&ps.end_to_end);
+            pool.means.push(ps.end_to_end.mean());
+            pool.published += ps.published;
+            pool.unroutable += ps.unroutable;
+        }
+        self.events += r.events;
+        if let Some(s) = r.series {
+            self.series_all.push(s);
+        }
+        self.replications += 1;
     }
-    let topics =
-        topic::aggregate(model, &results.iter().map(|r| &r.topics[..]).collect::<Vec<_>>());
-    let events = results.iter().map(|r| r.events).sum();
-    let series_all: Vec<Series> = results.iter().filter_map(|r| r.series.clone()).collect();
-    let series = series_all.first().cloned();
-    SimOutcome {
-        report: RunReport {
-            scenario: model.name.clone(),
-            backend: "sim".into(),
-            seed: sim.seed,
-            replications: sim.replications,
-            horizon_s: sim.horizon,
-            warmup_s: sim.warmup,
-            time_scale: None,
-            queues,
-            producers,
-            end_to_end_s: end_to_end,
-            topics,
-            timing: None,
-            partial: false,
-            replications_requested: None,
-            horizon_requested_s: None,
-            server: None,
-            precision_reached: None,
-            precision: None,
-            timeline: timeline.map(|t| t.finish(model)),
-        },
-        wait: waits,
-        sojourn: sojourns,
-        curves,
-        series,
-        series_all,
-        events,
+
+    /// The report of the replications added.
+    pub fn finish(self) -> SimOutcome {
+        let model = self.model;
+        let sim = &model.simulation;
+        let span = sim.horizon - sim.warmup;
+        let mut queues = Vec::new();
+        let mut waits = Vec::new();
+        let mut sojourns = Vec::new();
+        let mut curves = Vec::new();
+        for (q, (queue, pool)) in model.queues.iter().zip(self.queues).enumerate() {
+            let reps = &pool.reps;
+            let per =
+                |f: &dyn Fn(&QueueSummary) -> f64| -> Vec<f64> { reps.iter().map(f).collect() };
+            let consumers = model.consumers_on(q);
+            let lq = mean_ci(&per(&|r| r.ready_avg));
+            let loss: Vec<f64> = reps
+                .iter()
+                .filter(|r| r.offered_post > 0)
+                .map(|r| r.dropped_post as f64 / r.offered_post as f64)
+                .collect();
+            let by_priority = queue.max_priority.map(|max| {
+                let mut slots = pool.by_priority.into_iter().collect::<Vec<_>>();
+                slots.resize_with(usize::from(max) + 1, || None);
+                slots
+                    .into_iter()
+                    .enumerate()
+                    .rev()
+                    .filter_map(|(p, pp)| {
+                        let pp = pp?;
+                        Some(PriorityReport {
+                            priority: p as u8,
+                            offered: pp.offered,
+                            wait_s: latency(&pp.wait_means, &pp.wait),
+                            sojourn_s: latency(&pp.sojourn_means, &pp.sojourn),
+                        })
+                    })
+                    .collect()
+            });
+            queues.push(QueueReport {
+                name: queue.name.clone(),
+                consumers,
+                offered_rate: mean_ci(&per(&|r| r.offered_post as f64 / span)),
+                throughput: mean_ci(&per(&|r| r.completed_post as f64 / span)),
+                loss_probability: mean_ci(&loss),
+                wait_s: latency(&reps.iter().map(|r| r.wait_mean).collect::<Vec<_>>(), &pool.wait),
+                sojourn_s: latency(
+                    &reps.iter().map(|r| r.sojourn_mean).collect::<Vec<_>>(),
+                    &pool.sojourn,
+                ),
+                queue_length: QueueLength {
+                    mean: lq.mean,
+                    ci95: lq.ci95,
+                    max: pool.max_len as u64,
+                },
+                utilization: mean_ci(&per(&|r| {
+                    if consumers == 0 { 0.0 } else { r.busy_avg / f64::from(consumers) }
+                })),
+                counts: pool.counts,
+                expire_probability: model.may_expire(q).then(|| {
+                    mean_ci(
+                        &reps
+                            .iter()
+                            .filter(|r| r.offered_post > 0)
+                            .map(|r| r.expired_post as f64 / r.offered_post as f64)
+                            .collect::<Vec<_>>(),
+                    )
+                }),
+                drain_time_s: queue.initial_messages.map(|_| {
+                    let times: Vec<f64> = reps.iter().filter_map(|r| r.drain_time).collect();
+                    let s = summarize(&times);
+                    DrainTime {
+                        mean: s.as_ref().map(|s| s.mean),
+                        ci95: s.and_then(|s| s.ci95),
+                        drained_replications: times.len() as u32,
+                    }
+                }),
+                by_priority,
+            });
+            curves.push(QueueCurves {
+                wait: curve(&pool.wait, &reps.iter().map(|r| &r.wait_q[..]).collect::<Vec<_>>()),
+                sojourn: curve(
+                    &pool.sojourn,
+                    &reps.iter().map(|r| &r.sojourn_q[..]).collect::<Vec<_>>(),
+                ),
+            });
+            waits.push(pool.wait);
+            sojourns.push(pool.sojourn);
+        }
+        let mut producers = Vec::new();
+        let mut end_to_end = Vec::new();
+        for (producer, pool) in model.producers.iter().zip(self.producers) {
+            producers.push(ProducerReport {
+                name: producer.name.clone(),
+                published: pool.published,
+                unroutable: pool.unroutable,
+            });
+            if pool.end_to_end.count() > 0 {
+                end_to_end.push(EndToEnd {
+                    producer: producer.name.clone(),
+                    latency: latency(&pool.means, &pool.end_to_end),
+                    completed: pool.end_to_end.count(),
+                });
+            }
+        }
+        let topics = if model.topics.is_empty() {
+            Vec::new()
+        } else {
+            topic::aggregate_pooled(
+                model,
+                &self.topics.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+                &self.topic_pools,
+            )
+        };
+        let series = self.series_all.first().cloned();
+        SimOutcome {
+            report: RunReport {
+                scenario: model.name.clone(),
+                backend: "sim".into(),
+                seed: sim.seed,
+                replications: sim.replications,
+                horizon_s: sim.horizon,
+                warmup_s: sim.warmup,
+                time_scale: None,
+                queues,
+                producers,
+                end_to_end_s: end_to_end,
+                topics,
+                timing: None,
+                partial: false,
+                replications_requested: None,
+                horizon_requested_s: None,
+                server: None,
+                precision_reached: None,
+                precision: None,
+                timeline: self.timeline.map(|t| t.finish(model)),
+            },
+            wait: waits,
+            sojourn: sojourns,
+            curves,
+            series,
+            series_all: self.series_all,
+            events: self.events,
+        }
     }
+}
+
+/// Folds replications (in replication order) into the report.
+pub fn aggregate(model: &Model, results: Vec<ReplicationResult>) -> SimOutcome {
+    let mut a = Aggregator::new(model);
+    for r in results {
+        a.add(r);
+    }
+    a.finish()
 }
 
 #[cfg(test)]

@@ -375,8 +375,53 @@ fn latency(per_rep: &[Option<f64>], pooled: &LatencyHistogram) -> Latency {
     l
 }
 
+/// One group's latency histograms pooled over replications, with each replication's own
+/// means (for the intervals across replications).
+#[derive(Debug, Clone, Default)]
+pub struct GroupPool {
+    wait: LatencyHistogram,
+    sojourn: LatencyHistogram,
+    wait_means: Vec<Option<f64>>,
+    sojourn_means: Vec<Option<f64>>,
+}
+
+/// Per topic, per group.
+pub type TopicPools = Vec<Vec<GroupPool>>;
+
+/// Adds one replication's group histograms (the next in replication order) to `pools`.
+pub fn pool_groups(pools: &mut TopicPools, rep: &[TopicStats]) {
+    if pools.len() < rep.len() {
+        pools.resize_with(rep.len(), Vec::new);
+    }
+    for (tp, ts) in pools.iter_mut().zip(rep) {
+        if tp.len() < ts.groups.len() {
+            tp.resize_with(ts.groups.len(), GroupPool::default);
+        }
+        for (gp, gs) in tp.iter_mut().zip(&ts.groups) {
+            gp.wait.merge(&gs.wait);
+            gp.sojourn.merge(&gs.sojourn);
+            gp.wait_means.push(gs.wait.mean());
+            gp.sojourn_means.push(gs.sojourn.mean());
+        }
+    }
+}
+
 /// Folds the replications' topic figures (replication order) into the report's `topics`.
 pub fn aggregate(model: &Model, reps: &[&[TopicStats]]) -> Vec<TopicReport> {
+    let mut pools = TopicPools::new();
+    for r in reps {
+        pool_groups(&mut pools, r);
+    }
+    aggregate_pooled(model, reps, &pools)
+}
+
+/// [`aggregate`], with the group histograms already pooled by [`pool_groups`] (the
+/// replications' own histograms are then not read, and may have been dropped).
+pub fn aggregate_pooled(
+    model: &Model,
+    reps: &[&[TopicStats]],
+    pools: &TopicPools,
+) -> Vec<TopicReport> {
     let sim = &model.simulation;
     let (span, horizon) = (sim.horizon - sim.warmup, sim.horizon);
     model
@@ -414,14 +459,12 @@ pub fn aggregate(model: &Model, reps: &[&[TopicStats]]) -> Vec<TopicReport> {
                 .iter()
                 .enumerate()
                 .map(|(gi, g)| {
-                    let mut wait = LatencyHistogram::new();
-                    let mut sojourn = LatencyHistogram::new();
+                    let empty = GroupPool::default();
+                    let pool = pools.get(ti).and_then(|t| t.get(gi)).unwrap_or(&empty);
                     let mut counts = TopicCounts::default();
                     let mut rebalances = 0;
                     for r in reps {
                         let gs = &r[ti].groups[gi];
-                        wait.merge(&gs.wait);
-                        sojourn.merge(&gs.sojourn);
                         counts.offered += gs.counts.offered;
                         counts.acked += gs.counts.acked;
                         counts.in_flight_at_end += gs.counts.in_flight_at_end;
@@ -462,17 +505,8 @@ pub fn aggregate(model: &Model, reps: &[&[TopicStats]]) -> Vec<TopicReport> {
                         idle_consumers: idle_at_full(g.count),
                         assignment: g.assignor.name().to_string(),
                         throughput: mean_ci(&per(&|r| r.groups[gi].completed_post as f64 / span)),
-                        wait_s: latency(
-                            &reps.iter().map(|r| r[ti].groups[gi].wait.mean()).collect::<Vec<_>>(),
-                            &wait,
-                        ),
-                        sojourn_s: latency(
-                            &reps
-                                .iter()
-                                .map(|r| r[ti].groups[gi].sojourn.mean())
-                                .collect::<Vec<_>>(),
-                            &sojourn,
-                        ),
+                        wait_s: latency(&pool.wait_means, &pool.wait),
+                        sojourn_s: latency(&pool.sojourn_means, &pool.sojourn),
                         counts,
                         rebalances: g.crash.is_some().then_some(rebalances),
                         members,

@@ -1,6 +1,12 @@
 //! Latency histograms: `hdrhistogram` over nanoseconds with 3 significant digits, so every
 //! reported percentile is within 0.1% of the exact sample quantile, in O(1) memory whatever
 //! the number of messages.
+//!
+//! Memory follows need: a histogram covers 1 ns up to the largest value it holds (1024
+//! counters per power of two above 2 µs: about 180 KB for values up to 2 s, against 430 KB
+//! for the whole range to 146 years) and grows when a larger value or a merge needs it. The
+//! bucket layout does not depend on the range, so every percentile is the same as with a
+//! full-range histogram.
 
 use hdrhistogram::Histogram;
 
@@ -14,8 +20,11 @@ const SIGFIG: u8 = 3;
 /// 2^62 = HIGH + 1, exactly: every `f64` below it converts to at most HIGH.
 const HIGH_F64: f64 = 4_611_686_018_427_387_904.0;
 
-fn empty_hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(LOW, HIGH, SIGFIG).expect("valid bounds")
+/// An empty histogram covering 1 ns to `high` ns (at least 2), growing as values need.
+fn hist_to(high: u64) -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(LOW, high.clamp(2, HIGH), SIGFIG).expect("valid bounds");
+    h.auto(true);
+    h
 }
 
 /// A histogram of durations in seconds, plus exact count, sum and maximum.
@@ -33,16 +42,19 @@ impl Default for LatencyHistogram {
 }
 
 impl LatencyHistogram {
-    /// An empty histogram covering 1 ns to ~146 years (values above saturate).
+    /// An empty histogram for 1 ns to ~146 years (values above saturate); its memory grows
+    /// with the largest value recorded.
     pub fn new() -> Self {
-        LatencyHistogram { hist: empty_hist(), sum: 0.0, max: 0.0 }
+        LatencyHistogram { hist: hist_to(2), sum: 0.0, max: 0.0 }
     }
 
     /// Records one duration in seconds (negative values, from clock jitter, count as 0).
     #[inline]
     pub fn record(&mut self, secs: f64) {
         let secs = secs.max(0.0);
-        self.hist.saturating_record((secs * NS_PER_S) as u64);
+        // Saturated at HIGH by hand: `record` grows the histogram to fit (its
+        // `saturating_record` would clamp at the current top instead).
+        self.hist.record(((secs * NS_PER_S) as u64).min(HIGH)).expect("grows to fit");
         self.sum += secs;
         if secs > self.max {
             self.max = secs;
@@ -78,11 +90,84 @@ impl LatencyHistogram {
         })
     }
 
-    /// Adds every value of `other` (pooling replications).
+    /// Bytes held (for memory estimates).
+    pub fn heap_bytes(&self) -> usize {
+        self.hist.distinct_values() * std::mem::size_of::<u64>()
+    }
+
+    /// Adds every value of `other` (pooling replications); grows to hold them.
     pub fn merge(&mut self, other: &LatencyHistogram) {
-        self.hist.add(&other.hist).expect("same bounds");
+        self.hist.add(&other.hist).expect("grows to fit");
         self.sum += other.sum;
         self.max = self.max.max(other.max);
+    }
+}
+
+/// One step of HdrHistogram's percentile iteration (its `outputPercentileDistribution`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DistributionStep {
+    /// The highest value equivalent to the bucket reached, seconds.
+    pub value_s: f64,
+    /// The quantile iterated to (0 to 1; the last step is 1).
+    pub quantile: f64,
+    /// Values at or below `value_s`.
+    pub total_count: u64,
+}
+
+/// A histogram's percentile distribution as HdrHistogram reports it: the steps of its
+/// percentile iterator and the summary lines' figures (the histogram's own mean and
+/// standard deviation, from bucket midpoints as HdrHistogram computes them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distribution {
+    /// The steps, in increasing quantile.
+    pub steps: Vec<DistributionStep>,
+    /// Mean, seconds.
+    pub mean_s: f64,
+    /// Standard deviation, seconds.
+    pub stdev_s: f64,
+    /// Largest value (highest equivalent of its bucket), seconds.
+    pub max_s: f64,
+    /// Values recorded.
+    pub total_count: u64,
+    /// Buckets of the histogram.
+    pub buckets: u32,
+    /// Sub-buckets per bucket.
+    pub sub_buckets: u32,
+    /// Significant value digits (the decimals HdrHistogram prints values with).
+    pub significant_digits: u8,
+}
+
+impl LatencyHistogram {
+    /// The percentile distribution with `ticks_per_half_distance` steps per halving of the
+    /// distance to 100% (HdrHistogram's default is 5), from the crate's quantile iterator.
+    pub fn distribution(&self, ticks_per_half_distance: u32) -> Distribution {
+        let h = &self.hist;
+        let steps = if h.is_empty() {
+            Vec::new()
+        } else {
+            h.iter_quantiles(ticks_per_half_distance.max(1))
+                .scan(0u64, |total, v| {
+                    *total += v.count_since_last_iteration();
+                    Some(DistributionStep {
+                        value_s: v.value_iterated_to() as f64 / NS_PER_S,
+                        quantile: v.quantile_iterated_to(),
+                        total_count: *total,
+                    })
+                })
+                .collect()
+        };
+        Distribution {
+            steps,
+            mean_s: if h.is_empty() { 0.0 } else { h.mean() / NS_PER_S },
+            stdev_s: if h.is_empty() { 0.0 } else { h.stdev() / NS_PER_S },
+            max_s: h.max() as f64 / NS_PER_S,
+            total_count: h.len(),
+            // The full range's layout, whatever this histogram has grown to: its buckets are
+            // the same and HdrHistogram's files state them.
+            buckets: FULL_RANGE_BUCKETS,
+            sub_buckets: 2 * SUB_BUCKET_HALF_COUNT as u32,
+            significant_digits: h.sigfig(),
+        }
     }
 }
 
@@ -94,6 +179,9 @@ const SUB_BUCKET_HALF_COUNT: usize = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
 const SUB_BUCKET_MASK: u64 = (1 << (SUB_BUCKET_HALF_COUNT_MAGNITUDE + 1)) - 1;
 /// 64 − unit magnitude − sub-bucket count magnitude.
 const LEADING_ZERO_COUNT_BASE: u32 = 64 - (SUB_BUCKET_HALF_COUNT_MAGNITUDE + 1);
+
+/// Buckets of the layout up to `HIGH`: 2048 · 2^(k−1) > HIGH = 2^62 − 1 first at k = 52.
+const FULL_RANGE_BUCKETS: u32 = 52;
 
 /// hdrhistogram's counts index of `value` (its `index_for`, with our constants).
 #[inline]
@@ -123,9 +211,12 @@ fn value_for(index: usize) -> u64 {
 /// same counts, total, minimum and maximum (the tests compare them with `==`). The
 /// seconds' sum and maximum accumulate in the same order with the same operations as
 /// [`LatencyHistogram::record`], so every figure derived from either is bit-identical.
+///
+/// Its counters cover the values recorded so far (grown by whole buckets when a larger
+/// value comes), so a queue whose latencies stay under a second holds about 170 KB.
 #[derive(Debug, Clone)]
 pub struct LatencyRecorder {
-    counts: Box<[u64]>,
+    counts: Vec<u64>,
     sum: f64,
     max: f64,
     /// Smallest non-zero value recorded (ns) minus one: `u64::MAX` while there is none.
@@ -141,15 +232,7 @@ impl Default for LatencyRecorder {
 impl LatencyRecorder {
     /// An empty recorder over the same range as [`LatencyHistogram::new`].
     pub fn new() -> Self {
-        let len = empty_hist().distinct_values();
-        // Values above HIGH are clamped to HIGH, whose bucket is the last one.
-        assert_eq!(index_for(HIGH), len - 1, "hdrhistogram bucket layout changed");
-        LatencyRecorder {
-            counts: vec![0; len].into_boxed_slice(),
-            sum: 0.0,
-            max: 0.0,
-            min_nz_minus_one: u64::MAX,
-        }
+        LatencyRecorder { counts: Vec::new(), sum: 0.0, max: 0.0, min_nz_minus_one: u64::MAX }
     }
 
     /// Records one duration in seconds, as [`LatencyHistogram::record`] does.
@@ -160,14 +243,33 @@ impl LatencyRecorder {
         // `x as u64`, saturated at HIGH as `saturating_record` does (HIGH's bucket is the
         // last one): below 2^62 the cheaper signed conversion truncates identically.
         let ns = if x < HIGH_F64 { x as i64 as u64 } else { HIGH };
-        let last = self.counts.len() - 1;
-        self.counts[index_for(ns).min(last)] += 1;
+        // Values above HIGH are clamped to HIGH, whose index is the full layout's last.
+        let i = index_for(ns);
+        match self.counts.get_mut(i) {
+            Some(c) => *c += 1,
+            None => self.grow_to(i),
+        }
         // 0 wraps to u64::MAX and never becomes the minimum.
         self.min_nz_minus_one = self.min_nz_minus_one.min(ns.wrapping_sub(1));
         self.sum += secs;
         if secs > self.max {
             self.max = secs;
         }
+    }
+
+    /// Counts one value at index `i`, beyond the counters held so far: grows them to the
+    /// end of `i`'s bucket.
+    #[cold]
+    #[inline(never)]
+    fn grow_to(&mut self, i: usize) {
+        let len = (i / SUB_BUCKET_HALF_COUNT + 1) * SUB_BUCKET_HALF_COUNT;
+        self.counts.resize(len.max(2 * SUB_BUCKET_HALF_COUNT), 0);
+        self.counts[i] += 1;
+    }
+
+    /// Bytes held by the counters.
+    pub fn heap_bytes(&self) -> usize {
+        self.counts.capacity() * std::mem::size_of::<u64>()
     }
 
     /// The histogram these values make.
@@ -192,8 +294,11 @@ fn from_counts(
     min_nz_minus_one: u64,
 ) -> LatencyHistogram {
     {
-        let mut hist = empty_hist();
         let total: u64 = counts.clone().map(|(_, c)| c).sum();
+        // Sized as recording the values one by one into `LatencyHistogram::new` grows it:
+        // to cover the largest.
+        let top = if total > 0 { ((max * NS_PER_S) as u64).min(HIGH) } else { 0 };
+        let mut hist = hist_to(top);
         // hdrhistogram also keeps the exact extremes: record those values themselves (their
         // buckets' other values at the bucket's lowest value, the same bucket).
         debug_assert_eq!(HIGH_F64 as u64, HIGH + 1);
@@ -345,8 +450,13 @@ mod tests {
     #[test]
     fn index_layout_matches_hdrhistogram() {
         assert_eq!(HIGH_F64 as u64, HIGH + 1);
-        let hist = empty_hist();
+        let hist = hist_to(HIGH);
         let len = hist.distinct_values();
+        assert_eq!(index_for(HIGH), len - 1, "hdrhistogram bucket layout changed");
+        assert_eq!(u32::from(hist.buckets()), FULL_RANGE_BUCKETS);
+        let mut small = LatencyHistogram::new();
+        small.record(0.001);
+        assert_eq!(small.distribution(5).buckets, FULL_RANGE_BUCKETS);
         for i in 0..len {
             let v = value_for(i);
             assert_eq!(index_for(v), i, "index {i}");

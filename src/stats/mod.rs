@@ -7,6 +7,8 @@ pub mod mser;
 mod replication;
 mod time_average;
 
-pub use histogram::{LatencyHistogram, LatencyRecorder, SparseLatency};
+pub use histogram::{
+    Distribution, DistributionStep, LatencyHistogram, LatencyRecorder, SparseLatency,
+};
 pub use replication::{MeanCi, student_t_975, summarize};
 pub use time_average::TimeAverage;

@@ -5,7 +5,7 @@
 //! each single-partition consumer's partition on its mean lag, the group on its mean
 //! sojourn.
 
-use super::{Cell, Row, row};
+use super::{Cell, Kind, Row, row};
 use crate::analytic;
 use crate::scenario::Model;
 use crate::sim::SimOutcome;
@@ -103,6 +103,7 @@ pub(super) fn cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
             Cell {
                 label: label.into(),
                 model: Model::from_toml(&text, "topic-cell.toml").expect("generated topic cell is valid"),
+                kind: Kind::Stationary,
             }
         })
         .collect()

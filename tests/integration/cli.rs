@@ -137,6 +137,28 @@ fn out_dir_gets_the_report_files() {
     for f in ["report.json", "results.csv", "summary.txt"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
+    // The data behind the charts: tidy percentile curves (simulation with its band, theory
+    // without), HdrHistogram distributions per queue and metric, and the time series.
+    let curves = std::fs::read_to_string(dir.join("percentiles.csv")).unwrap();
+    let mut lines = curves.lines();
+    assert_eq!(lines.next(), Some("source,queue,metric,percentile,value_s,band_lo_s,band_hi_s"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let sim99 = rows.iter().find(|r| r[0] == "sim" && r[2] == "wait" && r[3] == "99.0").unwrap();
+    let (v, lo, hi): (f64, f64, f64) =
+        (sim99[4].parse().unwrap(), sim99[5].parse().unwrap(), sim99[6].parse().unwrap());
+    assert!(lo <= v && v <= hi, "{sim99:?}");
+    assert!(rows.iter().any(|r| r[0] == "theory" && r[2] == "sojourn" && r[5].is_empty()));
+    for metric in ["wait", "sojourn"] {
+        let text = std::fs::read_to_string(dir.join(format!("sim-jobs-{metric}.hgrm"))).unwrap();
+        assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
+        assert!(text.contains("#[Max     = ") && text.contains("#[Buckets = "), "{text}");
+    }
+    let series = std::fs::read_to_string(dir.join("series.csv")).unwrap();
+    assert!(
+        series.starts_with("time_s,window_s,queue,metric,mean,band_lo,band_hi,replications\n"),
+        "{series}"
+    );
+    assert!(series.lines().any(|l| l.contains(",jobs,unacked,") && l.ends_with(",2")));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -215,9 +237,13 @@ fn validate_quick_passes_every_exact_model() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("comparisons pass") && !text.contains("FAIL"), "{text}");
     assert!(text.contains("§4.2") && text.contains("wrong"), "{text}");
-    for f in ["validation.csv", "tutorial.csv", "validation.json", "report.md"] {
+    for f in
+        ["validation.csv", "tutorial.csv", "validation.json", "report.md", "validation-heatmap.png"]
+    {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("(validation-heatmap.png)") && md.contains("1 ms for times"), "{md}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

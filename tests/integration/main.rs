@@ -1,6 +1,7 @@
 //! Integration tests, one module per area: the CLI as a user drives it, the shipped
 //! scenarios, and the simulator validated against closed-form queueing theory.
 
+mod arrival_errors;
 mod cli;
 mod fuzz;
 mod golden;

@@ -230,3 +230,87 @@ fn over_long_names_render_in_tables_without_panicking() {
     let out = t.render();
     assert!(out.lines().nth(2).unwrap().ends_with("  1"));
 }
+
+#[test]
+fn a_billion_consumers_are_refused_at_validation_naming_the_field() {
+    let s = one_queue("q", EXP, EXP, "");
+    let text = std::fs::read_to_string(&s.0).unwrap().replace("count = 2", "count = 1000000000");
+    let s = Scenario::new(&text);
+    for cmd in ["check", "run"] {
+        cargo_bin_cmd!("mqsim").arg(cmd).arg(&s.0).assert().code(2).stderr(
+            predicate::str::contains(
+                ":14: consumers[0].count: must be an integer from 1 to 1000000 (consumers in the group), got 1000000000",
+            )
+            .and(predicate::str::contains("panicked").not()),
+        );
+    }
+}
+
+/// A thousand queues over a million replications of one second: a few numbers per queue
+/// per replication are kept to the end, a terabyte. Refused before any replication runs,
+/// with the estimate, what is available, and what to reduce.
+#[test]
+fn a_run_that_cannot_fit_in_memory_is_refused_before_it_starts() {
+    let mut text = String::from(
+        "[simulation]\nhorizon = \"1s\"\nreplications = 1000000\n[[producers]]\nname = \"p\"\nexchange = \"f\"\nrouting_key = \"\"\narrival = { dist = \"exponential\", rate = 0.000001 }\n[[exchanges]]\nname = \"f\"\ntype = \"fanout\"\n",
+    );
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "[[queues]]\nname = \"q{i}\"\nbindings = [{{ exchange = \"f\" }}]\n"
+        ));
+    }
+    let s = Scenario::new(&text);
+    let start = Instant::now();
+    cargo_bin_cmd!("mqsim").arg("run").arg(&s.0).assert().code(2).stderr(
+        predicate::str::is_match(
+            r"refusing to simulate: the run needs about 1\.0 TB of memory and about [0-9.]+ [kMGT]B is available; the largest part is 1000 queues × 1000000 replications' figures \(about 1\.0 TB\): fewer simulation.replications",
+        )
+        .unwrap()
+        .and(predicate::str::contains("panicked").not()),
+    );
+    assert!(start.elapsed() < Duration::from_secs(20), "refused before running");
+}
+
+/// ρ = 2 at 10⁸ publishes per second for 2.5 h: 9·10¹¹ publishes (under the publish limit),
+/// half of them still waiting at the horizon, about 20 TB at ~45 bytes each. The unstable-queue warning
+/// states that memory; the run is refused because it cannot fit.
+#[test]
+fn an_unstable_queue_states_its_backlog_memory_and_is_refused_when_it_cannot_fit() {
+    let s = Scenario::new(
+        "[simulation]\nhorizon = \"9000s\"\nreplications = 1\n[[producers]]\nname = \"p\"\nrouting_key = \"q\"\narrival = { dist = \"exponential\", rate = 100000000 }\n[[queues]]\nname = \"q\"\n[[consumers]]\nname = \"c\"\nqueue = \"q\"\ncount = 1\nservice = { dist = \"exponential\", mean = \"20ns\" }\n",
+    );
+    cargo_bin_cmd!("mqsim").arg("check").arg(&s.0).assert().success().stderr(
+        predicate::str::contains(
+            "queue \"q\" is unstable (rho = 2.000 >= 1, no max_length): its backlog grows without bound; figures depend on the horizon; by the horizon about 4.500e11 messages wait, about 20",
+        )
+        .and(predicate::str::contains(" TB of memory per replication")),
+    );
+    cargo_bin_cmd!("mqsim").arg("run").arg(&s.0).assert().code(2).stderr(
+        predicate::str::contains("refusing to simulate: the run needs about 20")
+            .and(predicate::str::contains(
+                " TB): a shorter simulation.horizon, a max_length, or more consumers",
+            ))
+            .and(predicate::str::contains(
+                "the largest part is unstable queue \"q\"'s backlog by the horizon (about 20",
+            )),
+    );
+}
+
+/// A run estimated above 1 GB is announced with its estimate before it starts (`check`
+/// states it without running): 1000 queues of 100 s each hold their latency histograms.
+#[test]
+fn a_large_run_is_announced_with_its_memory_estimate() {
+    let mut text = String::from(
+        "[simulation]\nhorizon = \"100s\"\nreplications = 10\n[[producers]]\nname = \"p\"\nexchange = \"f\"\nrouting_key = \"\"\narrival = { dist = \"exponential\", rate = 8 }\n[[exchanges]]\nname = \"f\"\ntype = \"fanout\"\n",
+    );
+    for i in 0..1000 {
+        text.push_str(&format!("[[queues]]\nname = \"q{i}\"\nbindings = [{{ exchange = \"f\" }}]\n[[consumers]]\nname = \"w{i}\"\nqueue = \"q{i}\"\ncount = 10\nservice = {{ dist = \"exponential\", mean = 1 }}\n"));
+    }
+    let s = Scenario::new(&text);
+    cargo_bin_cmd!("mqsim").arg("check").arg(&s.0).assert().success().stderr(
+        predicate::str::is_match(
+            r"warning: a simulation of this scenario needs about [0-9.]+ GB of memory \([0-9]+ replications at once on [0-9]+ threads; most of it 1000 queues' latency histograms",
+        )
+        .unwrap(),
+    );
+}
