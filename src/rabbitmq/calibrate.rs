@@ -84,12 +84,12 @@ impl Measured {
         format!(
             "# mqsim calibrate against {server} at {url}: real time.\n\
              # Applied by run/analyze/compare --calibration (docs/scenario.md, \"Calibration\"):\n\
-             # every consumer group's network_delay grows by (network_delay + broker_overhead)\n\
-             # divided by the scenario's [loadtest] time_scale.\n\
+             # every consumer group's network_delay grows by network_delay and every producer's\n\
+             # publish_delay by broker_overhead, each divided by the scenario's [loadtest] time_scale.\n\
              [calibration]\n\
              server = \"{server}\"\n\
              network_delay = {nd}      # one way broker <-> consumer: half the ack round trip\n\
-             broker_overhead = {bo}    # per message: publish -> deliver mean at low load, less network_delay\n\
+             broker_overhead = {bo}    # publish path: publish -> deliver mean at low load, less network_delay\n\
              max_rate = {rate:.0}           # msgs/s one queue sustained (consumer doing no work): a capacity check\n\
              \n\
              [calibration.measured]     # seconds; for the record, not applied\n\

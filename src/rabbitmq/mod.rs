@@ -766,6 +766,12 @@ pub fn run_loadtest_until(
             g.name
         )));
     }
+    if let Some(p) = model.producers.iter().find(|p| p.publish_delay > 0.0) {
+        return Err(RabbitError::Unsupported(format!(
+            "producer \"{}\" has `publish_delay`: against a real RabbitMQ the publish path is real; remove it (or measure it with `mqsim calibrate`)",
+            p.name
+        )));
+    }
     // Features the RabbitMQ driver does not publish yet: refused by name, never ignored.
     let unsupported = |what: String| {
         Err(RabbitError::Unsupported(format!(

@@ -3,13 +3,14 @@
 //! real time, and how the model takes it on. Parsing and applying only; measuring is
 //! `rabbitmq::calibrate`'s.
 //!
-//! Applied (docs/scenario.md, "Calibration"): every consumer group's `network_delay` grows
-//! by `(network_delay + broker_overhead) / time_scale` — the calibration's real seconds
-//! turned into the scenario's seconds at the scenario's `[loadtest] time_scale` — so a
-//! message reaches its consumer as late, at low load, as the server delivered it. The
-//! model has one transport term, paid on delivery and on the ack, so the ack side is then
-//! overstated by `broker_overhead`; `max_rate` is a capacity check (a note when a queue is
-//! offered more, in real messages per second), not a model term.
+//! Applied (docs/scenario.md, "Calibration"), the calibration's real seconds turned into
+//! the scenario's at the scenario's `[loadtest] time_scale`: every consumer group's
+//! `network_delay` grows by `network_delay / time_scale` (paid on the delivery and on the
+//! ack, so a prefetch credit's loop costs the measured round trip) and every producer's
+//! `publish_delay` by `broker_overhead / time_scale` (the publish path, which holds no
+//! credit), so at low load a message reaches its consumer as late as the server delivered
+//! it. `max_rate` is a capacity check (a note when a queue is offered more, in real
+//! messages per second), not a model term.
 
 use super::{Model, Problem, ScenarioError, parse_duration};
 use serde::Deserialize;
@@ -80,7 +81,8 @@ impl Calibration {
     /// `crash` cannot take a `network_delay`: an error naming it.
     pub fn apply(&self, model: &mut Model) -> Result<Vec<String>, String> {
         let scale = model.loadtest.time_scale;
-        let add = (self.network_delay + self.broker_overhead) / scale;
+        let add = self.network_delay / scale;
+        let publish = self.broker_overhead / scale;
         let mut notes = Vec::new();
         for g in &mut model.groups {
             if g.crash.is_some() {
@@ -91,10 +93,15 @@ impl Calibration {
             }
             g.network_delay += add;
         }
+        for p in &mut model.producers {
+            p.publish_delay += publish;
+        }
         notes.push(format!(
-            "calibration: every consumer group's network_delay + {} (scenario time: {} real at time_scale {scale})",
+            "calibration: every consumer group's network_delay + {} and every producer's publish_delay + {} (scenario time: {} and {} real at time_scale {scale})",
             crate::dist::fmt_secs(add),
-            crate::dist::fmt_secs(self.network_delay + self.broker_overhead)
+            crate::dist::fmt_secs(publish),
+            crate::dist::fmt_secs(self.network_delay),
+            crate::dist::fmt_secs(self.broker_overhead)
         ));
         if let Some(max) = self.max_rate {
             let theory = crate::analytic::analyze(model);
@@ -175,14 +182,16 @@ network_delay = "1ms"
         let mut m = Model::from_toml(MODEL, "m.toml").unwrap();
         let before = crate::analytic::analyze(&m).queues[0].sojourn_s.mean.unwrap();
         let notes = c.apply(&mut m).unwrap();
-        // 0.5 ms of real time at time_scale 0.05 is 10 ms of scenario time, on top of 1 ms.
+        // 0.2 ms of real time at time_scale 0.05 is 4 ms of scenario time, on top of 1 ms;
+        // the 0.3 ms overhead is 6 ms of publish delay.
         for g in &m.groups {
-            assert!((g.network_delay - 0.011).abs() < 1e-12, "{}", g.network_delay);
+            assert!((g.network_delay - 0.005).abs() < 1e-12, "{}", g.network_delay);
         }
+        assert!((m.producers[0].publish_delay - 0.006).abs() < 1e-12);
         // 8 msgs/s of scenario time is 160 of real time: below max_rate, one note only.
         assert_eq!(notes.len(), 1, "{notes:?}");
-        // Prefetch 1: each credit's loop grows by 2 × 10 ms, so the sojourn grows by more
-        // than the 10 ms transit alone.
+        // Prefetch 1: each credit's loop grows by 2 × 4 ms, so the sojourn grows by more
+        // than the 4 + 6 ms of transit alone.
         let after = crate::analytic::analyze(&m).queues[0].sojourn_s.mean.unwrap();
         assert!(after > before + 0.010, "{before} -> {after}");
         // A queue offered more than the server sustained gets a note.
