@@ -153,28 +153,6 @@ pub(super) fn adjust(st: &Station, d: f64, credit: bool, qa: &mut QueueAnalysis)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credit_loop_matches_hand_mva_and_its_bounds() {
-        // S = 10 ms, 2d = 10 ms. n = 1: R = 10 ms, X = 50; n = 2: Q = 0.5, R = 15 ms,
-        // X = 2/25 ms = 80.
-        assert!((credit_loop_throughput(0.01, 0.005, 1) - 50.0).abs() < 1e-9);
-        assert!((credit_loop_throughput(0.01, 0.005, 2) - 80.0).abs() < 1e-9);
-        for p in 1..40 {
-            let x = credit_loop_throughput(0.01, 0.005, p);
-            let b = credit_loop_bound(0.01, 0.005, p);
-            assert!(x <= b + 1e-9, "p = {p}: {x} above the bound {b}");
-            assert!(x >= credit_loop_throughput(0.01, 0.005, p.max(2) - 1) - 1e-9);
-        }
-        assert!((credit_loop_throughput(0.01, 0.005, 200) - 100.0).abs() < 1e-6);
-        // No delay: one credit keeps the server busy.
-        assert!((credit_loop_throughput(0.01, 0.0, 1) - 100.0).abs() < 1e-9);
-    }
-}
-
 /// `publish_delay`: each producer's messages reach the broker d_p after they were published
 /// and count their latencies from publishing. The arrival instants at the broker are the
 /// scenario's process (a constant shift of the publish instants), so queueing is unchanged
@@ -206,7 +184,7 @@ pub(super) fn publish_delay(
     }
     for (qa, (weighted, rate, delays)) in queues.iter_mut().zip(direct) {
         let total = qa.offered_rate.unwrap_or(rate);
-        if rate <= 0.0 || !(total > 0.0) || weighted <= 0.0 {
+        if rate <= 0.0 || total.is_nan() || total <= 0.0 || weighted <= 0.0 {
             continue;
         }
         // Messages from `then` and dead letters were republished by the broker's side and
@@ -234,5 +212,27 @@ pub(super) fn publish_delay(
         {
             *m += p.publish_delay;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credit_loop_matches_hand_mva_and_its_bounds() {
+        // S = 10 ms, 2d = 10 ms. n = 1: R = 10 ms, X = 50; n = 2: Q = 0.5, R = 15 ms,
+        // X = 2/25 ms = 80.
+        assert!((credit_loop_throughput(0.01, 0.005, 1) - 50.0).abs() < 1e-9);
+        assert!((credit_loop_throughput(0.01, 0.005, 2) - 80.0).abs() < 1e-9);
+        for p in 1..40 {
+            let x = credit_loop_throughput(0.01, 0.005, p);
+            let b = credit_loop_bound(0.01, 0.005, p);
+            assert!(x <= b + 1e-9, "p = {p}: {x} above the bound {b}");
+            assert!(x >= credit_loop_throughput(0.01, 0.005, p.max(2) - 1) - 1e-9);
+        }
+        assert!((credit_loop_throughput(0.01, 0.005, 200) - 100.0).abs() < 1e-6);
+        // No delay: one credit keeps the server busy.
+        assert!((credit_loop_throughput(0.01, 0.0, 1) - 100.0).abs() < 1e-9);
     }
 }
