@@ -4,9 +4,15 @@
 //!
 //! 1. **publish → deliver at low load**: one message every 10 ms (the queue is empty and the
 //!    consumer idle each time), the publish instant in a header; the latency's distribution.
-//! 2. **ack round trip**: a backlog of messages, a consumer with prefetch 1 doing no work:
-//!    the gap from one delivery (acked at once) to the next is the ack's way to the server
-//!    and the next delivery's way back, the credit loop's fixed cost.
+//! 2. **ack round trip**: a backlog of messages, a consumer with prefetch 1 serving each for
+//!    [`SERVICE`] on the real clock: the gap from its ack to the next delivery is the ack's
+//!    way to the server and the next delivery's way back, the credit loop's fixed cost.
+//!
+//! Both are measured the way the load test's threads meet the server (a publisher thread
+//! pacing its publishes, a consumer thread waiting for deliveries, each calling the client
+//! as the driver does, the service emulated by the same waiter): what a thread's wake-up
+//! and the client's hand-offs add is part of what a run against this server pays, so it is
+//! part of the calibration.
 //! 3. **the highest rate one queue sustains**: publishers flood the queue while a consumer
 //!    (prefetch 100, acking each message, no work) drains it; its delivery rate.
 //!
@@ -21,6 +27,8 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
+use crate::loadtest::pacer::Pacer;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Phase durations and sizes (real time). The defaults take about 12 s.
@@ -149,7 +157,9 @@ pub fn calibrate(url: &str, plan: Plan) -> Result<Measured, RabbitError> {
     })
     .map_err(|e| fail("declaring the calibration queue", e.to_string()))?;
     let t0 = Instant::now();
-    let result = rt.block_on(phases(&pch, &cch, &name, t0, plan));
+    let result = threaded_phases(&rt, &pch, &cch, &name, t0, plan).and_then(|(pd, ack)| {
+        rt.block_on(flood_phase(&pch, &cch, &name, plan)).map(|rate| (pd, ack, rate))
+    });
     // Delete whatever happened; the queue is this run's own.
     let _ = rt.block_on(async {
         tokio::time::timeout(
@@ -192,6 +202,10 @@ async fn cancel(ch: &lapin::Channel, c: &lapin::Consumer) {
     let _ = ch.basic_cancel(c.tag(), BasicCancelOptions::default()).await;
 }
 
+/// Phase 2's emulated service: long enough that the consumer thread sleeps between
+/// deliveries, as it does serving a scenario's messages.
+pub const SERVICE: Duration = Duration::from_millis(1);
+
 /// A phase may take at most this long (a server that stalls fails the run, not hangs it).
 const PHASE_LIMIT: Duration = Duration::from_secs(60);
 
@@ -204,71 +218,102 @@ async fn limit<T>(
         .map_err(|_| format!("{what}: no progress within {} s", PHASE_LIMIT.as_secs()))?
 }
 
-async fn phases(
+/// Phases 1 and 2, on threads that call the client as the load test's do.
+fn threaded_phases(
+    rt: &tokio::runtime::Runtime,
     pch: &lapin::Channel,
     cch: &lapin::Channel,
     q: &str,
     t0: Instant,
     plan: Plan,
-) -> Result<(LatencyHistogram, LatencyHistogram, f64), String> {
+) -> Result<(LatencyHistogram, LatencyHistogram), String> {
     let e = |e: lapin::Error| e.to_string();
-    // Phase 1: spaced publishes, an eager consumer.
-    let mut consumer = consume(cch, q, 100).await?;
+    let give_up = Instant::now() + PHASE_LIMIT;
+    // The next delivery, as the driver's consumer waits for it (polling a stop deadline).
+    let next = |consumer: &mut lapin::Consumer, what: &str| loop {
+        if Instant::now() > give_up {
+            return Err(format!("{what}: no progress within {} s", PHASE_LIMIT.as_secs()));
+        }
+        match rt.block_on(async { tokio::time::timeout(super::RECV_POLL, consumer.next()).await }) {
+            Err(_) => continue,
+            Ok(Some(Ok(d))) => return Ok(d),
+            Ok(Some(Err(x))) => return Err(x.to_string()),
+            Ok(None) => return Err("consumer closed".into()),
+        }
+    };
+    // Phase 1: a paced publisher thread, a consumer on this one.
+    let mut consumer = rt.block_on(consume(cch, q, 100))?;
+    let stop = AtomicBool::new(false);
     let mut pd = LatencyHistogram::new();
-    limit("publish -> deliver", async {
-        let recv = async {
+    let received = std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            let mut pacer = Pacer::new();
+            let start = Instant::now();
+            for k in 1..=u64::from(plan.probes) {
+                if !pacer.wait_until(start + Duration::from_millis(10 * k), &stop) {
+                    return Ok(());
+                }
+                rt.block_on(publish(pch, q, stamped(t0))).map_err(e)?;
+            }
+            Ok::<_, String>(())
+        });
+        let recv = (|| {
             for _ in 0..plan.probes {
-                let Some(d) = consumer.next().await else { return Err("consumer closed".into()) };
-                let d = d.map_err(e)?;
+                let d = next(&mut consumer, "publish -> deliver")?;
                 let now = t0.elapsed().as_nanos() as i64;
                 if let Some(AMQPValue::LongLongInt(sent)) =
                     d.properties.headers().as_ref().and_then(|h| h.inner().get(SENT).cloned())
                 {
                     pd.record((now - sent).max(0) as f64 * 1e-9);
                 }
-                d.acker.ack(BasicAckOptions::default()).await.map_err(e)?;
+                rt.block_on(d.acker.ack(BasicAckOptions::default())).map_err(e)?;
             }
             Ok::<_, String>(())
-        };
-        let send = async {
-            let mut tick = tokio::time::interval(Duration::from_millis(10));
-            for _ in 0..plan.probes {
-                tick.tick().await;
-                publish(pch, q, stamped(t0)).await.map_err(e)?;
-            }
-            Ok::<_, String>(())
-        };
-        let (r, s) = futures_lite::future::zip(recv, send).await;
-        r.and(s)
-    })
-    .await?;
-    cancel(cch, &consumer).await;
-    // Phase 2: a confirmed backlog, then prefetch 1 and the gaps between deliveries.
-    limit("backlog", async {
+        })();
+        stop.store(true, Ordering::Relaxed);
+        let sent = sender.join().unwrap_or_else(|_| Err("the publisher thread panicked".into()));
+        recv.and(sent)
+    });
+    rt.block_on(cancel(cch, &consumer));
+    received?;
+    // Phase 2: a confirmed backlog, then prefetch 1 and the gaps from an ack to the next
+    // delivery.
+    rt.block_on(limit("backlog", async {
         for _ in 0..plan.backlog {
             publish(pch, q, BasicProperties::default()).await.map_err(e)?;
         }
         pch.wait_for_confirms().await.map_err(e).map(|_| ())
-    })
-    .await?;
-    let mut consumer = consume(cch, q, 1).await?;
+    }))?;
+    let mut consumer = rt.block_on(consume(cch, q, 1))?;
     let mut ack = LatencyHistogram::new();
-    limit("ack round trip", async {
-        let mut last: Option<Instant> = None;
+    let never = AtomicBool::new(false);
+    let mut pacer = Pacer::new();
+    let looped = (|| {
+        let mut acked_at: Option<Instant> = None;
         for _ in 0..plan.backlog {
-            let Some(d) = consumer.next().await else { return Err("consumer closed".into()) };
-            let d = d.map_err(e)?;
-            let now = Instant::now();
-            if let Some(l) = last {
-                ack.record((now - l).as_secs_f64());
+            let d = next(&mut consumer, "ack round trip")?;
+            if let Some(a) = acked_at {
+                ack.record(a.elapsed().as_secs_f64());
             }
-            d.acker.ack(BasicAckOptions::default()).await.map_err(e)?;
-            last = Some(Instant::now());
+            pacer.wait_until(Instant::now() + SERVICE, &never);
+            acked_at = Some(Instant::now());
+            rt.block_on(d.acker.ack(BasicAckOptions::default())).map_err(e)?;
         }
-        Ok(())
-    })
-    .await?;
-    cancel(cch, &consumer).await;
+        Ok::<_, String>(())
+    })();
+    rt.block_on(cancel(cch, &consumer));
+    looped?;
+    Ok((pd, ack))
+}
+
+/// Phase 3: the highest rate one queue sustains.
+async fn flood_phase(
+    pch: &lapin::Channel,
+    cch: &lapin::Channel,
+    q: &str,
+    plan: Plan,
+) -> Result<f64, String> {
+    let e = |e: lapin::Error| e.to_string();
     // Phase 3: flood, drain, count what was delivered in the window.
     let mut consumer = consume(cch, q, 100).await?;
     let delivered = limit("highest rate", async {
@@ -303,5 +348,5 @@ async fn phases(
     })
     .await?;
     cancel(cch, &consumer).await;
-    Ok((pd, ack, delivered))
+    Ok(delivered)
 }
