@@ -56,6 +56,17 @@ pub fn calibrate(a: CalibrateArgs) -> Result<(), CliError> {
             ms(k.p99),
             m.max_rate
         );
+        if let Some(q) = &m.quorum {
+            eprintln!(
+                "quorum queue: publish -> deliver mean {} (p50 {}, p99 {}); ack round trip mean {} (p50 {}, p99 {})",
+                ms(q.publish_deliver.mean),
+                ms(q.publish_deliver.p50),
+                ms(q.publish_deliver.p99),
+                ms(q.ack_round_trip.mean),
+                ms(q.ack_round_trip.p50),
+                ms(q.ack_round_trip.p99)
+            );
+        }
     }
     match &a.out {
         Some(path) => std::fs::write(path, &text).map_err(|e| {

@@ -19,6 +19,7 @@
 //! The result becomes a scenario fragment ([`crate::scenario::calibration`]).
 
 use super::{Link, RabbitError, redact, runtime};
+use crate::loadtest::pacer::Pacer;
 use crate::stats::LatencyHistogram;
 use futures_lite::StreamExt;
 use lapin::BasicProperties;
@@ -27,7 +28,6 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use crate::loadtest::pacer::Pacer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -40,11 +40,14 @@ pub struct Plan {
     pub backlog: u32,
     /// Length of phase 3.
     pub flood: Duration,
+    /// Phases 1 and 2 again on a quorum queue (what a scenario's queue with
+    /// `delivery_limit` is declared as).
+    pub quorum: bool,
 }
 
 impl Default for Plan {
     fn default() -> Self {
-        Plan { probes: 400, backlog: 1000, flood: Duration::from_secs(4) }
+        Plan { probes: 400, backlog: 1000, flood: Duration::from_secs(4), quorum: true }
     }
 }
 
@@ -72,6 +75,29 @@ pub struct Measured {
     pub ack_round_trip: Spread,
     /// Phase 3, messages per second.
     pub max_rate: f64,
+    /// Phases 1 and 2 on a quorum queue, when measured.
+    pub quorum: Option<Figures>,
+}
+
+/// Phases 1 and 2 of one kind of queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Phase 1.
+    pub publish_deliver: Spread,
+    /// Phase 2.
+    pub ack_round_trip: Spread,
+}
+
+impl Figures {
+    /// Half the ack round trip (its mean).
+    pub fn network_delay(&self) -> f64 {
+        self.ack_round_trip.mean / 2.0
+    }
+
+    /// The publish → deliver mean less the one-way delay (at least 0).
+    pub fn broker_overhead(&self) -> f64 {
+        (self.publish_deliver.mean - self.network_delay()).max(0.0)
+    }
 }
 
 impl Measured {
@@ -87,36 +113,53 @@ impl Measured {
     /// The scenario fragment `run`, `analyze` and `compare --calibration` read.
     pub fn to_toml(&self, url: &str) -> String {
         let us = |s: f64| format!("\"{:.1}us\"", s * 1e6);
-        let p = &self.publish_deliver;
-        let a = &self.ack_round_trip;
-        format!(
+        let spread = |s: &Spread| {
+            format!(
+                "{{ mean = {:e}, p50 = {:e}, p99 = {:e}, samples = {} }}",
+                s.mean, s.p50, s.p99, s.samples
+            )
+        };
+        let mut t = format!(
             "# mqsim calibrate against {server} at {url}: real time.\n\
              # Applied by run/analyze/compare --calibration (docs/scenario.md, \"Calibration\"):\n\
              # every consumer group's network_delay grows by network_delay and every producer's\n\
-             # publish_delay by broker_overhead, each divided by the scenario's [loadtest] time_scale.\n\
+             # publish_delay by broker_overhead, each divided by the scenario's [loadtest] time_scale\n\
+             # ([calibration.quorum]'s figures for quorum queues, those with delivery_limit).\n\
              [calibration]\n\
              server = \"{server}\"\n\
              network_delay = {nd}      # one way broker <-> consumer: half the ack round trip\n\
              broker_overhead = {bo}    # publish path: publish -> deliver mean at low load, less network_delay\n\
-             max_rate = {rate:.0}           # msgs/s one queue sustained (consumer doing no work): a capacity check\n\
-             \n\
-             [calibration.measured]     # seconds; for the record, not applied\n\
-             publish_deliver = {{ mean = {:e}, p50 = {:e}, p99 = {:e}, samples = {} }}\n\
-             ack_round_trip = {{ mean = {:e}, p50 = {:e}, p99 = {:e}, samples = {} }}\n",
-            p.mean,
-            p.p50,
-            p.p99,
-            p.samples,
-            a.mean,
-            a.p50,
-            a.p99,
-            a.samples,
+             max_rate = {rate:.0}           # msgs/s one queue sustained (consumer doing no work): a capacity check\n",
             server = self.server,
             url = redact(url),
             nd = us(self.network_delay()),
             bo = us(self.broker_overhead()),
             rate = self.max_rate,
-        )
+        );
+        if let Some(q) = &self.quorum {
+            t += &format!(
+                "\n[calibration.quorum]        # the same on a quorum queue (durable, replicated log)\n\
+                 network_delay = {}\n\
+                 broker_overhead = {}\n",
+                us(q.network_delay()),
+                us(q.broker_overhead())
+            );
+        }
+        t += &format!(
+            "\n[calibration.measured]     # seconds; for the record, not applied\n\
+             publish_deliver = {}\n\
+             ack_round_trip = {}\n",
+            spread(&self.publish_deliver),
+            spread(&self.ack_round_trip)
+        );
+        if let Some(q) = &self.quorum {
+            t += &format!(
+                "quorum_publish_deliver = {}\nquorum_ack_round_trip = {}\n",
+                spread(&q.publish_deliver),
+                spread(&q.ack_round_trip)
+            );
+        }
+        t
     }
 }
 
@@ -168,15 +211,52 @@ pub fn calibrate(url: &str, plan: Plan) -> Result<Measured, RabbitError> {
         )
         .await
     });
+    let quorum = match (&result, plan.quorum) {
+        (Ok(_), true) => Some(quorum_phases(&rt, &pch, &cch, &name, t0, plan)),
+        _ => None,
+    };
     consumer.close();
     publisher.close();
     let (pd, ack, rate) = result.map_err(|e| fail("calibrating", e))?;
+    let quorum = quorum.transpose().map_err(|e| fail("calibrating a quorum queue", e))?;
     Ok(Measured {
         server: format!("{} {}", info.product, info.version),
         publish_deliver: spread(&pd),
         ack_round_trip: spread(&ack),
         max_rate: rate,
+        quorum,
     })
+}
+
+/// Phases 1 and 2 on a quorum queue of its own (`<name>-quorum`), deleted afterwards.
+fn quorum_phases(
+    rt: &tokio::runtime::Runtime,
+    pch: &lapin::Channel,
+    cch: &lapin::Channel,
+    name: &str,
+    t0: Instant,
+    plan: Plan,
+) -> Result<Figures, String> {
+    let q = format!("{name}-quorum");
+    let mut args = FieldTable::default();
+    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    rt.block_on(pch.queue_declare(
+        q.as_str().into(),
+        // Quorum queues must be durable.
+        QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() },
+        args,
+    ))
+    .map_err(|e| format!("declaring {q}: {e}"))?;
+    let r = threaded_phases(rt, pch, cch, &q, t0, plan);
+    let _ = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            pch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()),
+        )
+        .await
+    });
+    let (pd, ack) = r?;
+    Ok(Figures { publish_deliver: spread(&pd), ack_round_trip: spread(&ack) })
 }
 
 fn stamped(t0: Instant) -> BasicProperties {

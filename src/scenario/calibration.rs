@@ -25,6 +25,9 @@ pub struct Calibration {
     pub broker_overhead: f64,
     /// Messages per second one queue sustained with a consumer doing no work.
     pub max_rate: Option<f64>,
+    /// `[calibration.quorum]`: (network_delay, broker_overhead) measured on a quorum
+    /// queue, for the scenario's queues declared as one (those with `delivery_limit`).
+    pub quorum: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,10 +45,19 @@ struct RawCalibration {
     broker_overhead: String,
     #[serde(default)]
     max_rate: Option<f64>,
+    #[serde(default)]
+    quorum: Option<RawQuorum>,
     /// The raw measurements, kept for the record; not applied.
     #[serde(default)]
     #[allow(dead_code)]
     measured: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuorum {
+    network_delay: String,
+    broker_overhead: String,
 }
 
 impl Calibration {
@@ -73,7 +85,14 @@ impl Calibration {
         {
             return Err(err("calibration.max_rate", format!("must be > 0 msgs/s, got {r}")));
         }
-        Ok(Calibration { network_delay, broker_overhead, max_rate: c.max_rate })
+        let quorum = match &c.quorum {
+            None => None,
+            Some(q) => Some((
+                dur("calibration.quorum.network_delay", &q.network_delay)?,
+                dur("calibration.quorum.broker_overhead", &q.broker_overhead)?,
+            )),
+        };
+        Ok(Calibration { network_delay, broker_overhead, max_rate: c.max_rate, quorum })
     }
 
     /// Applies the calibration to `model` (see the module docs) and returns notes on what
@@ -83,6 +102,12 @@ impl Calibration {
         let scale = model.loadtest.time_scale;
         let add = self.network_delay / scale;
         let publish = self.broker_overhead / scale;
+        // A queue with `delivery_limit` is a quorum queue on RabbitMQ: its own figures.
+        let quorum_q: Vec<bool> = model.queues.iter().map(|q| q.delivery_limit.is_some()).collect();
+        let figures = |quorum: bool| match self.quorum {
+            Some((nd, bo)) if quorum => (nd / scale, bo / scale),
+            _ => (add, publish),
+        };
         let mut notes = Vec::new();
         for g in &mut model.groups {
             if g.crash.is_some() {
@@ -91,10 +116,11 @@ impl Calibration {
                     g.name
                 ));
             }
-            g.network_delay += add;
+            g.network_delay += figures(quorum_q[g.queue]).0;
         }
         for p in &mut model.producers {
-            p.publish_delay += publish;
+            // A producer reaching a quorum queue pays its publish path (the replicated log).
+            p.publish_delay += figures(p.routes.iter().any(|&q| quorum_q[q])).1;
         }
         notes.push(format!(
             "calibration: every consumer group's network_delay + {} and every producer's publish_delay + {} (scenario time: {} and {} real at time_scale {scale})",
@@ -103,6 +129,15 @@ impl Calibration {
             crate::dist::fmt_secs(self.network_delay),
             crate::dist::fmt_secs(self.broker_overhead)
         ));
+        if let Some((nd, bo)) = self.quorum
+            && quorum_q.iter().any(|&q| q)
+        {
+            notes.push(format!(
+                "calibration: quorum queues (delivery_limit) and the producers reaching them take [calibration.quorum]'s figures: network_delay + {}, publish_delay + {}",
+                crate::dist::fmt_secs(nd / scale),
+                crate::dist::fmt_secs(bo / scale)
+            ));
+        }
         if let Some(max) = self.max_rate {
             let theory = crate::analytic::analyze(model);
             for q in &theory.queues {
@@ -199,5 +234,37 @@ network_delay = "1ms"
         let mut m = Model::from_toml(MODEL, "m.toml").unwrap();
         let notes = slow.apply(&mut m).unwrap();
         assert!(notes.iter().any(|n| n.contains("queue \"q\"")), "{notes:?}");
+    }
+
+    #[test]
+    fn quorum_queues_and_their_producers_take_the_quorum_figures() {
+        let text = FRAGMENT.replace(
+            "[calibration.measured]",
+            "[calibration.quorum]\nnetwork_delay = \"1ms\"\nbroker_overhead = \"2ms\"\n[calibration.measured]",
+        );
+        let c = Calibration::from_toml(&text, "cal.toml").unwrap();
+        assert_eq!(c.quorum, Some((0.001, 0.002)));
+        let model = MODEL.replace(
+            "[[queues]]\nname = \"q\"\n",
+            "[[queues]]\nname = \"q\"\ndelivery_limit = 3\n",
+        );
+        let mut m = Model::from_toml(&model, "m.toml").unwrap();
+        let notes = c.apply(&mut m).unwrap();
+        // 1 ms and 2 ms real at time_scale 0.05: 20 ms and 40 ms of scenario time.
+        for g in &m.groups {
+            assert!((g.network_delay - 0.021).abs() < 1e-12, "{}", g.network_delay);
+        }
+        assert!((m.producers[0].publish_delay - 0.040).abs() < 1e-12);
+        assert!(notes.iter().any(|n| n.contains("quorum")), "{notes:?}");
+        // A classic queue keeps the classic figures.
+        let mut m = Model::from_toml(MODEL, "m.toml").unwrap();
+        c.apply(&mut m).unwrap();
+        assert!((m.groups[0].network_delay - 0.005).abs() < 1e-12);
+        let e = Calibration::from_toml(
+            &text.replace("broker_overhead = \"2ms\"", "overhead = \"2ms\""),
+            "cal.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cal.toml"), "{e}");
     }
 }
