@@ -179,6 +179,11 @@ fn rabbitmq_refuses_by_name_what_it_does_not_publish() {
             "routing_keys = [{ key = \"a\", weight = 1.0 }, { key = \"b\", weight = 1.0 }]\n",
             "`routing_keys`",
         ),
+        (
+            "arrival = { dist = \"exponential\", rate = 20.0 }",
+            "publish_delay = \"1ms\"\n",
+            "`publish_delay`",
+        ),
     ];
     for (arrival, extra, what) in cases {
         let text = TWO_QUEUES.replacen(arrival, &format!("{arrival}\n{extra}"), 1);
@@ -289,6 +294,7 @@ fn rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_
         probes: 100,
         backlog: 200,
         flood: Duration::from_secs(1),
+        quorum: true,
     };
     let m = mqsim::rabbitmq::calibrate::calibrate(&url(), plan).unwrap();
     assert!(m.server.starts_with("RabbitMQ "), "{m:?}");
@@ -304,6 +310,14 @@ fn rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_
     let c = mqsim::scenario::calibration::Calibration::from_toml(&text, "cal.toml").unwrap();
     assert!((c.network_delay - m.network_delay()).abs() < 1e-6, "{text}");
     assert!(c.network_delay > 0.0 && c.broker_overhead >= 0.0, "{text}");
+    // The quorum queue's figures too, in the fragment as measured.
+    let q = m.quorum.expect("measured on a quorum queue");
+    assert_eq!(q.publish_deliver.samples, 100, "{m:?}");
+    for s in [&q.publish_deliver, &q.ack_round_trip] {
+        assert!(s.mean > 0.0 && s.p99 >= s.p50 && s.p99 < 1.0, "{m:?}");
+    }
+    let (nd, bo) = c.quorum.expect("[calibration.quorum] written");
+    assert!((nd - q.network_delay()).abs() < 1e-6 && bo >= 0.0, "{text}");
     if let Some(left) = leftovers() {
         assert!(left.is_empty(), "left on the server: {left:?}");
     }
