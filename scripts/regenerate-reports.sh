@@ -27,6 +27,8 @@ for f in scenarios/fidelity/mm1-rho05.toml scenarios/mmc.toml scenarios/fidelity
   name=$(basename "$f" .toml)
   "$mq" compare "$f" --quiet --duration 60s --out "reports/compare-$name" > /dev/null
 done
+# reports/rabbitmq/ needs a live RabbitMQ and is regenerated on its own, by hand:
+#   scripts/rabbitmq.sh start && scripts/rabbitmq-reports.sh
 echo "== index"
 cargo run --release --quiet --example reports_index -- reports
 echo "reports regenerated"

@@ -234,6 +234,19 @@ fn lifecycle_cells(quick: bool, reps: u32, customers: u64) -> Vec<Cell> {
             reps,
             2010,
         ),
+        // A calibrated model's shape: publish_delay shifts every latency by exactly 20 ms
+        // on top of the exact M/G/1 of the credit loop.
+        lifecycle_cell(
+            "M/M/1 prefetch=1 publish_delay=20ms network_delay=10ms rho'=0.7",
+            5.8,
+            1,
+            "publish_delay = 0.02",
+            "",
+            "network_delay = 0.01",
+            customers,
+            reps,
+            2012,
+        ),
     ];
     if !quick {
         out.push(lifecycle_cell(

@@ -93,13 +93,14 @@ use crate::scenario::Model;
 /// Analyses every queue of the model: traffic equations, then one model per queue, then
 /// end-to-end means along each producer's paths. Never panics on a valid [`Model`].
 pub fn analyze(model: &Model) -> AnalyticReport {
-    let (queues, end_to_end_s) = if model.queues.iter().any(|q| q.dead_letter.is_some()) {
+    let (mut queues, mut end_to_end_s) = if model.queues.iter().any(|q| q.dead_letter.is_some()) {
         deadletter::solve(model)
     } else {
         let queues = traffic::solve(model);
         let paths = network::end_to_end(model, &queues);
         (queues, paths)
     };
+    transport::publish_delay(model, &mut queues, &mut end_to_end_s);
     AnalyticReport {
         scenario: model.name.clone(),
         backend: "analytic".into(),

@@ -546,3 +546,46 @@ service = { dist = "exponential", mean = 0.9 }
         *out.curves[0].wait.replicated.iter().find(|r| (r.0 - 0.99).abs() < 1e-12).unwrap();
     check("wait p99", q.wait_s.p99.unwrap(), Some(p99), Some(h));
 }
+
+/// `publish_delay` shifts the arrivals, not the queueing: a queue fed by one delayed
+/// producer keeps its model and exactness with every latency d later; a queue that also
+/// takes `then` traffic shifts its mean by the delayed share (and says it is approximate);
+/// each producer's end-to-end paths grow by its own delay.
+#[test]
+fn publish_delay_shifts_latencies_by_the_delayed_share() {
+    let plain = analyze_checked(&model(PIPELINE));
+    let text = PIPELINE
+        .replacen(
+            "routing_key = \"orders\"\n",
+            "routing_key = \"orders\"\npublish_delay = \"20ms\"\n",
+            1,
+        )
+        .replacen(
+            "routing_key = \"payments\"\n",
+            "routing_key = \"payments\"\npublish_delay = \"10ms\"\n",
+            1,
+        );
+    let m = model(&text);
+    assert_eq!(m.producers.iter().map(|p| p.publish_delay).collect::<Vec<_>>(), [0.02, 0.01]);
+    let r = analyze(&m);
+    let (o0, o1) = (plain.queue("orders").unwrap(), r.queue("orders").unwrap());
+    assert!(o1.exact && o1.model == o0.model);
+    for (a, b) in [(&o0.wait_s, &o1.wait_s), (&o0.sojourn_s, &o1.sojourn_s)] {
+        for q in [0.5, 0.99] {
+            assert!(close(b.percentile(q).unwrap(), a.percentile(q).unwrap() + 0.02, 1e-12));
+        }
+        assert!(close(b.mean.unwrap(), a.mean.unwrap() + 0.02, 1e-12));
+    }
+    assert_eq!(o1.queue_length.mean, o0.queue_length.mean, "queueing unchanged");
+    let (p0, p1) = (plain.queue("payments").unwrap(), r.queue("payments").unwrap());
+    // 6 of its 70 msgs/s come straight from `batch`, 10 ms late; the rest through `then`.
+    let share = 6.0 / 70.0 * 0.01;
+    assert!(close(p1.wait_s.mean.unwrap(), p0.wait_s.mean.unwrap() + share, 1e-9));
+    assert!(!p1.exact && p1.notes.iter().any(|n| n.contains("APPROXIMATE")));
+    let path = |r: &AnalyticReport, p: &str| {
+        r.end_to_end_s.iter().find(|e| e.producer == p).unwrap().mean.unwrap()
+    };
+    // The path sums were taken before the shift: each grows by its producer's delay only.
+    assert!(close(path(&r, "web"), path(&plain, "web") + 0.02, 1e-9));
+    assert!(close(path(&r, "batch"), path(&plain, "batch") + 0.01, 1e-9));
+}

@@ -21,6 +21,10 @@ pub struct AnalyzeArgs {
     /// overrides the scenario's `simulation.window`.
     #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     window: Option<f64>,
+    /// Apply a calibration fragment written by `mqsim calibrate` (docs/scenario.md,
+    /// "Calibration").
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
     /// No warnings on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -30,6 +34,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<(), CliError> {
     super::output::prepare_out(a.out.as_deref())?;
     let mut model = load(&a.scenario.file)?;
     super::apply_window(&mut model, a.window, "--window")?;
+    super::calibrate::apply(&mut model, a.calibration.as_deref(), a.quiet)?;
     if !a.quiet {
         warn_model(&model);
     }

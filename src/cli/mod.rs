@@ -4,6 +4,7 @@
 
 mod analyze;
 mod bench;
+mod calibrate;
 mod check;
 mod compare;
 mod loadtest;
@@ -38,6 +39,8 @@ enum Command {
     Loadtest(loadtest::LoadtestArgs),
     /// Theory, simulation and the real broker side by side for every queue.
     Compare(compare::CompareArgs),
+    /// Measure a live RabbitMQ and write the calibration fragment (`--calibration FILE`).
+    Calibrate(calibrate::CalibrateArgs),
     /// How many consumers a group needs to meet a latency, utilization or loss target.
     Size(size::SizeArgs),
     /// A what-if grid over scenario parameters, in parallel (or as a jobs file).
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::check(a),
         Command::Loadtest(a) => loadtest::loadtest(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Calibrate(a) => calibrate::calibrate(a),
         Command::Size(a) => size::size(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Merge(a) => sweep::merge(a),

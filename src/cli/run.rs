@@ -38,6 +38,10 @@ pub struct RunArgs {
     /// Worker threads for replications (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
+    /// Apply a calibration fragment written by `mqsim calibrate` (docs/scenario.md,
+    /// "Calibration").
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
     /// No progress bar and no warnings.
     #[arg(long, short)]
     quiet: bool,
@@ -62,6 +66,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         model.simulation.max_replications = model.simulation.max_replications.max(r);
     }
     super::apply_window(&mut model, a.window, "--window")?;
+    super::calibrate::apply(&mut model, a.calibration.as_deref(), a.quiet)?;
     super::refuse_absurd_run(&model, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
     if !a.quiet {
         warn_model(&model);

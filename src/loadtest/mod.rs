@@ -366,6 +366,8 @@ struct PublisherJob {
     schedule: ArrivalSchedule,
     /// The producer's TTL, real seconds.
     ttl: Option<f64>,
+    /// `publish_delay` in real time (`None`: none).
+    publish_delay: Option<Duration>,
     priority: Priority,
     /// Its [`Stream::Priority`] stream (a fixed priority draws nothing from it).
     priority_rng: Xoshiro256PlusPlus,
@@ -388,6 +390,7 @@ fn run_publisher(job: PublisherJob) -> PublisherResult {
         mut batch_rng,
         schedule,
         ttl,
+        publish_delay,
         priority,
         mut priority_rng,
         start,
@@ -404,7 +407,11 @@ fn run_publisher(job: PublisherJob) -> PublisherResult {
             break;
         }
         let late = scheduled.elapsed();
-        let msg = Msg { producer: index as u32, first_scheduled: scheduled, entered: scheduled };
+        // `publish_delay`: the schedule's instants are those at which messages reach the
+        // broker (as in the simulator); each was published that long before, and its
+        // latencies count from then.
+        let born = publish_delay.and_then(|d| scheduled.checked_sub(d)).unwrap_or(scheduled);
+        let msg = Msg { producer: index as u32, first_scheduled: born, entered: born };
         // Drawn per publish and per message, in the simulator's engine's order.
         let n = batch.as_ref().map_or(1, |b| crate::scenario::batch_size(b, &mut batch_rng));
         let mut closed = false;
@@ -1012,6 +1019,9 @@ fn spawn_publishers(crew: &mut Crew, model: &Model) -> Result<(), LoadtestError>
             schedule: ArrivalSchedule::new(model, pi),
             // The broker's clock is real seconds.
             ttl: p.ttl.map(|t| t * scale),
+            publish_delay: Duration::try_from_secs_f64(p.publish_delay * scale)
+                .ok()
+                .filter(|d| !d.is_zero()),
             priority: p.priority.clone(),
             priority_rng: stream_rng(model.simulation.seed, Stream::Priority(pi)),
             start: Arc::clone(&crew.start),

@@ -863,3 +863,51 @@ fn real_curves_have_a_batch_means_band_around_the_pooled_line() {
         assert!(b.1 <= v && v <= b.2, "{q}: {v} outside {b:?}");
     }
 }
+
+/// `publish_delay` on both back ends: messages reach the broker on the scenario's schedule,
+/// each published 20 ms before, so with an idle consumer every wait is the 20 ms (the
+/// simulator's exactly; the real broker's at least that, by a little more), and counts
+/// balance.
+#[test]
+fn publish_delay_shifts_every_latency_on_both_back_ends() {
+    let _serial = cpu_heavy();
+    let m = model(
+        r#"
+[simulation]
+horizon = "100s"
+warmup = "1s"
+replications = 1
+seed = 43
+[loadtest]
+time_scale = 1.0
+horizon = "1s"
+warmup = "0.2s"
+[[producers]]
+name = "p"
+routing_key = "q"
+arrival = { dist = "constant", value = "10ms" }
+publish_delay = "20ms"
+[[queues]]
+name = "q"
+[[consumers]]
+name = "c"
+queue = "q"
+count = 1
+prefetch = 1
+service = { dist = "constant", value = "2ms" }
+"#,
+    );
+    let sim = crate::sim::run(&m, None, &crate::sim::NoProgress).report;
+    let s = &sim.queues[0];
+    for v in [s.wait_s.p50, s.wait_s.p99] {
+        assert!((v.unwrap() - 0.020).abs() <= 0.020 * 1e-3, "{:?}", s.wait_s);
+    }
+    assert!((s.sojourn_s.p50.unwrap() - 0.022).abs() <= 0.022 * 1e-3, "{:?}", s.sojourn_s);
+    let e2e = sim.end_to_end_s[0].latency.p50.unwrap();
+    assert!((e2e - 0.022).abs() <= 0.022 * 1e-3, "{e2e}");
+    let r = run_loadtest(&m, &|_| {}).unwrap();
+    let q = &r.queues[0];
+    assert!(q.counts.balanced(), "{:?}", q.counts);
+    let w = q.wait_s.p50.unwrap();
+    assert!((0.020 * 0.99..0.020 + 0.004).contains(&w), "{:?}", q.wait_s);
+}

@@ -57,6 +57,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod calibrate;
 mod server;
 
 pub use server::server_info;
@@ -368,27 +369,36 @@ impl Topology {
         Err(RabbitError::Declare { url: self.link.url.clone(), object: object.into(), reason })
     }
 
-    /// Messages the server holds ready in queue `i` (a passive declare).
+    /// Messages the server holds ready in queue `i` (a passive declare), once it counts no
+    /// consumer: a quorum queue learns of a closed connection through its log, a moment
+    /// after the close, and only then returns what the consumer held; asked again every
+    /// 20 ms for up to [`RPC_TIMEOUT`].
     fn message_count(&mut self, i: usize) -> Result<u32, RabbitError> {
         let name = self.queues[i].clone();
-        let ch = self.channel.clone();
-        let options = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
-        let n = name.clone();
-        self.rpc(&format!("queue \"{name}\" (passive)"), async move {
-            ch.queue_declare(n.as_str().into(), options, FieldTable::default())
-                .await
-                .map(|q| (q.message_count(), q.consumer_count()))
-        })
-        .and_then(|(m, c)| {
+        let give_up = Instant::now() + RPC_TIMEOUT;
+        loop {
+            let ch = self.channel.clone();
+            let options = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+            let n = name.clone();
+            let (m, c) = self.rpc(&format!("queue \"{name}\" (passive)"), async move {
+                ch.queue_declare(n.as_str().into(), options, FieldTable::default())
+                    .await
+                    .map(|q| (q.message_count(), q.consumer_count()))
+            })?;
             if c == 0 {
-                Ok(m)
-            } else {
-                Err(RabbitError::Run {
-                    url: self.link.url.clone(),
-                    reason: format!("queue \"{name}\" still has {c} consumer(s)"),
-                })
+                return Ok(m);
             }
-        })
+            if Instant::now() > give_up {
+                return Err(RabbitError::Run {
+                    url: self.link.url.clone(),
+                    reason: format!(
+                        "queue \"{name}\" still has {c} consumer(s) {} s after they closed",
+                        RPC_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -763,6 +773,12 @@ pub fn run_loadtest_until(
         return Err(RabbitError::Unsupported(format!(
             "consumer group \"{}\" has `network_delay`: against a real RabbitMQ the network is real; remove it (or measure it with `mqsim calibrate`)",
             g.name
+        )));
+    }
+    if let Some(p) = model.producers.iter().find(|p| p.publish_delay > 0.0) {
+        return Err(RabbitError::Unsupported(format!(
+            "producer \"{}\" has `publish_delay`: against a real RabbitMQ the publish path is real; remove it (or measure it with `mqsim calibrate`)",
+            p.name
         )));
     }
     // Features the RabbitMQ driver does not publish yet: refused by name, never ignored.

@@ -1,8 +1,10 @@
 //! Theory, simulation and the real broker side by side: for every queue the same figures
 //! from each back end, and their relative differences. The back end that is missing a
-//! figure (no model, not measured) shows `null`.
+//! figure (no model, not measured) shows `null`. A real RabbitMQ (`compare --broker`) and a
+//! calibrated simulation (`--calibration`) are further columns, present only when asked for,
+//! so a plain comparison's document is unchanged.
 
-use crate::results::{AnalyticReport, Latency, RunReport};
+use crate::results::{AnalyticReport, Latency, RunReport, Server};
 use serde::Serialize;
 
 /// One figure from the three back ends.
@@ -25,6 +27,24 @@ pub struct Figure3 {
     pub real_vs_analytic: Option<f64>,
     /// (real − sim) ÷ sim.
     pub real_vs_sim: Option<f64>,
+    /// The calibrated simulation (`--calibration`); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_calibrated: Option<Option<f64>>,
+    /// Its 95% half-width where one exists; absent without a calibration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_calibrated_ci95: Option<Option<f64>>,
+    /// RabbitMQ (`--broker`); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rabbitmq: Option<Option<f64>>,
+    /// (rabbitmq − analytic) ÷ analytic; absent without `--broker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rabbitmq_vs_analytic: Option<Option<f64>>,
+    /// (rabbitmq − sim) ÷ sim; absent without `--broker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rabbitmq_vs_sim: Option<Option<f64>>,
+    /// (rabbitmq − sim_calibrated) ÷ sim_calibrated; absent without both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rabbitmq_vs_sim_calibrated: Option<Option<f64>>,
 }
 
 /// One queue's comparison.
@@ -57,6 +77,33 @@ pub struct Comparison3 {
     /// Per consumer group of a topic, named `TOPIC/GROUP` (absent without topics).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<QueueComparison>,
+    /// The RabbitMQ run's time scale, server and fidelity; absent without `--broker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rabbitmq: Option<RabbitSide>,
+}
+
+/// What a comparison says about its RabbitMQ run as a whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct RabbitSide {
+    /// The server's product and version.
+    pub server: Option<Server>,
+    /// Real seconds per scenario second.
+    pub time_scale: Option<f64>,
+    /// Real-clock fidelity of the emulated service.
+    pub service_error_mean: Option<f64>,
+    /// The calibration applied to the calibrated simulation (its file), if any.
+    pub calibration: Option<String>,
+}
+
+/// The optional columns of a comparison: a real RabbitMQ and a calibrated simulation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extra<'a> {
+    /// A run against RabbitMQ.
+    pub rabbitmq: Option<&'a RunReport>,
+    /// The simulation of the calibrated model.
+    pub calibrated: Option<&'a RunReport>,
+    /// The calibration file's name, for the record.
+    pub calibration: Option<&'a str>,
 }
 
 fn rel(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -73,10 +120,41 @@ fn with_ci(l: &Latency, stat: &str) -> (Option<f64>, Option<f64>) {
 
 /// Builds the comparison; `real` is optional (e.g. `--no-real`).
 pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport>) -> Comparison3 {
+    compare_with(theory, sim, real, Extra::default())
+}
+
+/// A queue's figure from a report by metric name (the same names as the figures').
+fn figure_of(q: &crate::results::QueueReport, metric: &str) -> (Option<f64>, Option<f64>) {
+    let lat = |l: &Latency, stat: &str| with_ci(l, stat);
+    match metric.split_once('.') {
+        Some(("wait_s", stat)) => lat(&q.wait_s, stat),
+        Some(("sojourn_s", stat)) => lat(&q.sojourn_s, stat),
+        Some(("queue_length", "mean")) => (Some(q.queue_length.mean), q.queue_length.ci95),
+        _ => match metric {
+            "throughput" => (Some(q.throughput.mean), q.throughput.ci95),
+            "utilization" => (Some(q.utilization.mean), q.utilization.ci95),
+            "loss_probability" => (Some(q.loss_probability.mean), q.loss_probability.ci95),
+            "expire_probability" => {
+                q.expire_probability.as_ref().map_or((None, None), |e| (Some(e.mean), e.ci95))
+            }
+            _ => (None, None),
+        },
+    }
+}
+
+/// Builds the comparison with the optional columns of `extra`.
+pub fn compare_with(
+    theory: &AnalyticReport,
+    sim: &RunReport,
+    real: Option<&RunReport>,
+    extra: Extra<'_>,
+) -> Comparison3 {
     let mut queues = Vec::new();
     for sq in &sim.queues {
         let a = theory.queue(&sq.name);
         let rq = real.and_then(|r| r.queues.iter().find(|q| q.name == sq.name));
+        let mq = extra.rabbitmq.map(|r| r.queues.iter().find(|q| q.name == sq.name));
+        let cq = extra.calibrated.map(|r| r.queues.iter().find(|q| q.name == sq.name));
         let mut figures = Vec::new();
         let mut push = |metric: String,
                         an: Option<f64>,
@@ -91,6 +169,12 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
                 sim_vs_analytic: rel(s, an),
                 real_vs_analytic: rel(re, an),
                 real_vs_sim: rel(re, s),
+                sim_calibrated: None,
+                sim_calibrated_ci95: None,
+                rabbitmq: None,
+                rabbitmq_vs_analytic: None,
+                rabbitmq_vs_sim: None,
+                rabbitmq_vs_sim_calibrated: None,
             });
         };
         let stable = a.is_some_and(|a| a.stable);
@@ -161,6 +245,24 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
                 }
             }
         }
+        // The optional columns, by the metric each figure names (priority classes have
+        // none: RabbitMQ's report does not split them the same way).
+        for f in &mut figures {
+            let cal = cq.map(|q| q.map_or((None, None), |q| figure_of(q, &f.metric)));
+            let rab = mq.map(|q| q.and_then(|q| figure_of(q, &f.metric).0));
+            if let Some((c, cci)) = cal {
+                f.sim_calibrated = Some(c);
+                f.sim_calibrated_ci95 = Some(cci);
+            }
+            if let Some(r) = rab {
+                f.rabbitmq = Some(r);
+                f.rabbitmq_vs_analytic = Some(rel(r, f.analytic));
+                f.rabbitmq_vs_sim = Some(rel(r, f.sim));
+                if let Some((c, _)) = cal {
+                    f.rabbitmq_vs_sim_calibrated = Some(rel(r, c));
+                }
+            }
+        }
         queues.push(QueueComparison {
             name: sq.name.clone(),
             model: a.and_then(|a| a.model.clone()),
@@ -175,6 +277,12 @@ pub fn compare(theory: &AnalyticReport, sim: &RunReport, real: Option<&RunReport
         service_error_mean: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_mean)),
         service_error_total: real.and_then(|r| r.timing.as_ref().map(|t| t.service_error_total)),
         queues,
+        rabbitmq: extra.rabbitmq.map(|r| RabbitSide {
+            server: r.server.clone(),
+            time_scale: r.time_scale,
+            service_error_mean: r.timing.as_ref().map(|t| t.service_error_mean),
+            calibration: extra.calibration.map(str::to_string),
+        }),
     }
 }
 
@@ -208,6 +316,12 @@ fn topic_groups(
                     sim_vs_analytic: rel(s, an),
                     real_vs_analytic: rel(re, an),
                     real_vs_sim: rel(re, s),
+                    sim_calibrated: None,
+                    sim_calibrated_ci95: None,
+                    rabbitmq: None,
+                    rabbitmq_vs_analytic: None,
+                    rabbitmq_vs_sim: None,
+                    rabbitmq_vs_sim_calibrated: None,
                 });
             };
             for (name, sl, al, rl) in [

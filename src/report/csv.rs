@@ -339,8 +339,13 @@ pub fn records<T: Serialize>(rows: &[T]) -> Vec<u8> {
 /// The `compare` CSV: one record per queue × figure.
 pub fn comparison(c: &Comparison3) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
+    // The optional columns (`--calibration`, `--broker`) only when present, so a plain
+    // comparison's CSV is unchanged.
+    let first = c.queues.iter().flat_map(|q| q.figures.first()).next();
+    let calibrated = first.is_some_and(|f| f.sim_calibrated.is_some());
+    let rabbit = first.is_some_and(|f| f.rabbitmq.is_some());
     // csv cannot serialise flattened structs (they are maps): one flat record per figure.
-    w.write_record([
+    let mut head = vec![
         "queue",
         "metric",
         "analytic",
@@ -350,12 +355,21 @@ pub fn comparison(c: &Comparison3) -> Vec<u8> {
         "sim_vs_analytic",
         "real_vs_analytic",
         "real_vs_sim",
-    ])
-    .expect("in-memory CSV");
+    ];
+    if calibrated {
+        head.extend(["sim_calibrated", "sim_calibrated_ci95"]);
+    }
+    if rabbit {
+        head.extend(["rabbitmq", "rabbitmq_vs_analytic", "rabbitmq_vs_sim"]);
+        if calibrated {
+            head.push("rabbitmq_vs_sim_calibrated");
+        }
+    }
+    w.write_record(&head).expect("in-memory CSV");
     let o = |v: Option<f64>| v.map_or_else(String::new, |x| x.to_string());
     for q in c.queues.iter().chain(&c.topics) {
         for f in &q.figures {
-            w.write_record([
+            let mut row = vec![
                 q.name.clone(),
                 f.metric.clone(),
                 o(f.analytic),
@@ -365,8 +379,20 @@ pub fn comparison(c: &Comparison3) -> Vec<u8> {
                 o(f.sim_vs_analytic),
                 o(f.real_vs_analytic),
                 o(f.real_vs_sim),
-            ])
-            .expect("in-memory CSV");
+            ];
+            if calibrated {
+                row.push(o(f.sim_calibrated.flatten()));
+                row.push(o(f.sim_calibrated_ci95.flatten()));
+            }
+            if rabbit {
+                row.push(o(f.rabbitmq.flatten()));
+                row.push(o(f.rabbitmq_vs_analytic.flatten()));
+                row.push(o(f.rabbitmq_vs_sim.flatten()));
+                if calibrated {
+                    row.push(o(f.rabbitmq_vs_sim_calibrated.flatten()));
+                }
+            }
+            w.write_record(&row).expect("in-memory CSV");
         }
     }
     w.into_inner().expect("in-memory CSV")

@@ -225,6 +225,32 @@ pub fn latency_figures(
     figs
 }
 
+/// Adds a real RabbitMQ's and a calibrated simulation's percentile curves to the
+/// per-queue latency figures of [`latency_figures`] (`compare --broker --calibration`).
+pub fn add_broker_lines(
+    figs: &mut [Figure],
+    rabbitmq: Option<&RunReport>,
+    calibrated: Option<&RunReport>,
+) {
+    for f in figs.iter_mut() {
+        let Some(stem) = f.stem.strip_prefix("latency-") else { continue };
+        let find = |r: &RunReport| r.queues.iter().find(|q| slug(&q.name) == stem).cloned();
+        if f.panels.len() < 2 {
+            continue;
+        }
+        if let Some(q) = calibrated.and_then(find) {
+            let label = "simulated, calibrated (pooled)";
+            f.panels[0].lines.extend(percentile_line(label, &q.wait_s, false, 4));
+            f.panels[1].lines.extend(percentile_line(label, &q.sojourn_s, false, 4));
+        }
+        if let Some(q) = rabbitmq.and_then(find) {
+            let label = "RabbitMQ (one run, no interval)";
+            f.panels[0].lines.extend(percentile_line(label, &q.wait_s, false, 3));
+            f.panels[1].lines.extend(percentile_line(label, &q.sojourn_s, false, 3));
+        }
+    }
+}
+
 /// Height of one panel, pixels.
 pub const PANEL_H: u32 = 420;
 /// Height of one time-series panel, pixels.

@@ -215,14 +215,22 @@ pub fn compare_headline(c: &Comparison3) -> String {
             let get = |v: Option<f64>| v.map_or("-".to_string(), fmt_duration);
             match f {
                 Some(f) => format!(
-                    "`{}` p99 wait: theory {}{}, simulated {}, real broker {}{}",
+                    "`{}` p99 wait: theory {}{}, simulated {}, real broker {}{}{}",
                     q.name,
                     get(f.analytic),
                     if f.analytic.is_some() && !q.exact { " (not exact)" } else { "" },
                     get(f.sim),
                     get(f.real),
                     f.real_vs_sim
-                        .map_or(String::new(), |e| format!(" ({:+.0}% vs simulated)", 100.0 * e))
+                        .map_or(String::new(), |e| format!(" ({:+.0}% vs simulated)", 100.0 * e)),
+                    f.rabbitmq.map_or(String::new(), |r| format!(
+                        ", RabbitMQ {}{}",
+                        get(r),
+                        f.rabbitmq_vs_sim.flatten().map_or(String::new(), |e| format!(
+                            " ({:+.0}% vs simulated)",
+                            100.0 * e
+                        ))
+                    ))
                 ),
                 None => format!("`{}`: no p99 wait measured", q.name),
             }

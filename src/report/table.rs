@@ -567,7 +567,15 @@ pub fn render_comparison(c: &Comparison3) -> String {
         Some(x) => format!("{x:.4}"),
     };
     let pct = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:+.1}%", x * 100.0));
-    let mut t = Table::new(&[
+    let with_ci = |m: &str, x: Option<f64>, ci: Option<f64>| match (x, ci) {
+        (Some(s), Some(c)) => format!("{} ±{}", v(m, Some(s)), v(m, Some(c))),
+        (s, _) => v(m, s),
+    };
+    // The optional columns appear when any figure has them (`--calibration`, `--broker`).
+    let first = c.queues.iter().flat_map(|q| q.figures.first()).next();
+    let calibrated = first.is_some_and(|f| f.sim_calibrated.is_some());
+    let rabbit = first.is_some_and(|f| f.rabbitmq.is_some());
+    let mut head = vec![
         if c.topics.is_empty() { "queue" } else { "queue or topic/group" },
         "metric",
         "theory",
@@ -576,25 +584,45 @@ pub fn render_comparison(c: &Comparison3) -> String {
         "sim vs theory",
         "real vs theory",
         "real vs sim",
-    ]);
+    ];
+    if calibrated {
+        head.push("sim calibrated");
+    }
+    if rabbit {
+        head.extend(["rabbitmq", "rmq vs theory", "rmq vs sim"]);
+        if calibrated {
+            head.push("rmq vs calibrated");
+        }
+    }
+    let mut t = Table::new(&head);
     for q in c.queues.iter().chain(&c.topics) {
         for f in &q.figures {
-            let sim = match (f.sim, f.sim_ci95) {
-                (Some(s), Some(c)) => {
-                    format!("{} ±{}", v(&f.metric, Some(s)), v(&f.metric, Some(c)))
-                }
-                (s, _) => v(&f.metric, s),
-            };
-            t.row(vec![
+            let mut row = vec![
                 q.name.clone(),
                 f.metric.clone(),
                 v(&f.metric, f.analytic),
-                sim,
+                with_ci(&f.metric, f.sim, f.sim_ci95),
                 v(&f.metric, f.real),
                 pct(f.sim_vs_analytic),
                 pct(f.real_vs_analytic),
                 pct(f.real_vs_sim),
-            ]);
+            ];
+            if calibrated {
+                row.push(with_ci(
+                    &f.metric,
+                    f.sim_calibrated.flatten(),
+                    f.sim_calibrated_ci95.flatten(),
+                ));
+            }
+            if rabbit {
+                row.push(v(&f.metric, f.rabbitmq.flatten()));
+                row.push(pct(f.rabbitmq_vs_analytic.flatten()));
+                row.push(pct(f.rabbitmq_vs_sim.flatten()));
+                if calibrated {
+                    row.push(pct(f.rabbitmq_vs_sim_calibrated.flatten()));
+                }
+            }
+            t.row(row);
         }
     }
     let mut out = format!("{} — theory vs simulation vs real broker\n\n", c.scenario);
@@ -615,6 +643,17 @@ pub fn render_comparison(c: &Comparison3) -> String {
             "\nreal run: time scale {ts}, service error {:+.2}% (mean of ratios), {:+.2}% (total)\n",
             e * 100.0,
             c.service_error_total.unwrap_or(0.0) * 100.0
+        );
+    }
+    if let Some(r) = &c.rabbitmq {
+        out += &format!(
+            "rabbitmq run: {}, time scale {}, service error {}{}\n",
+            r.server
+                .as_ref()
+                .map_or("server unknown".into(), |s| format!("{} {}", s.product, s.version)),
+            r.time_scale.map_or("-".into(), |t| t.to_string()),
+            r.service_error_mean.map_or("-".into(), |e| format!("{:+.2}%", e * 100.0)),
+            r.calibration.as_ref().map_or(String::new(), |f| format!(", calibration {f}"))
         );
     }
     out

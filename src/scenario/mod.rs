@@ -7,6 +7,7 @@
 //! carries the field path (`consumers[2].service.cv`) and, where it can be found, the line.
 //! Nothing here reads files: the caller passes the text and the name to report it under.
 
+pub mod calibration;
 mod duration;
 pub mod files;
 mod graph;
@@ -160,6 +161,11 @@ pub struct Producer {
     pub ttl: Option<f64>,
     /// Priority of each message.
     pub priority: Priority,
+    /// One way, producer → broker, seconds (`publish_delay`; 0 = none): a message enters its
+    /// queues this long after it was published, and its wait, sojourn and end to end count
+    /// from publishing. A constant shift of the arrival instants, so it adds exactly this
+    /// to every latency of a message straight from a producer and changes nothing else.
+    pub publish_delay: f64,
 }
 
 /// A routing key's index in [`Model::keys`].
@@ -1296,6 +1302,8 @@ fn resolve_producers(
             ));
         }
         let ttl = p.ttl.map(|t| c.ttl(&format!("{path}.ttl"), t.0));
+        let publish_delay =
+            p.publish_delay.map_or(0.0, |d| c.ttl(&format!("{path}.publish_delay"), d.0));
         let Some(priority) = resolve_priority(c, &format!("{path}.priority"), &p.priority) else {
             continue;
         };
@@ -1342,6 +1350,7 @@ fn resolve_producers(
             weighted_keys,
             ttl,
             priority,
+            publish_delay,
         });
     }
     producers

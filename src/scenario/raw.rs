@@ -114,6 +114,9 @@ pub struct RawProducer {
     pub batch: Option<RawDist>,
     pub ttl: Option<Seconds>,
     pub priority: Option<RawPriority>,
+    /// One way, producer → broker: each message enters its queues this long after it was
+    /// published.
+    pub publish_delay: Option<Seconds>,
     /// Kafka-style topics: the topic published to, instead of exchange / routing key.
     pub topic: Option<String>,
     /// Kafka-style topics: the key distribution of the records.

@@ -589,3 +589,20 @@ fn network_delay_is_parsed_and_refused_with_crash() {
     let p = problems(&ok.replace("\"1ms\"", "-1"));
     assert_eq!(p[0].path, "consumers[0].network_delay", "{p:?}");
 }
+
+#[test]
+fn publish_delay_is_parsed_checked_and_refused_on_a_topic_producer() {
+    let producer = |extra: &str| {
+        format!(
+            "{BASE}[[producers]]\nname = \"p\"\nrouting_key = \"q\"\narrival = {{ dist = \"constant\", value = 1 }}\n{extra}\n"
+        )
+    };
+    let m = Model::from_toml(&producer("publish_delay = \"3ms\""), "t.toml").unwrap();
+    assert_eq!(m.producers[0].publish_delay, 0.003);
+    let m = Model::from_toml(&producer(""), "t.toml").unwrap();
+    assert_eq!(m.producers[0].publish_delay, 0.0);
+    for bad in ["publish_delay = -1", "publish_delay = \"nan s\"", "publish_delay = 1e400"] {
+        let p = problems(&producer(bad));
+        assert_eq!(p[0].path, "producers[0].publish_delay", "{bad}: {p:?}");
+    }
+}

@@ -191,6 +191,7 @@ pub(super) fn resolve(c: &mut Checker, raw: &RawScenario) -> Vec<Topic> {
             ("batch", p.batch.is_some()),
             ("ttl", p.ttl.is_some()),
             ("priority", p.priority.is_some()),
+            ("publish_delay", p.publish_delay.is_some()),
         ] {
             if given {
                 c.err(
@@ -425,6 +426,11 @@ rebalance_pause = "3s"                                 # with `crash`: how long 
                 "name = \"web\"",
                 "name = \"web\"\nbatch = { dist = \"constant\", value = 2 }",
                 "producers[0].batch",
+            ),
+            (
+                "name = \"web\"",
+                "name = \"web\"\npublish_delay = \"1ms\"",
+                "producers[0].publish_delay",
             ),
             (
                 "arrival = { dist = \"exponential\", rate = 500.0 }",

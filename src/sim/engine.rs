@@ -1076,7 +1076,12 @@ impl<'m, K: Mode> Engine<'m, K> {
         } else {
             Props::default()
         };
-        let msg = Msg { origin_t: now, enq_t: now, producer: p as u32, trail: K::Trail::new(key) };
+        // `publish_delay`: this arrival is the message reaching the broker; it was published
+        // that long before, and its latencies count from then (the full mode only, which a
+        // publish delay selects).
+        let born = if K::L { now - self.model.producers[p].publish_delay } else { now };
+        let msg =
+            Msg { origin_t: born, enq_t: born, producer: p as u32, trail: K::Trail::new(key) };
         for &q in routes {
             self.arrive(q, msg, props);
         }
@@ -1384,7 +1389,9 @@ pub fn simulate_until(
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
     // `network_delay` rides on the full mode's paths (its events and the global consumer ids).
-    let full = model.uses_message_lifecycle() || model.groups.iter().any(|g| g.network_delay > 0.0);
+    let full = model.uses_message_lifecycle()
+        || model.groups.iter().any(|g| g.network_delay > 0.0)
+        || model.producers.iter().any(|p| p.publish_delay > 0.0);
     let mut result = if full {
         Engine::<Full>::new(model, replication).run(series_step, cancel)
     } else if model.uses_varied_load() {

@@ -179,6 +179,11 @@ fn rabbitmq_refuses_by_name_what_it_does_not_publish() {
             "routing_keys = [{ key = \"a\", weight = 1.0 }, { key = \"b\", weight = 1.0 }]\n",
             "`routing_keys`",
         ),
+        (
+            "arrival = { dist = \"exponential\", rate = 20.0 }",
+            "publish_delay = \"1ms\"\n",
+            "`publish_delay`",
+        ),
     ];
     for (arrival, extra, what) in cases {
         let text = TWO_QUEUES.replacen(arrival, &format!("{arrival}\n{extra}"), 1);
@@ -208,4 +213,112 @@ fn rabbitmq_refuses_by_name_what_it_does_not_publish() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("`initial_messages`"), "{e}");
+}
+
+/// A short M/M/1 for the `compare --broker` and `calibrate` tests: 2 s of real time.
+const TINY: &str = r#"
+name = "rabbit-tiny"
+[simulation]
+horizon = "10m"
+replications = 2
+seed = 11
+[loadtest]
+time_scale = 0.05
+horizon = "2s"
+warmup = "0.2s"
+[[producers]]
+name = "p"
+routing_key = "q"
+arrival = { dist = "exponential", rate = 5.0 }
+[[queues]]
+name = "q"
+[[consumers]]
+name = "c"
+queue = "q"
+count = 1
+service = { dist = "exponential", mean = "100ms" }
+"#;
+
+#[test]
+fn rabbitmq_compare_broker_adds_the_rabbitmq_column_and_counts_balance() {
+    if !server("rabbitmq_compare_broker_adds_the_rabbitmq_column_and_counts_balance") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mqsim-rabbit-cmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tiny.toml");
+    std::fs::write(&file, TINY).unwrap();
+    let out_dir = dir.join("out");
+    let out = Command::cargo_bin("mqsim")
+        .unwrap()
+        .args(["compare", file.to_str().unwrap(), "--quiet", "--no-real", "--format", "json"])
+        .args(["--broker", &url(), "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let server = &v["rabbitmq"]["server"];
+    assert_eq!(server["product"], "RabbitMQ", "{v}");
+    let figs = v["queues"][0]["figures"].as_array().unwrap();
+    let soj = figs.iter().find(|f| f["metric"] == "sojourn_s.mean").unwrap();
+    let r = soj["rabbitmq"].as_f64().expect("a measured RabbitMQ sojourn");
+    // Service alone averages 100 ms (scenario time): the server's sojourn cannot be less
+    // than a third of it, nor (at ρ = 0.5, about 200 ms) ten times more.
+    assert!(r > 0.03 && r < 2.0, "{soj}");
+    assert!(soj["rabbitmq_vs_analytic"].is_f64() && soj["rabbitmq_vs_sim"].is_f64(), "{soj}");
+    // Without --calibration the calibrated column is absent, not null.
+    assert!(soj.get("sim_calibrated").is_none(), "{soj}");
+    // The RabbitMQ run's own document balances exactly.
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("rabbitmq.json")).unwrap()).unwrap();
+    let c = &run["queues"][0]["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    assert!(n("acked") > 5, "{c}");
+    assert_eq!(run["backend"], "rabbitmq");
+    // No loss, no failure, no TTL here: offered = acked + dropped + left, exactly.
+    assert_eq!(n("offered"), n("acked") + n("dropped") + n("in_flight_at_end"), "{c}");
+    assert_eq!(n("dropped"), 0, "{c}");
+    let csv = std::fs::read_to_string(out_dir.join("compare.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",rabbitmq,rabbitmq_vs_analytic"), "{csv}");
+    assert!(out_dir.join("latency-q.png").exists());
+}
+
+#[test]
+fn rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_applies() {
+    if !server(
+        "rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_applies",
+    ) {
+        return;
+    }
+    let plan = mqsim::rabbitmq::calibrate::Plan {
+        probes: 100,
+        backlog: 200,
+        flood: Duration::from_secs(1),
+        quorum: true,
+    };
+    let m = mqsim::rabbitmq::calibrate::calibrate(&url(), plan).unwrap();
+    assert!(m.server.starts_with("RabbitMQ "), "{m:?}");
+    let (p, a) = (&m.publish_deliver, &m.ack_round_trip);
+    assert_eq!(p.samples, 100, "{m:?}");
+    assert_eq!(a.samples, 199, "{m:?}");
+    // Positive, ordered, and below a second on a local server however loaded.
+    for s in [p, a] {
+        assert!(s.mean > 0.0 && s.p50 > 0.0 && s.p99 >= s.p50 && s.p99 < 1.0, "{m:?}");
+    }
+    assert!(m.max_rate > 50.0 && m.max_rate < 1e7, "{m:?}");
+    let text = m.to_toml(&url());
+    let c = mqsim::scenario::calibration::Calibration::from_toml(&text, "cal.toml").unwrap();
+    assert!((c.network_delay - m.network_delay()).abs() < 1e-6, "{text}");
+    assert!(c.network_delay > 0.0 && c.broker_overhead >= 0.0, "{text}");
+    // The quorum queue's figures too, in the fragment as measured.
+    let q = m.quorum.expect("measured on a quorum queue");
+    assert_eq!(q.publish_deliver.samples, 100, "{m:?}");
+    for s in [&q.publish_deliver, &q.ack_round_trip] {
+        assert!(s.mean > 0.0 && s.p99 >= s.p50 && s.p99 < 1.0, "{m:?}");
+    }
+    let (nd, bo) = c.quorum.expect("[calibration.quorum] written");
+    assert!((nd - q.network_delay()).abs() < 1e-6 && bo >= 0.0, "{text}");
+    if let Some(left) = leftovers() {
+        assert!(left.is_empty(), "left on the server: {left:?}");
+    }
 }
