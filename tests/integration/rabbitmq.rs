@@ -34,6 +34,13 @@ fn server(test: &str) -> bool {
 
 /// Queues this process left on the server (names start with `mqsim-<pid>-`), by
 /// `rabbitmqctl` when it is at hand (the server's own word); `None` without it.
+/// The tests that use the server run one at a time: each checks that it left nothing
+/// behind, which another test's queues, alive meanwhile, would contradict.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn leftovers() -> Option<Vec<String>> {
     let out = std::process::Command::new("rabbitmqctl")
         .args(["-q", "-n", "rabbit@localhost", "list_queues", "name"])
@@ -91,6 +98,8 @@ service = { dist = "constant", value = "200ms" }
 
 #[test]
 fn rabbitmq_loadtest_balances_counts_and_cleans_up() {
+    let _one = one_at_a_time();
+
     if !server("rabbitmq_loadtest_balances_counts_and_cleans_up") {
         return;
     }
@@ -118,6 +127,8 @@ fn rabbitmq_loadtest_balances_counts_and_cleans_up() {
 
 #[test]
 fn rabbitmq_a_killed_consumer_connection_is_redelivered_and_counts_balance() {
+    let _one = one_at_a_time();
+
     if !server("rabbitmq_a_killed_consumer_connection_is_redelivered_and_counts_balance") {
         return;
     }
@@ -146,6 +157,8 @@ fn rabbitmq_errors_are_one_line_name_the_url_and_hide_the_password() {
     assert!(matches!(e, RabbitError::Unreachable { .. }) && e.is_bad_input(), "{e}");
     let msg = e.to_string();
     assert!(msg.contains("127.0.0.1:1") && !msg.contains("secret") && !msg.contains('\n'), "{msg}");
+    let _one = one_at_a_time();
+
     if !server("rabbitmq_errors_are_one_line_name_the_url_and_hide_the_password") {
         return;
     }
@@ -241,6 +254,8 @@ service = { dist = "exponential", mean = "100ms" }
 
 #[test]
 fn rabbitmq_compare_broker_adds_the_rabbitmq_column_and_counts_balance() {
+    let _one = one_at_a_time();
+
     if !server("rabbitmq_compare_broker_adds_the_rabbitmq_column_and_counts_balance") {
         return;
     }
@@ -285,6 +300,8 @@ fn rabbitmq_compare_broker_adds_the_rabbitmq_column_and_counts_balance() {
 
 #[test]
 fn rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_applies() {
+    let _one = one_at_a_time();
+
     if !server(
         "rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_applies",
     ) {
