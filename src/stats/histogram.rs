@@ -603,10 +603,11 @@ fn hdr_from_counts(
     hist
 }
 
-/// A latency histogram for many small populations (the timeline's windows): the buckets of
-/// [`LatencyHistogram`] kept sparse, so an empty one costs nothing and one with n values at
-/// most n entries, where a dense one always holds ~50 000 counters. Its quantiles are those
-/// of the dense histogram of the same values (tests compare them with `==`).
+/// A latency histogram for many small populations recorded in any order (the timeline's
+/// windows): the buckets of [`LatencyHistogram`] in a map, so an empty one costs nothing and
+/// one with n values at most n entries, and it can be read while recording goes on. Its
+/// quantiles are those of [`LatencyHistogram`] of the same values (tests compare them with
+/// `==`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SparseLatency {
     /// (bucket index, count).
