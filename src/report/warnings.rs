@@ -46,9 +46,14 @@ pub fn check_run_size(model: &Model) -> Result<(), String> {
     ))
 }
 
-/// Bytes of one latency histogram counter; a histogram holds 1024 of them per power of
-/// two of nanoseconds up to its largest value (`stats::histogram`).
+/// Bytes of one latency histogram counter; a dense histogram holds 1024 of them per power
+/// of two of nanoseconds up to its largest value (`stats::histogram`).
 const COUNTER_BYTES: f64 = 8.0;
+/// Bytes per value of a histogram kept sparse (`stats::histogram`): at most one 16-byte
+/// (bucket, count) entry per value once finished, a 4-byte index per value (up to twice
+/// that as its log doubles) while recorded. A histogram is sparse while that is smaller
+/// than its dense counters.
+const SPARSE_BYTES_PER_VALUE: f64 = 16.0;
 /// Bytes per queue per replication running, besides its histograms: the queue's state in
 /// the engine and the messaging core, its dispatch line, and its figures on their way to
 /// the pooled ones. Measured with `/usr/bin/time -v` (see docs/architecture.md, Memory).
@@ -87,11 +92,17 @@ impl MemoryEstimate {
     }
 }
 
-/// Bytes of a latency histogram that covers values up to `secs`.
+/// Bytes of a dense latency histogram that covers values up to `secs`.
 fn histogram_bytes(secs: f64) -> f64 {
     // 1024 counters per power of two above 2048 ns, 2048 below.
     let powers = (secs.max(1e-9) * 1e9).log2().ceil().max(11.0) - 11.0 + 2.0;
     powers * 1024.0 * COUNTER_BYTES
+}
+
+/// Bytes of a latency histogram of `values` values up to `secs`: sparse while that is
+/// smaller, dense otherwise.
+fn histogram_bytes_of(values: f64, secs: f64) -> f64 {
+    (values * SPARSE_BYTES_PER_VALUE).min(histogram_bytes(secs))
 }
 
 /// Growth of an unstable queue's backlog, messages per second (λ − cμ = λ(1 − 1/ρ)), for
@@ -111,11 +122,13 @@ fn backlog_growth(analysis: &AnalyticReport) -> Vec<(&str, f64)> {
 /// The memory a simulation of `model` needs with `threads` replications at once, and with
 /// a state series of `series_points` per queue per replication when charts are drawn.
 ///
-/// Per replication running: each queue's wait and sojourn histograms, up to twice (while
-/// recorded and once finished), sized to the horizon (no latency exceeds it), its state,
-/// its consumers, and the backlog an unstable queue builds by the horizon; pooled over
-/// replications: the histograms once more and a few numbers per queue per replication.
-/// An estimate (within about a factor of two on the runs measured), not a bound.
+/// Per replication running: each queue's wait and sojourn histograms (sparse for the
+/// messages theory expects it to time after the warm-up, or dense up to the horizon, no
+/// latency exceeding it, whichever is smaller; a priority queue's per-priority pair
+/// besides), its state, its consumers, and the backlog an unstable queue builds by the
+/// horizon; pooled over replications: the histograms of every replication's messages and
+/// a few numbers per queue per replication. An estimate (within about a factor of two on
+/// the runs measured), not a bound.
 pub fn estimated_memory(
     model: &Model,
     threads: usize,
@@ -135,7 +148,30 @@ fn estimate_with(
     let at_once = threads.clamp(1, reps.max(1.0) as usize);
     let n = at_once as f64;
     let queues = model.queues.len() as f64;
-    let hists = (2.0 * queues + model.producers.len() as f64) * histogram_bytes(s.horizon);
+    // Per replication, (values timed, histograms): a queue's wait and sojourn time the
+    // messages offered after the warm-up (a queue theory has no rate for is taken as
+    // dense), a priority queue's per-priority pair each message once more; a producer's end
+    // to end at most each publish.
+    let span = (s.horizon - s.warmup).max(0.0);
+    let timed: Vec<(f64, f64)> = model
+        .queues
+        .iter()
+        .enumerate()
+        .map(|(q, queue)| {
+            let values = analysis
+                .queues
+                .get(q)
+                .filter(|a| a.name == queue.name)
+                .and_then(|a| a.offered_rate)
+                .map_or(f64::INFINITY, |rate| rate * span);
+            (values, if queue.max_priority.is_some() { 4.0 } else { 2.0 })
+        })
+        .chain(model.producers.iter().map(|p| (span / p.arrival.mean().max(1e-300), 1.0)))
+        .collect();
+    // Bytes of those histograms holding `reps` replications' values.
+    let hists = |reps: f64| -> f64 {
+        timed.iter().map(|&(v, k)| k * histogram_bytes_of(v * reps, s.horizon)).sum()
+    };
     let consumers: f64 = model.groups.iter().map(|g| f64::from(g.count)).sum::<f64>()
         + model.topics.iter().flat_map(|t| &t.groups).map(|g| f64::from(g.count)).sum::<f64>();
     let mut parts = vec![
@@ -144,11 +180,13 @@ fn estimate_with(
                 "{} queues' latency histograms, {at_once} replications at once",
                 model.queues.len()
             ),
-            // Measured (1000 queues, 1 s to 100 s horizons): about 3 histograms' worth per
-            // queue per replication running (its recorders, then its finished histograms
-            // while the allocator has not reused the recorders' space) and 3 more once
-            // replications are pooled (the pooled pair, grown by doubling).
-            hists * (1.5 * n + if reps > 1.0 { 1.5 } else { 0.0 }) + n * queues * BYTES_PER_QUEUE,
+            // Per replication running: its recorders, then its finished histograms waiting to
+            // be folded in order (the space of one often reused for the other); pooled: every
+            // replication's values (a sparse pool's distinct buckets are fewer than its
+            // values, which makes up for the copy a merge makes).
+            1.5 * n * hists(1.0)
+                + if reps > 1.0 { hists(reps) } else { 0.0 }
+                + n * queues * BYTES_PER_QUEUE,
             "fewer queues, or fewer threads (--threads)",
         ),
         (
@@ -284,6 +322,30 @@ mod tests {
         // 100 s = 1e11 ns: 28 powers of two of 1024 counters (index_for's layout).
         assert_eq!(histogram_bytes(100.0), 28.0 * 1024.0 * 8.0);
         assert_eq!(histogram_bytes(1e-12), 2.0 * 1024.0 * 8.0);
+    }
+
+    /// 1000 queues behind a fanout, 10 consumers each at 8 messages/s, 10 replications
+    /// (`benches/scale.rs`).
+    fn fanout(horizon: u32, rate: u32) -> Model {
+        let mut t = format!(
+            "[simulation]\nhorizon = {horizon}\nwarmup = 0\nreplications = 10\n[[producers]]\nname = \"p\"\nexchange = \"f\"\nrouting_key = \"\"\narrival = {{ dist = \"exponential\", rate = {rate} }}\n[[exchanges]]\nname = \"f\"\ntype = \"fanout\"\n"
+        );
+        for i in 0..1000 {
+            t.push_str(&format!("[[queues]]\nname = \"q{i}\"\nbindings = [{{ exchange = \"f\" }}]\n[[consumers]]\nname = \"w{i}\"\nqueue = \"q{i}\"\ncount = 10\nservice = {{ dist = \"exponential\", mean = {} }}\n", 8.0 / f64::from(rate)));
+        }
+        Model::from_toml(&t, "fanout.toml").unwrap()
+    }
+
+    #[test]
+    fn histograms_cost_what_their_messages_need() {
+        // Peak resident memory measured on one thread (docs/architecture.md, Memory): 53 MB
+        // for 10 s, 179 MB for 100 s. The estimate is within a factor of two of both.
+        for (horizon, measured) in [(10, 53e6), (100, 179e6)] {
+            let e = estimated_memory(&fanout(horizon, 8), 1, None).total();
+            assert!(e > measured / 2.0 && e < measured * 2.0, "{horizon} s: {e:e}");
+        }
+        // 1000 messages/s per queue: dense histograms, over a gigabyte.
+        assert!(estimated_memory(&fanout(100, 1000), 1, None).total() > LARGE_RUN_BYTES);
     }
 
     #[test]

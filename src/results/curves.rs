@@ -42,8 +42,8 @@ impl PercentileCurve {
         quantile: impl Fn(&B, f64) -> Option<f64>,
     ) -> Self {
         let mut c = PercentileCurve::default();
-        for q in CURVE_QUANTILES {
-            if let Some(v) = pooled.quantile(q) {
+        for (q, v) in CURVE_QUANTILES.into_iter().zip(pooled.quantiles(&CURVE_QUANTILES)) {
+            if let Some(v) = v {
                 c.pooled.push((q, v));
             }
             let per: Vec<f64> = batches.iter().filter_map(|b| quantile(b, q)).collect();

@@ -44,14 +44,16 @@ impl Latency {
             Some(s) => (Some(s.mean), s.ci95),
             None => (pooled.mean(), None),
         };
+        // One pass over the buckets for the five.
+        let p = pooled.quantiles(&[0.5, 0.9, 0.95, 0.99, 0.999]);
         Latency {
             mean,
             ci95,
-            p50: pooled.quantile(0.5),
-            p90: pooled.quantile(0.9),
-            p95: pooled.quantile(0.95),
-            p99: pooled.quantile(0.99),
-            p999: pooled.quantile(0.999),
+            p50: p[0],
+            p90: p[1],
+            p95: p[2],
+            p99: p[3],
+            p999: p[4],
             max: pooled.max(),
             curve: Vec::new(),
         }

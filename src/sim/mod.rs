@@ -367,7 +367,7 @@ pub struct Aggregator<'m> {
 }
 
 fn quantiles(h: &LatencyHistogram) -> Vec<Option<f64>> {
-    CURVE_QUANTILES.iter().map(|&q| h.quantile(q)).collect()
+    h.quantiles(&CURVE_QUANTILES)
 }
 
 impl<'m> Aggregator<'m> {

@@ -1,12 +1,16 @@
-//! Latency histograms: `hdrhistogram` over nanoseconds with 3 significant digits, so every
-//! reported percentile is within 0.1% of the exact sample quantile, in O(1) memory whatever
-//! the number of messages.
+//! Latency histograms: HdrHistogram's buckets over nanoseconds with 3 significant digits, so
+//! every reported percentile is within 0.1% of the exact sample quantile, in O(1) memory
+//! whatever the number of messages.
 //!
-//! Memory follows need: a histogram covers 1 ns up to the largest value it holds (1024
-//! counters per power of two above 2 µs: about 180 KB for values up to 2 s, against 430 KB
-//! for the whole range to 146 years) and grows when a larger value or a merge needs it. The
-//! bucket layout does not depend on the range, so every percentile is the same as with a
-//! full-range histogram.
+//! Memory follows need. A [`LatencyRecorder`] keeps the bucket index of each value (4 bytes)
+//! while that is smaller than counters would be, then counters covering 1 ns up to the largest
+//! value (1024 per power of two above 2 µs: about 180 KB for values up to 2 s). A finished
+//! [`LatencyHistogram`] holds its non-zero buckets, sparse (16 bytes each) while that is
+//! smaller, dense otherwise; pooling adds counts. A queue that saw 80 messages in a
+//! replication therefore costs about a kilobyte, not two dense arrays. Every figure (counts,
+//! quantiles, CCDF, the `hgrm` distribution) is the one `hdrhistogram` gives for the same
+//! values recorded one by one (the tests compare them with `==`); `hdrhistogram` itself is
+//! built only for [`LatencyHistogram::distribution`].
 
 use hdrhistogram::Histogram;
 
@@ -27,12 +31,83 @@ fn hist_to(high: u64) -> Histogram<u64> {
     h
 }
 
-/// A histogram of durations in seconds, plus exact count, sum and maximum.
+/// A non-negative duration in seconds in ns, as `(secs * 1e9) as u64` saturated at HIGH
+/// (`hdrhistogram`'s saturation at the top of the range).
+#[inline]
+fn to_ns(secs: f64) -> u64 {
+    let x = secs * NS_PER_S;
+    // Below 2^62 the cheaper signed conversion truncates identically.
+    if x < HIGH_F64 { x as i64 as u64 } else { HIGH }
+}
+
+/// Dense counters reaching index `i`: to the end of its bucket, at least the first two.
+fn dense_len(i: usize) -> usize {
+    ((i / SUB_BUCKET_HALF_COUNT + 1) * SUB_BUCKET_HALF_COUNT).max(2 * SUB_BUCKET_HALF_COUNT)
+}
+
+/// Bucket counts: (index, count) in ascending index while few buckets are used, else one
+/// counter per index up to the largest used.
+#[derive(Debug, Clone)]
+enum Counts {
+    Sparse(Vec<(u32, u64)>),
+    Dense(Vec<u64>),
+}
+
+/// Bytes of one sparse entry and of one dense counter.
+const SPARSE_ENTRY_BYTES: usize = std::mem::size_of::<(u32, u64)>();
+const COUNTER_BYTES: usize = std::mem::size_of::<u64>();
+
+impl Counts {
+    /// Sparse `entries` (ascending, non-zero), or dense when that would be smaller.
+    fn from_sparse(entries: Vec<(u32, u64)>) -> Counts {
+        match entries.last() {
+            Some(&(top, _))
+                if entries.len() * SPARSE_ENTRY_BYTES > dense_len(top as usize) * COUNTER_BYTES =>
+            {
+                let mut dense = vec![0; dense_len(top as usize)];
+                for (i, c) in entries {
+                    dense[i as usize] += c;
+                }
+                Counts::Dense(dense)
+            }
+            _ => Counts::Sparse(entries),
+        }
+    }
+
+    /// The dense counters, converted and grown to reach index `i`.
+    fn dense_to(&mut self, i: usize) -> &mut Vec<u64> {
+        if let Counts::Sparse(entries) = self {
+            let top = entries.last().map_or(0, |e| e.0 as usize).max(i);
+            let mut dense = vec![0; dense_len(top)];
+            for &(j, c) in entries.iter() {
+                dense[j as usize] += c;
+            }
+            *self = Counts::Dense(dense);
+        }
+        let Counts::Dense(dense) = self else { unreachable!("made dense above") };
+        if dense.len() <= i {
+            dense.resize(dense_len(i), 0);
+        }
+        dense
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Counts::Sparse(e) => e.capacity() * SPARSE_ENTRY_BYTES,
+            Counts::Dense(d) => d.capacity() * COUNTER_BYTES,
+        }
+    }
+}
+
+/// A histogram of durations in seconds, plus exact count, sum, minimum and maximum.
 #[derive(Debug, Clone)]
 pub struct LatencyHistogram {
-    hist: Histogram<u64>,
+    counts: Counts,
+    total: u64,
     sum: f64,
     max: f64,
+    /// Smallest non-zero value recorded (ns) minus one: `u64::MAX` while there is none.
+    min_nz_minus_one: u64,
 }
 
 impl Default for LatencyHistogram {
@@ -43,18 +118,28 @@ impl Default for LatencyHistogram {
 
 impl LatencyHistogram {
     /// An empty histogram for 1 ns to ~146 years (values above saturate); its memory grows
-    /// with the largest value recorded.
+    /// with what it holds.
     pub fn new() -> Self {
-        LatencyHistogram { hist: hist_to(2), sum: 0.0, max: 0.0 }
+        LatencyHistogram {
+            counts: Counts::Sparse(Vec::new()),
+            total: 0,
+            sum: 0.0,
+            max: 0.0,
+            min_nz_minus_one: u64::MAX,
+        }
     }
 
     /// Records one duration in seconds (negative values, from clock jitter, count as 0).
+    /// Counts densely: for many values, [`LatencyRecorder`] is cheaper while they are few.
     #[inline]
     pub fn record(&mut self, secs: f64) {
         let secs = secs.max(0.0);
-        // Saturated at HIGH by hand: `record` grows the histogram to fit (its
-        // `saturating_record` would clamp at the current top instead).
-        self.hist.record(((secs * NS_PER_S) as u64).min(HIGH)).expect("grows to fit");
+        let ns = to_ns(secs);
+        let i = index_for(ns);
+        self.counts.dense_to(i)[i] += 1;
+        self.total += 1;
+        // 0 wraps to u64::MAX and never becomes the minimum.
+        self.min_nz_minus_one = self.min_nz_minus_one.min(ns.wrapping_sub(1));
         self.sum += secs;
         if secs > self.max {
             self.max = secs;
@@ -63,7 +148,7 @@ impl LatencyHistogram {
 
     /// Number of recorded values.
     pub fn count(&self) -> u64 {
-        self.hist.len()
+        self.total
     }
 
     /// Exact mean, or `None` when empty.
@@ -76,31 +161,163 @@ impl LatencyHistogram {
         (self.count() > 0).then_some(self.max)
     }
 
-    /// The `q`-quantile (0 ≤ q ≤ 1) within 0.1% relative error, or `None` when empty.
+    /// The `q`-quantile (0 ≤ q ≤ 1) within 0.1% relative error, or `None` when empty:
+    /// `hdrhistogram`'s `value_at_quantile` of the same values.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        (self.count() > 0).then(|| self.hist.value_at_quantile(q) as f64 / NS_PER_S)
+        self.quantiles(&[q])[0]
     }
 
-    /// Fraction of values strictly greater than `secs` (the empirical CCDF).
+    /// The quantiles at `qs`, each as [`quantile`](Self::quantile) gives it, in one pass
+    /// over the non-zero buckets when `qs` ascend (a falling one starts the pass again).
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        match &self.counts {
+            Counts::Sparse(e) => {
+                quantiles_of(e.iter().map(|&(i, c)| (i as usize, c)), self.total, qs)
+            }
+            Counts::Dense(d) => quantiles_of(
+                d.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| (i, c)),
+                self.total,
+                qs,
+            ),
+        }
+    }
+
+    /// Fraction of values strictly greater than `secs` (the empirical CCDF), counting as
+    /// `hdrhistogram`'s `count_between(0, secs)` does: whole buckets up to `secs`'s own.
     pub fn ccdf(&self, secs: f64) -> Option<f64> {
         let n = self.count();
         (n > 0).then(|| {
-            let below = self.hist.count_between(0, (secs.max(0.0) * NS_PER_S) as u64);
+            let last = index_for((secs.max(0.0) * NS_PER_S) as u64);
+            let below: u64 = match &self.counts {
+                Counts::Sparse(e) => {
+                    e.iter().take_while(|(i, _)| *i as usize <= last).map(|(_, c)| c).sum()
+                }
+                Counts::Dense(d) => d.iter().take(last.saturating_add(1)).sum(),
+            };
             (n - below.min(n)) as f64 / n as f64
         })
     }
 
     /// Bytes held (for memory estimates).
     pub fn heap_bytes(&self) -> usize {
-        self.hist.distinct_values() * std::mem::size_of::<u64>()
+        self.counts.heap_bytes()
     }
 
-    /// Adds every value of `other` (pooling replications); grows to hold them.
+    /// Adds every value of `other` (pooling replications); grows to hold them, sparse
+    /// while that is smaller.
     pub fn merge(&mut self, other: &LatencyHistogram) {
-        self.hist.add(&other.hist).expect("grows to fit");
+        self.total += other.total;
         self.sum += other.sum;
         self.max = self.max.max(other.max);
+        self.min_nz_minus_one = self.min_nz_minus_one.min(other.min_nz_minus_one);
+        match (&mut self.counts, &other.counts) {
+            (_, Counts::Sparse(o)) if o.is_empty() => {}
+            (Counts::Sparse(s), Counts::Sparse(o)) => {
+                let merged = merge_sorted(s, o);
+                self.counts = Counts::from_sparse(merged);
+            }
+            (counts, Counts::Sparse(o)) => {
+                let top = o.last().expect("not empty").0 as usize;
+                let d = counts.dense_to(top);
+                for &(i, c) in o {
+                    d[i as usize] += c;
+                }
+            }
+            (counts, Counts::Dense(o)) => {
+                let d = counts.dense_to(o.len() - 1);
+                for (a, b) in d.iter_mut().zip(o) {
+                    *a += b;
+                }
+            }
+        }
     }
+
+    /// The `hdrhistogram` that recording each value one by one would have built: same
+    /// counts, total, minimum and maximum.
+    fn to_hdr(&self) -> Histogram<u64> {
+        let nonzero: Vec<(usize, u64)> = match &self.counts {
+            Counts::Sparse(e) => e.iter().map(|&(i, c)| (i as usize, c)).collect(),
+            Counts::Dense(d) => {
+                d.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| (i, c)).collect()
+            }
+        };
+        hdr_from_counts(&nonzero, self.total, self.max, self.min_nz_minus_one)
+    }
+}
+
+/// Two ascending (index, count) lists added into one.
+fn merge_sorted(a: &[(u32, u64)], b: &[(u32, u64)]) -> Vec<(u32, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((a[i].0, a[i].1 + b[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// `hdrhistogram`'s `value_at_quantile` for each of `qs`, from the non-zero buckets
+/// (ascending index) of `total` values; `None` for each when `total` is 0. Its rule: the
+/// first bucket whose cumulative count reaches ⌈q·n⌉ (at least 1, q capped at 1), reported
+/// as that bucket's lowest value for q = 0 and its highest otherwise. The exact extremes
+/// `hdrhistogram` keeps play no part: they sit in their own buckets.
+fn quantiles_of(
+    nonzero: impl Iterator<Item = (usize, u64)> + Clone,
+    total: u64,
+    qs: &[f64],
+) -> Vec<Option<f64>> {
+    if total == 0 {
+        return vec![None; qs.len()];
+    }
+    let mut out = Vec::with_capacity(qs.len());
+    let mut rest = nonzero.clone();
+    let (mut acc, mut at, mut last_target) = (0u64, None, 0u64);
+    for &q in qs {
+        let q = if q > 1.0 { 1.0 } else { q };
+        let target = ((q * total as f64).ceil() as u64).max(1);
+        if target < last_target {
+            (rest, acc, at) = (nonzero.clone(), 0, None);
+        }
+        last_target = target;
+        while acc < target {
+            let Some((i, c)) = rest.next() else {
+                // Only when rounding puts the target above the total: `hdrhistogram` says 0.
+                at = None;
+                break;
+            };
+            acc += c;
+            at = Some(i);
+        }
+        let ns = match at {
+            Some(i) if acc >= target => {
+                let low = value_for(i);
+                if q == 0.0 {
+                    low
+                } else {
+                    let bucket = LEADING_ZERO_COUNT_BASE - (low | SUB_BUCKET_MASK).leading_zeros();
+                    low.saturating_add(1u64 << bucket) - 1
+                }
+            }
+            _ => 0,
+        };
+        out.push(Some(ns as f64 / NS_PER_S));
+    }
+    out
 }
 
 /// One step of HdrHistogram's percentile iteration (its `outputPercentileDistribution`).
@@ -141,33 +358,37 @@ impl LatencyHistogram {
     /// The percentile distribution with `ticks_per_half_distance` steps per halving of the
     /// distance to 100% (HdrHistogram's default is 5), from the crate's quantile iterator.
     pub fn distribution(&self, ticks_per_half_distance: u32) -> Distribution {
-        let h = &self.hist;
-        let steps = if h.is_empty() {
-            Vec::new()
-        } else {
-            h.iter_quantiles(ticks_per_half_distance.max(1))
-                .scan(0u64, |total, v| {
-                    *total += v.count_since_last_iteration();
-                    Some(DistributionStep {
-                        value_s: v.value_iterated_to() as f64 / NS_PER_S,
-                        quantile: v.quantile_iterated_to(),
-                        total_count: *total,
-                    })
+        distribution_of(&self.to_hdr(), ticks_per_half_distance)
+    }
+}
+
+/// [`LatencyHistogram::distribution`] of an `hdrhistogram`.
+fn distribution_of(h: &Histogram<u64>, ticks_per_half_distance: u32) -> Distribution {
+    let steps = if h.is_empty() {
+        Vec::new()
+    } else {
+        h.iter_quantiles(ticks_per_half_distance.max(1))
+            .scan(0u64, |total, v| {
+                *total += v.count_since_last_iteration();
+                Some(DistributionStep {
+                    value_s: v.value_iterated_to() as f64 / NS_PER_S,
+                    quantile: v.quantile_iterated_to(),
+                    total_count: *total,
                 })
-                .collect()
-        };
-        Distribution {
-            steps,
-            mean_s: if h.is_empty() { 0.0 } else { h.mean() / NS_PER_S },
-            stdev_s: if h.is_empty() { 0.0 } else { h.stdev() / NS_PER_S },
-            max_s: h.max() as f64 / NS_PER_S,
-            total_count: h.len(),
-            // The full range's layout, whatever this histogram has grown to: its buckets are
-            // the same and HdrHistogram's files state them.
-            buckets: FULL_RANGE_BUCKETS,
-            sub_buckets: 2 * SUB_BUCKET_HALF_COUNT as u32,
-            significant_digits: h.sigfig(),
-        }
+            })
+            .collect()
+    };
+    Distribution {
+        steps,
+        mean_s: if h.is_empty() { 0.0 } else { h.mean() / NS_PER_S },
+        stdev_s: if h.is_empty() { 0.0 } else { h.stdev() / NS_PER_S },
+        max_s: h.max() as f64 / NS_PER_S,
+        total_count: h.len(),
+        // The full range's layout, whatever this histogram has grown to: its buckets are
+        // the same and HdrHistogram's files state them.
+        buckets: FULL_RANGE_BUCKETS,
+        sub_buckets: 2 * SUB_BUCKET_HALF_COUNT as u32,
+        significant_digits: h.sigfig(),
     }
 }
 
@@ -202,21 +423,31 @@ fn value_for(index: usize) -> u64 {
     (sub_bucket as u64) << bucket
 }
 
+/// Indices a recorder's log first makes room for (then it doubles): few reallocations for a
+/// queue that sees tens of messages, 256 bytes once one comes.
+const LOG_FIRST: usize = 64;
+
 /// The recording half of a [`LatencyHistogram`], for the simulation's hot loop.
 ///
 /// `hdrhistogram`'s `saturating_record` spends ~65 instructions per value (index through
 /// `Option`s, a resize check, min/max and total bookkeeping). This counts into the same
-/// buckets directly (~10 instructions) and [`finish`](Self::finish) hands the counts to an
-/// `hdrhistogram` built exactly as recording each value one by one would have built it:
-/// same counts, total, minimum and maximum (the tests compare them with `==`). The
-/// seconds' sum and maximum accumulate in the same order with the same operations as
-/// [`LatencyHistogram::record`], so every figure derived from either is bit-identical.
+/// buckets directly (~10 instructions), and [`finish`](Self::finish) hands over a histogram
+/// whose every figure is the one `hdrhistogram` gives for the values recorded one by one
+/// (the tests compare them with `==`). The seconds' sum and maximum accumulate in the same
+/// order with the same operations as [`LatencyHistogram::record`], so every figure derived
+/// from either is bit-identical.
 ///
-/// Its counters cover the values recorded so far (grown by whole buckets when a larger
-/// value comes), so a queue whose latencies stay under a second holds about 170 KB.
+/// While few values have come it keeps their bucket indices (4 bytes each), and switches to
+/// counters covering the values so far (grown by whole buckets when a larger value comes)
+/// once the indices would take more room than the counters: a queue that sees a hundred
+/// messages in a replication costs under a kilobyte, one that sees millions about 170 KB
+/// for latencies under a second. The hot loop pays for the switch only on its cold path.
 #[derive(Debug, Clone)]
 pub struct LatencyRecorder {
+    /// Dense counters; empty while the values are kept in `log`.
     counts: Vec<u64>,
+    /// Bucket indices of the values, in recording order, until the counters take over.
+    log: Vec<u32>,
     sum: f64,
     max: f64,
     /// Smallest non-zero value recorded (ns) minus one: `u64::MAX` while there is none.
@@ -232,22 +463,25 @@ impl Default for LatencyRecorder {
 impl LatencyRecorder {
     /// An empty recorder over the same range as [`LatencyHistogram::new`].
     pub fn new() -> Self {
-        LatencyRecorder { counts: Vec::new(), sum: 0.0, max: 0.0, min_nz_minus_one: u64::MAX }
+        LatencyRecorder {
+            counts: Vec::new(),
+            log: Vec::new(),
+            sum: 0.0,
+            max: 0.0,
+            min_nz_minus_one: u64::MAX,
+        }
     }
 
     /// Records one duration in seconds, as [`LatencyHistogram::record`] does.
     #[inline]
     pub fn record(&mut self, secs: f64) {
         let secs = secs.max(0.0);
-        let x = secs * NS_PER_S;
-        // `x as u64`, saturated at HIGH as `saturating_record` does (HIGH's bucket is the
-        // last one): below 2^62 the cheaper signed conversion truncates identically.
-        let ns = if x < HIGH_F64 { x as i64 as u64 } else { HIGH };
         // Values above HIGH are clamped to HIGH, whose index is the full layout's last.
+        let ns = to_ns(secs);
         let i = index_for(ns);
         match self.counts.get_mut(i) {
             Some(c) => *c += 1,
-            None => self.grow_to(i),
+            None => self.record_cold(i),
         }
         // 0 wraps to u64::MAX and never becomes the minimum.
         self.min_nz_minus_one = self.min_nz_minus_one.min(ns.wrapping_sub(1));
@@ -257,88 +491,126 @@ impl LatencyRecorder {
         }
     }
 
-    /// Counts one value at index `i`, beyond the counters held so far: grows them to the
-    /// end of `i`'s bucket.
+    /// Counts one value at index `i` when the counters do not reach it: in the log while
+    /// that is smaller than counters would be, else in counters grown to the end of `i`'s
+    /// bucket.
     #[cold]
     #[inline(never)]
-    fn grow_to(&mut self, i: usize) {
-        let len = (i / SUB_BUCKET_HALF_COUNT + 1) * SUB_BUCKET_HALF_COUNT;
-        self.counts.resize(len.max(2 * SUB_BUCKET_HALF_COUNT), 0);
+    fn record_cold(&mut self, i: usize) {
+        if self.counts.is_empty() {
+            // Decided when the log would double: its next size against the counters' size.
+            if self.log.len() < self.log.capacity() {
+                self.log.push(i as u32);
+                return;
+            }
+            if !self.log_outgrows_counters(i) {
+                self.log.reserve_exact(self.log.len().max(LOG_FIRST));
+                self.log.push(i as u32);
+                return;
+            }
+            let log = std::mem::take(&mut self.log);
+            let top = log.iter().map(|&j| j as usize).fold(i, usize::max);
+            self.counts = vec![0; dense_len(top)];
+            for j in log {
+                self.counts[j as usize] += 1;
+            }
+        } else if self.counts.len() <= i {
+            self.counts.resize(dense_len(i), 0);
+        }
         self.counts[i] += 1;
     }
 
-    /// Bytes held by the counters.
+    /// Whether the log, doubled, would take more bytes than counters up to its largest
+    /// index and `i`.
+    fn log_outgrows_counters(&self, i: usize) -> bool {
+        let doubled = (self.log.len() * 2).max(LOG_FIRST) * std::mem::size_of::<u32>();
+        doubled
+            > dense_len(self.log.iter().map(|&j| j as usize).fold(i, usize::max)) * COUNTER_BYTES
+    }
+
+    /// Bytes held by the counters or the log.
     pub fn heap_bytes(&self) -> usize {
-        self.counts.capacity() * std::mem::size_of::<u64>()
+        self.counts.capacity() * COUNTER_BYTES + self.log.capacity() * std::mem::size_of::<u32>()
     }
 
     /// The histogram these values make.
     pub fn finish(self) -> LatencyHistogram {
-        let LatencyRecorder { counts, sum, max, min_nz_minus_one } = self;
-        from_counts(
-            counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| (i, c)),
-            sum,
-            max,
-            min_nz_minus_one,
-        )
+        let LatencyRecorder { counts, mut log, sum, max, min_nz_minus_one } = self;
+        // Counted here rather than per value: the hot loop stays as short as it can be.
+        let total = log.len() as u64 + counts.iter().sum::<u64>();
+        let counts = if counts.is_empty() {
+            log.sort_unstable();
+            // Sized exactly: a replication's figures wait in memory until folded in order.
+            let distinct =
+                log.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!log.is_empty());
+            let mut entries: Vec<(u32, u64)> = Vec::with_capacity(distinct);
+            for i in log {
+                match entries.last_mut() {
+                    Some(e) if e.0 == i => e.1 += 1,
+                    _ => entries.push((i, 1)),
+                }
+            }
+            Counts::Sparse(entries)
+        } else {
+            Counts::Dense(counts)
+        };
+        LatencyHistogram { counts, total, sum, max, min_nz_minus_one }
     }
 }
 
-/// Builds the histogram that recording each value one by one would have built, from the
-/// non-zero bucket counts (ascending index), the seconds' sum and maximum, and the smallest
-/// non-zero value in ns minus one (`u64::MAX` when none).
-fn from_counts(
-    counts: impl Iterator<Item = (usize, u64)> + Clone,
-    sum: f64,
+/// Builds the `hdrhistogram` that recording each value one by one would have built, from
+/// the non-zero bucket counts (ascending index) of `total` values, the seconds' maximum,
+/// and the smallest non-zero value in ns minus one (`u64::MAX` when none).
+fn hdr_from_counts(
+    counts: &[(usize, u64)],
+    total: u64,
     max: f64,
     min_nz_minus_one: u64,
-) -> LatencyHistogram {
-    {
-        let total: u64 = counts.clone().map(|(_, c)| c).sum();
-        // Sized as recording the values one by one into `LatencyHistogram::new` grows it:
-        // to cover the largest.
-        let top = if total > 0 { ((max * NS_PER_S) as u64).min(HIGH) } else { 0 };
-        let mut hist = hist_to(top);
-        // hdrhistogram also keeps the exact extremes: record those values themselves (their
-        // buckets' other values at the bucket's lowest value, the same bucket).
-        debug_assert_eq!(HIGH_F64 as u64, HIGH + 1);
-        let mut exact = Vec::with_capacity(2);
-        if total > 0 {
-            // `as u64` is monotone, so the largest value in ns is that of the largest in s.
-            exact.push(((max * NS_PER_S) as u64).min(HIGH));
-        }
-        let min_nz = min_nz_minus_one.wrapping_add(1);
-        if min_nz != 0 && exact.first() != Some(&min_nz.min(HIGH)) {
-            exact.push(min_nz.min(HIGH));
-        }
-        // The extremes are recorded on their own below: take them out of their buckets.
-        let mut less: Vec<(usize, u64)> = Vec::with_capacity(2);
-        for &v in &exact {
-            match less.iter_mut().find(|(i, _)| *i == index_for(v)) {
-                Some(l) => l.1 += 1,
-                None => less.push((index_for(v), 1)),
-            }
-        }
-        for (i, c) in counts {
-            let c = c - less.iter().find(|l| l.0 == i).map_or(0, |l| l.1);
-            if c > 0 {
-                hist.record_n(value_for(i), c).expect("in range");
-            }
-        }
-        for &v in &exact {
-            hist.record(v).expect("in range");
-        }
-        LatencyHistogram { hist, sum, max }
+) -> Histogram<u64> {
+    // Sized as recording the values one by one into `hist_to(2)` grows it: to cover the
+    // largest.
+    let top = if total > 0 { to_ns(max) } else { 0 };
+    let mut hist = hist_to(top);
+    // hdrhistogram also keeps the exact extremes: record those values themselves (their
+    // buckets' other values at the bucket's lowest value, the same bucket).
+    debug_assert_eq!(HIGH_F64 as u64, HIGH + 1);
+    let mut exact = Vec::with_capacity(2);
+    if total > 0 {
+        // `as u64` is monotone, so the largest value in ns is that of the largest in s.
+        exact.push(top);
     }
+    let min_nz = min_nz_minus_one.wrapping_add(1);
+    if min_nz != 0 && exact.first() != Some(&min_nz.min(HIGH)) {
+        exact.push(min_nz.min(HIGH));
+    }
+    // The extremes are recorded on their own below: take them out of their buckets.
+    let mut less: Vec<(usize, u64)> = Vec::with_capacity(2);
+    for &v in &exact {
+        match less.iter_mut().find(|(i, _)| *i == index_for(v)) {
+            Some(l) => l.1 += 1,
+            None => less.push((index_for(v), 1)),
+        }
+    }
+    for &(i, c) in counts {
+        let c = c - less.iter().find(|l| l.0 == i).map_or(0, |l| l.1);
+        if c > 0 {
+            hist.record_n(value_for(i), c).expect("in range");
+        }
+    }
+    for &v in &exact {
+        hist.record(v).expect("in range");
+    }
+    hist
 }
 
-/// A latency histogram for many small populations (the timeline's windows): the buckets of
-/// [`LatencyHistogram`] kept sparse, so an empty one costs nothing and one with n values at
-/// most n entries, where a dense one always holds ~50 000 counters. Its quantiles are those
-/// of the dense histogram of the same values (tests compare them with `==`).
+/// A latency histogram for many small populations recorded in any order (the timeline's
+/// windows): the buckets of [`LatencyHistogram`] in a map, so an empty one costs nothing and
+/// one with n values at most n entries, and it can be read while recording goes on. Its
+/// quantiles are those of [`LatencyHistogram`] of the same values (tests compare them with
+/// `==`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SparseLatency {
-    /// (bucket index, count), in recording order until [`SparseLatency::sorted`].
+    /// (bucket index, count).
     counts: std::collections::BTreeMap<u32, u64>,
     sum: f64,
     max: f64,
@@ -384,41 +656,21 @@ impl SparseLatency {
         };
     }
 
-    /// The dense histogram of the same values.
+    /// The histogram of the same values.
     pub fn to_histogram(&self) -> LatencyHistogram {
-        from_counts(
-            self.counts.iter().map(|(&i, &c)| (i as usize, c)),
-            self.sum,
-            self.max,
-            self.min_nz_minus_one.unwrap_or(u64::MAX),
-        )
+        LatencyHistogram {
+            counts: Counts::from_sparse(self.counts.iter().map(|(&i, &c)| (i, c)).collect()),
+            total: self.count(),
+            sum: self.sum,
+            max: self.max,
+            min_nz_minus_one: self.min_nz_minus_one.unwrap_or(u64::MAX),
+        }
     }
 
-    /// The `q`-quantile (0 < q ≤ 1), as [`LatencyHistogram::quantile`] of the same values
-    /// gives it, without building the dense histogram; `None` when empty.
+    /// The `q`-quantile (0 ≤ q ≤ 1), as [`LatencyHistogram::quantile`] of the same values
+    /// gives it; `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let n = self.count();
-        if n == 0 {
-            return None;
-        }
-        if q <= 0.0 {
-            return self.to_histogram().quantile(q);
-        }
-        // hdrhistogram's `value_at_quantile`: the first bucket whose cumulative count
-        // reaches ⌈q·n⌉ (at least 1), reported as the highest value of that bucket — except
-        // that the exact maximum is recorded on its own, in the same bucket.
-        let target = ((q.min(1.0) * n as f64).ceil() as u64).max(1);
-        let mut acc = 0;
-        for (&i, &c) in &self.counts {
-            acc += c;
-            if acc >= target {
-                let low = value_for(i as usize);
-                let bucket = LEADING_ZERO_COUNT_BASE - (low | SUB_BUCKET_MASK).leading_zeros();
-                let high = low.saturating_add(1u64 << bucket) - 1;
-                return Some(high as f64 / NS_PER_S);
-            }
-        }
-        None
+        quantiles_of(self.counts.iter().map(|(&i, &c)| (i as usize, c)), self.count(), &[q])[0]
     }
 }
 
@@ -426,24 +678,97 @@ impl SparseLatency {
 mod tests {
     use super::*;
 
-    /// Same values through both paths: identical histograms (counts, total, min, max) and
-    /// identical derived figures.
+    /// What the histograms stood for before they were kept compact: `hdrhistogram` fed
+    /// each value one by one, with the seconds' sum and maximum beside it.
+    struct Reference {
+        hist: Histogram<u64>,
+        sum: f64,
+        max: f64,
+    }
+
+    impl Reference {
+        fn of(values: &[f64]) -> Reference {
+            let mut r = Reference { hist: hist_to(2), sum: 0.0, max: 0.0 };
+            for &v in values {
+                let secs = v.max(0.0);
+                r.hist.record(((secs * NS_PER_S) as u64).min(HIGH)).expect("grows to fit");
+                r.sum += secs;
+                if secs > r.max {
+                    r.max = secs;
+                }
+            }
+            r
+        }
+
+        fn merge(&mut self, other: &Reference) {
+            self.hist.add(&other.hist).expect("grows to fit");
+            self.sum += other.sum;
+            self.max = self.max.max(other.max);
+        }
+    }
+
+    /// Quantiles every test asks for: the edges, the curve's and beyond 1.
+    const QS: [f64; 12] =
+        [0.0, 1e-9, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0 - 1e-12, 1.0, 1.5, -0.5];
+
+    /// `h` holds what `r` holds: the same `hdrhistogram` (counts, total, min, max), sums
+    /// and maxima to the bit, and every quantile (one by one, in one pass, and as
+    /// `value_at_quantiles` gives them), CCDF and distribution the same.
+    fn assert_matches(h: &LatencyHistogram, r: &Reference, what: &str) {
+        let hdr = h.to_hdr();
+        assert!(hdr == r.hist, "histograms differ: {what}");
+        assert_eq!(hdr.len(), r.hist.len(), "{what}");
+        assert_eq!(hdr.max(), r.hist.max(), "{what}");
+        assert_eq!(hdr.min_nz(), r.hist.min_nz(), "{what}");
+        assert_eq!(h.count(), r.hist.len(), "{what}");
+        assert_eq!(h.sum.to_bits(), r.sum.to_bits(), "{what}");
+        assert_eq!(h.max.to_bits(), r.max.to_bits(), "{what}");
+        let empty = r.hist.is_empty();
+        let one: Vec<Option<f64>> = QS.iter().map(|&q| h.quantile(q)).collect();
+        let expected: Vec<Option<f64>> = QS
+            .iter()
+            .map(|&q| (!empty).then(|| r.hist.value_at_quantile(q) as f64 / NS_PER_S))
+            .collect();
+        assert_eq!(one, expected, "{what}");
+        // Unsorted: the pass starts again where a quantile falls.
+        assert_eq!(h.quantiles(&QS), expected, "{what}");
+        let mut sorted = QS.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let many: Vec<Option<f64>> = r
+            .hist
+            .value_at_quantiles(sorted.iter().copied())
+            .map(|v| (!empty).then(|| v as f64 / NS_PER_S))
+            .collect();
+        assert_eq!(h.quantiles(&sorted), many, "{what}");
+        for secs in [0.0, 1e-9, 1e-6, 0.001, 0.25, 1.0, 3.0, 1e12, f64::INFINITY] {
+            let n = r.hist.len();
+            let old = (n > 0).then(|| {
+                let below = r.hist.count_between(0, (secs * NS_PER_S) as u64);
+                (n - below.min(n)) as f64 / n as f64
+            });
+            assert_eq!(h.ccdf(secs), old, "{what}: ccdf {secs}");
+        }
+        assert_eq!(h.distribution(5), distribution_of(&r.hist, 5), "{what}");
+    }
+
+    /// Same values through every path (the recorder, direct recording, sparse recording)
+    /// and their merges: identical to `hdrhistogram` fed the values one by one.
     fn assert_same(values: &[f64]) {
+        let r = Reference::of(values);
         let mut direct = LatencyHistogram::new();
         let mut rec = LatencyRecorder::new();
+        let mut sparse = SparseLatency::default();
         for &v in values {
             direct.record(v);
             rec.record(v);
+            sparse.record(v);
         }
-        let fast = rec.finish();
-        assert!(fast.hist == direct.hist, "histograms differ for {values:?}");
-        assert_eq!(fast.hist.len(), direct.hist.len());
-        assert_eq!(fast.hist.max(), direct.hist.max());
-        assert_eq!(fast.hist.min_nz(), direct.hist.min_nz());
-        assert_eq!(fast.sum.to_bits(), direct.sum.to_bits());
-        assert_eq!(fast.max.to_bits(), direct.max.to_bits());
-        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
-            assert_eq!(fast.quantile(q), direct.quantile(q));
+        let what = format!("{} values from {:?}", values.len(), &values[..values.len().min(4)]);
+        assert_matches(&rec.finish(), &r, &format!("recorder, {what}"));
+        assert_matches(&direct, &r, &format!("direct, {what}"));
+        assert_matches(&sparse.to_histogram(), &r, &format!("sparse, {what}"));
+        for q in QS {
+            assert_eq!(sparse.quantile(q), direct.quantile(q), "{what}: q {q}");
         }
     }
 
@@ -499,6 +824,118 @@ mod tests {
         for chunk in values[..7_000].chunks(7) {
             assert_same(chunk);
         }
+    }
+
+    #[test]
+    fn single_values_at_the_edges() {
+        assert_same(&[1e30]); // HIGH, saturated
+        assert_same(&[HIGH as f64 / NS_PER_S]);
+        assert_same(&[1e-9]);
+        assert_same(&[0.0]);
+        assert_same(&[-0.0]);
+        let empty = LatencyRecorder::new().finish();
+        assert_eq!(empty.quantiles(&QS), vec![None; QS.len()]);
+        assert_eq!(
+            (empty.count(), empty.mean(), empty.max(), empty.ccdf(1.0)),
+            (0, None, None, None)
+        );
+    }
+
+    /// Deterministic values between `lo` and `hi` seconds, log-uniform, with some zeros.
+    fn values(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
+        let mut state = seed | 1;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                if state.is_multiple_of(29) { 0.0 } else { lo * (hi / lo).powf(u) }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recorder_keeps_indices_while_few_then_counters() {
+        // Values up to 0.2 s: counters to index 19 455 (152 KiB); the log doubles to 16 384
+        // indices (64 KiB), then 32 768 (128 KiB), and would next take 256 KiB: it switches
+        // at its 32 769th value.
+        let all = values(40_000, 1e-4, 0.2, 7);
+        let mut rec = LatencyRecorder::new();
+        for (n, &v) in all.iter().enumerate() {
+            assert_eq!(rec.counts.is_empty(), n <= 32_768, "after {n} values");
+            rec.record(v);
+        }
+        for n in [1, 4, 5, 80, 1000, 32_768, 32_769, 32_770, 40_000] {
+            assert_same(&all[..n]);
+        }
+        // A queue that saw 80 messages costs well under a kilobyte, recording and finished.
+        let mut small = LatencyRecorder::new();
+        for &v in &all[..80] {
+            small.record(v);
+        }
+        assert!(small.heap_bytes() <= 128 * 4, "{}", small.heap_bytes());
+        assert!(small.finish().heap_bytes() <= 80 * 16, "finished");
+        // Values far apart switch early: a log of doubled size would outgrow few counters.
+        let mut tiny = LatencyRecorder::new();
+        for i in 0..10_000 {
+            tiny.record(f64::from(i % 7) * 1e-7);
+        }
+        assert!(!tiny.counts.is_empty());
+        assert_eq!(tiny.counts.len(), 2048);
+    }
+
+    #[test]
+    fn merges_of_every_kind_match_hdrhistogram() {
+        // Recorded sparse (few values), dense (many), directly (dense), and empty.
+        let sets = [
+            values(50, 1e-3, 2.0, 1),
+            values(60_000, 1e-6, 0.5, 2),
+            Vec::new(),
+            values(3, 5.0, 50.0, 3),
+            values(2_000, 1e-9, 1e-3, 4),
+            vec![0.0, 1e30],
+            values(70_000, 1e-3, 1e4, 5),
+            values(1, 0.1, 0.2, 6),
+        ];
+        let parts: Vec<(LatencyHistogram, Reference)> = sets
+            .iter()
+            .enumerate()
+            .map(|(k, vs)| {
+                let h = if k % 3 == 2 {
+                    let mut h = LatencyHistogram::new();
+                    vs.iter().for_each(|&v| h.record(v));
+                    h
+                } else {
+                    let mut r = LatencyRecorder::new();
+                    vs.iter().for_each(|&v| r.record(v));
+                    r.finish()
+                };
+                (h, Reference::of(vs))
+            })
+            .collect();
+        // Every order of adding from every starting part, as the pool grows from sparse to dense.
+        for start in 0..parts.len() {
+            let mut pool = LatencyHistogram::new();
+            let mut reference = Reference::of(&[]);
+            for k in (start..parts.len()).chain(0..start) {
+                pool.merge(&parts[k].0);
+                reference.merge(&parts[k].1);
+                assert_matches(&pool, &reference, &format!("pool from {start} after {k}"));
+            }
+        }
+        // Sparse pools that stay sparse, then turn dense once that is smaller.
+        let mut pool = LatencyHistogram::new();
+        let mut reference = Reference::of(&[]);
+        for seed in 10..110 {
+            let vs = values(400, 1e-6, 1.0, seed);
+            let mut r = LatencyRecorder::new();
+            vs.iter().for_each(|&v| r.record(v));
+            pool.merge(&r.finish());
+            reference.merge(&Reference::of(&vs));
+            assert_matches(&pool, &reference, &format!("sparse pool, seed {seed}"));
+        }
+        assert!(matches!(pool.counts, Counts::Dense(_)), "40 000 values over 22 528 counters");
     }
 
     #[test]

@@ -13,8 +13,23 @@ pub struct MeanCi {
 }
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom.
+///
+/// Remembers the last one per thread: a report asks it for the same `df` (the replications)
+/// for every figure of every queue, and each inversion costs ~6 µs (52 000 of them were 14%
+/// of a 1000-queue run).
 pub fn student_t_975(df: u32) -> f64 {
-    StudentsT::new(0.0, 1.0, f64::from(df.max(1))).expect("df >= 1").inverse_cdf(0.975)
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(u32, f64)>> = const { std::cell::Cell::new(None) };
+    }
+    LAST.with(|last| match last.get() {
+        Some((d, t)) if d == df => t,
+        _ => {
+            let t =
+                StudentsT::new(0.0, 1.0, f64::from(df.max(1))).expect("df >= 1").inverse_cdf(0.975);
+            last.set(Some((df, t)));
+            t
+        }
+    })
 }
 
 /// Mean and 95% CI half-width of independent observations; `None` when there are none.
@@ -41,6 +56,9 @@ mod tests {
         // Standard t-table: t(0.975; 9) = 2.262, t(0.975; 29) = 2.045.
         assert!((student_t_975(9) - 2.262).abs() < 1e-3);
         assert!((student_t_975(29) - 2.045).abs() < 1e-3);
+        // Remembered, and never confused with another df.
+        assert_eq!(student_t_975(29).to_bits(), student_t_975(29).to_bits());
+        assert!((student_t_975(9) - 2.262).abs() < 1e-3);
     }
 
     #[test]
