@@ -6,25 +6,29 @@
 # and queue, RabbitMQ against theory and the calibrated simulation. Needs a server
 # (scripts/rabbitmq.sh start) and jq. Takes about 12 minutes of real time.
 # Real-clock figures depend on the machine and its load: run it on a quiet machine; the
-# load is recorded beside them.
+# load is recorded beside them. ONLY=NAME runs that one entry of RUNS (with the committed
+# calibration) and rewrites the summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 URL="${MQSIM_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
 BIN="${MQSIM_BIN:-target/release/mqsim}"
 OUT=reports/rabbitmq
 mkdir -p "$OUT"
-{
+[ -n "${ONLY:-}" ] || {
   echo "date: $(date -u +%FT%TZ)"
   echo "nproc: $(nproc)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "uptime (load before): $(uptime)"
 } > "$OUT/machine.txt"
-"$BIN" calibrate --broker "$URL" --out "$OUT/calibration.toml" 2> "$OUT/calibration.txt"
+if [ -z "${ONLY:-}" ]; then
+  "$BIN" calibrate --broker "$URL" --out "$OUT/calibration.toml" 2> "$OUT/calibration.txt"
+fi
 # name | scenario | extra flags
 RUNS=(
   "mm1|scenarios/mm1.toml|--duration 60s"
   "mm1-rho05|scenarios/fidelity/mm1-rho05.toml|"
   "mmc|scenarios/mmc.toml|"
+  "mmc-20ms|scenarios/mmc.toml|--time-scale 0.2"
   "finite-buffer|scenarios/finite-buffer.toml|"
   "prefetch-cost|scenarios/prefetch-cost.toml|"
   "retry-with-delay|scenarios/retry-with-delay.toml|"
@@ -32,11 +36,12 @@ RUNS=(
 )
 for run in "${RUNS[@]}"; do
   IFS='|' read -r name s extra <<< "$run"
+  if [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ]; then continue; fi
   # shellcheck disable=SC2086
   "$BIN" compare "$s" --quiet $extra --broker "$URL" --calibration "$OUT/calibration.toml" \
     --out "$OUT/$name" > "$OUT/$name.txt"
 done
-echo "uptime (load after): $(uptime)" >> "$OUT/machine.txt"
+echo "uptime (load after${ONLY:+ $ONLY}): $(uptime)" >> "$OUT/machine.txt"
 
 # The summary: per scenario and queue, mean and p99 sojourn (and mean wait).
 pct() { jq -r 'if . == null then "-" else (. * 1000 | round / 10 | tostring) + "%" end'; }
