@@ -212,6 +212,9 @@ impl<T> QueueState<T> {
     }
 
     fn after(&mut self) -> After<T> {
+        // A backlog just drained gives its buffer back (a broker runs for as long as it is
+        // used; without this its queues keep their largest backlog's memory).
+        self.core.release_idle_memory();
         After { dead: std::mem::take(&mut self.side.dead), next_expiry: self.core.next_expiry() }
     }
 }

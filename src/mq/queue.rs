@@ -351,6 +351,19 @@ impl<M, X: Lifecycle> Queue<M, X> {
         self.ready.len()
     }
 
+    /// When no message is ready, gives back the memory a past backlog grew the ready line
+    /// to (beyond 4096 entries), so a long-lived queue's footprint follows its backlog now,
+    /// not the largest it ever had. For back ends that live long (the in-crate broker); a
+    /// simulation's queues end with their replication.
+    pub fn release_idle_memory(&mut self) {
+        self.ready.release_if_empty(4096);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn ready_capacity(&self) -> usize {
+        self.ready.capacity()
+    }
+
     /// The ready messages in delivery order (highest priority first, FIFO within one).
     pub fn ready(&self) -> impl Iterator<Item = &Entry<M, X>> {
         self.ready.iter()

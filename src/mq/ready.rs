@@ -40,6 +40,28 @@ impl<M, X: Lifecycle> Ready<M, X> {
         self.low.is_empty() && (!X::ON || self.high_len == 0)
     }
 
+    /// Entries the deques can hold without growing (for tests of the memory given back).
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.low.capacity() + self.high.iter().map(VecDeque::capacity).sum::<usize>()
+    }
+
+    /// Once empty, gives back each deque's buffer that a backlog grew beyond `keep` entries
+    /// (a deque keeps its largest capacity otherwise, for as long as the queue lives).
+    pub(super) fn release_if_empty(&mut self, keep: usize) {
+        if !self.is_empty() {
+            return;
+        }
+        if self.low.capacity() > keep {
+            self.low = VecDeque::new();
+        }
+        for d in &mut self.high {
+            if d.capacity() > keep {
+                *d = VecDeque::new();
+            }
+        }
+    }
+
     /// The highest non-empty priority above 0.
     #[inline]
     fn top_high(&self) -> Option<usize> {

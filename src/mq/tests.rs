@@ -641,3 +641,31 @@ proptest! {
         }
     }
 }
+
+/// A drained backlog's memory is given back once nothing is ready (and not before: a
+/// queue with messages keeps its buffer), and the queue works on as before.
+#[test]
+fn a_drained_backlog_gives_its_memory_back() {
+    let mut q = queue(None, Overflow::DropHead);
+    let mut log = Log::default();
+    for i in 0..20_000 {
+        q.publish(0.0, i, &mut log);
+    }
+    assert!(q.ready_capacity() >= 20_000);
+    let c = q.add_consumer(0.0, 0, Ack::Auto, &mut log);
+    q.release_idle_memory();
+    assert_eq!(q.ready_len(), 0);
+    assert_eq!(log.delivered.len(), 20_000, "auto ack: all delivered to {c:?}");
+    q.release_idle_memory();
+    assert!(q.ready_capacity() <= 4096, "{}", q.ready_capacity());
+    // A backlog that is still there keeps its buffer.
+    let mut q2 = queue(None, Overflow::DropHead);
+    for i in 0..20_000 {
+        q2.publish(0.0, i, &mut log);
+    }
+    q2.release_idle_memory();
+    assert!(q2.ready_capacity() >= 20_000 && q2.ready_len() == 20_000);
+    q.publish(1.0, 7, &mut log);
+    assert_eq!(log.delivered.last().map(|d| d.1), Some(7));
+    assert!(q.balanced() && q2.balanced());
+}
