@@ -16,7 +16,7 @@ pub struct CalibrateArgs {
     /// Write the fragment here (default: stdout).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Length of the saturation phase, seconds (the whole run takes about 8 s more).
+    /// Length of the saturation phase, seconds (the whole run, classic and quorum queues, takes about 16 s more).
     #[arg(long, default_value_t = 4.0)]
     flood_secs: f64,
     /// No summary on stderr.
@@ -42,30 +42,27 @@ pub fn calibrate(a: CalibrateArgs) -> Result<(), CliError> {
     let text = m.to_toml(&a.broker);
     if !a.quiet {
         let ms = |s: f64| format!("{:.3} ms", s * 1e3);
-        let p = &m.publish_deliver;
-        let k = &m.ack_round_trip;
+        let line = |f: &mqsim::rabbitmq::calibrate::Figures| {
+            let (p, k) = (&f.publish_deliver, &f.ack_round_trip);
+            format!(
+                "publish -> deliver mean {} (p50 {}, p99 {}, {} msgs); ack round trip mean {} (p50 {}, p99 {})",
+                ms(p.mean),
+                ms(p.p50),
+                ms(p.p99),
+                p.samples,
+                ms(k.mean),
+                ms(k.p50),
+                ms(k.p99)
+            )
+        };
         eprintln!(
-            "{}: publish -> deliver mean {} (p50 {}, p99 {}, {} msgs); ack round trip mean {} (p50 {}, p99 {}); one queue sustained {:.0} msgs/s",
+            "{}: {}; one queue sustained {:.0} msgs/s",
             m.server,
-            ms(p.mean),
-            ms(p.p50),
-            ms(p.p99),
-            p.samples,
-            ms(k.mean),
-            ms(k.p50),
-            ms(k.p99),
+            line(&m.classic),
             m.max_rate
         );
         if let Some(q) = &m.quorum {
-            eprintln!(
-                "quorum queue: publish -> deliver mean {} (p50 {}, p99 {}); ack round trip mean {} (p50 {}, p99 {})",
-                ms(q.publish_deliver.mean),
-                ms(q.publish_deliver.p50),
-                ms(q.publish_deliver.p99),
-                ms(q.ack_round_trip.mean),
-                ms(q.ack_round_trip.p50),
-                ms(q.ack_round_trip.p99)
-            );
+            eprintln!("quorum queue: {}", line(q));
         }
     }
     match &a.out {

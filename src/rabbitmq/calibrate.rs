@@ -7,14 +7,15 @@
 //! 2. **ack round trip**: a backlog of messages, a consumer with prefetch 1 serving each for
 //!    [`SERVICE`] on the real clock: the gap from its ack to the next delivery is the ack's
 //!    way to the server and the next delivery's way back, the credit loop's fixed cost.
-//!
-//! Both are measured the way the load test's threads meet the server (a publisher thread
-//! pacing its publishes, a consumer thread waiting for deliveries, each calling the client
-//! as the driver does, the service emulated by the same waiter): what a thread's wake-up
-//! and the client's hand-offs add is part of what a run against this server pays, so it is
-//! part of the calibration.
 //! 3. **the highest rate one queue sustains**: publishers flood the queue while a consumer
 //!    (prefetch 100, acking each message, no work) drains it; its delivery rate.
+//!
+//! Phases 1 and 2 are measured the way the load test's threads meet the server (a
+//! publisher thread pacing its publishes, a consumer thread waiting for deliveries, each
+//! calling the client as the driver does, the service emulated by the same waiter): what a
+//! thread's wake-up and the client's hand-offs add is part of what a run against this
+//! server pays, so it is part of the calibration. They are repeated on a quorum queue of
+//! their own (`….calibrate-quorum`), what a scenario's queue with `delivery_limit` is.
 //!
 //! The result becomes a scenario fragment ([`crate::scenario::calibration`]).
 
@@ -31,7 +32,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Phase durations and sizes (real time). The defaults take about 12 s.
+/// Phase durations and sizes (real time). The defaults take about 20 s.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
     /// Messages of phase 1, one every 10 ms.
@@ -69,10 +70,8 @@ pub struct Spread {
 pub struct Measured {
     /// e.g. `RabbitMQ 3.10.8`.
     pub server: String,
-    /// Phase 1.
-    pub publish_deliver: Spread,
-    /// Phase 2.
-    pub ack_round_trip: Spread,
+    /// Phases 1 and 2 on a classic queue.
+    pub classic: Figures,
     /// Phase 3, messages per second.
     pub max_rate: f64,
     /// Phases 1 and 2 on a quorum queue, when measured.
@@ -89,27 +88,22 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// Half the ack round trip (its mean).
-    pub fn network_delay(&self) -> f64 {
-        self.ack_round_trip.mean / 2.0
-    }
-
-    /// The publish → deliver mean less the one-way delay (at least 0).
-    pub fn broker_overhead(&self) -> f64 {
-        (self.publish_deliver.mean - self.network_delay()).max(0.0)
-    }
-}
-
-impl Measured {
     /// The model's one-way delay: half the ack round trip (its mean).
     pub fn network_delay(&self) -> f64 {
         self.ack_round_trip.mean / 2.0
     }
-    /// The rest of the publish → deliver mean.
+
+    /// The publish path: the publish → deliver mean less the one-way delay (at least 0).
     pub fn broker_overhead(&self) -> f64 {
         (self.publish_deliver.mean - self.network_delay()).max(0.0)
     }
 
+    fn from(pd: &LatencyHistogram, ack: &LatencyHistogram) -> Figures {
+        Figures { publish_deliver: spread(pd), ack_round_trip: spread(ack) }
+    }
+}
+
+impl Measured {
     /// The scenario fragment `run`, `analyze` and `compare --calibration` read.
     pub fn to_toml(&self, url: &str) -> String {
         let us = |s: f64| format!("\"{:.1}us\"", s * 1e6);
@@ -132,8 +126,8 @@ impl Measured {
              max_rate = {rate:.0}           # msgs/s one queue sustained (consumer doing no work): a capacity check\n",
             server = self.server,
             url = redact(url),
-            nd = us(self.network_delay()),
-            bo = us(self.broker_overhead()),
+            nd = us(self.classic.network_delay()),
+            bo = us(self.classic.broker_overhead()),
             rate = self.max_rate,
         );
         if let Some(q) = &self.quorum {
@@ -149,8 +143,8 @@ impl Measured {
             "\n[calibration.measured]     # seconds; for the record, not applied\n\
              publish_deliver = {}\n\
              ack_round_trip = {}\n",
-            spread(&self.publish_deliver),
-            spread(&self.ack_round_trip)
+            spread(&self.classic.publish_deliver),
+            spread(&self.classic.ack_round_trip)
         );
         if let Some(q) = &self.quorum {
             t += &format!(
@@ -203,14 +197,7 @@ pub fn calibrate(url: &str, plan: Plan) -> Result<Measured, RabbitError> {
     let result = threaded_phases(&rt, &pch, &cch, &name, t0, plan).and_then(|(pd, ack)| {
         rt.block_on(flood_phase(&pch, &cch, &name, plan)).map(|rate| (pd, ack, rate))
     });
-    // Delete whatever happened; the queue is this run's own.
-    let _ = rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            pch.queue_delete(name.as_str().into(), QueueDeleteOptions::default()),
-        )
-        .await
-    });
+    delete(&rt, &pch, &name);
     let quorum = match (&result, plan.quorum) {
         (Ok(_), true) => Some(quorum_phases(&rt, &pch, &cch, &name, t0, plan)),
         _ => None,
@@ -221,11 +208,21 @@ pub fn calibrate(url: &str, plan: Plan) -> Result<Measured, RabbitError> {
     let quorum = quorum.transpose().map_err(|e| fail("calibrating a quorum queue", e))?;
     Ok(Measured {
         server: format!("{} {}", info.product, info.version),
-        publish_deliver: spread(&pd),
-        ack_round_trip: spread(&ack),
+        classic: Figures::from(&pd, &ack),
         max_rate: rate,
         quorum,
     })
+}
+
+/// Deletes scratch queue `q` whatever happened before (the queue is this run's own).
+fn delete(rt: &tokio::runtime::Runtime, ch: &lapin::Channel, q: &str) {
+    let _ = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            ch.queue_delete(q.into(), QueueDeleteOptions::default()),
+        )
+        .await
+    });
 }
 
 /// Phases 1 and 2 on a quorum queue of its own (`<name>-quorum`), deleted afterwards.
@@ -248,15 +245,9 @@ fn quorum_phases(
     ))
     .map_err(|e| format!("declaring {q}: {e}"))?;
     let r = threaded_phases(rt, pch, cch, &q, t0, plan);
-    let _ = rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            pch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()),
-        )
-        .await
-    });
+    delete(rt, pch, &q);
     let (pd, ack) = r?;
-    Ok(Figures { publish_deliver: spread(&pd), ack_round_trip: spread(&ack) })
+    Ok(Figures::from(&pd, &ack))
 }
 
 fn stamped(t0: Instant) -> BasicProperties {

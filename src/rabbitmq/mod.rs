@@ -321,10 +321,8 @@ impl Topology {
             t.queues.push(name.clone());
             let ch = t.channel.clone();
             // Quorum queues must be durable; the others are transient, as a test's should be.
-            let options = QueueDeclareOptions {
-                durable: q.delivery_limit.is_some(),
-                ..QueueDeclareOptions::default()
-            };
+            let options =
+                QueueDeclareOptions { durable: q.is_quorum(), ..QueueDeclareOptions::default() };
             let n = name.clone();
             t.rpc(&format!("queue \"{name}\""), async move {
                 ch.queue_declare(n.as_str().into(), options, args).await.map(|_| ())

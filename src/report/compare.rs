@@ -106,6 +106,34 @@ pub struct Extra<'a> {
     pub calibration: Option<&'a str>,
 }
 
+impl Figure3 {
+    /// A figure of theory, the simulation (with its interval) and the real broker, with
+    /// their differences; the optional columns empty until `compare_with` fills them.
+    fn new(
+        metric: String,
+        an: Option<f64>,
+        (s, sci): (Option<f64>, Option<f64>),
+        re: Option<f64>,
+    ) -> Self {
+        Figure3 {
+            metric,
+            analytic: an,
+            sim: s,
+            sim_ci95: sci,
+            real: re,
+            sim_vs_analytic: rel(s, an),
+            real_vs_analytic: rel(re, an),
+            real_vs_sim: rel(re, s),
+            sim_calibrated: None,
+            sim_calibrated_ci95: None,
+            rabbitmq: None,
+            rabbitmq_vs_analytic: None,
+            rabbitmq_vs_sim: None,
+            rabbitmq_vs_sim_calibrated: None,
+        }
+    }
+}
+
 fn rel(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) if b.abs() > 1e-12 => Some((a - b) / b),
@@ -160,22 +188,7 @@ pub fn compare_with(
                         an: Option<f64>,
                         (s, sci): (Option<f64>, Option<f64>),
                         re: Option<f64>| {
-            figures.push(Figure3 {
-                metric,
-                analytic: an,
-                sim: s,
-                sim_ci95: sci,
-                real: re,
-                sim_vs_analytic: rel(s, an),
-                real_vs_analytic: rel(re, an),
-                real_vs_sim: rel(re, s),
-                sim_calibrated: None,
-                sim_calibrated_ci95: None,
-                rabbitmq: None,
-                rabbitmq_vs_analytic: None,
-                rabbitmq_vs_sim: None,
-                rabbitmq_vs_sim_calibrated: None,
-            });
+            figures.push(Figure3::new(metric, an, (s, sci), re));
         };
         let stable = a.is_some_and(|a| a.stable);
         for (name, sl, al, rl) in [
@@ -307,22 +320,7 @@ fn topic_groups(
                             an: Option<f64>,
                             (s, sci): (Option<f64>, Option<f64>),
                             re: Option<f64>| {
-                figures.push(Figure3 {
-                    metric,
-                    analytic: an,
-                    sim: s,
-                    sim_ci95: sci,
-                    real: re,
-                    sim_vs_analytic: rel(s, an),
-                    real_vs_analytic: rel(re, an),
-                    real_vs_sim: rel(re, s),
-                    sim_calibrated: None,
-                    sim_calibrated_ci95: None,
-                    rabbitmq: None,
-                    rabbitmq_vs_analytic: None,
-                    rabbitmq_vs_sim: None,
-                    rabbitmq_vs_sim_calibrated: None,
-                });
+                figures.push(Figure3::new(metric, an, (s, sci), re));
             };
             for (name, sl, al, rl) in [
                 ("wait_s", &sg.wait_s, ag.map(|g| &g.wait_s), rg.map(|g| &g.wait_s)),

@@ -102,8 +102,7 @@ impl Calibration {
         let scale = model.loadtest.time_scale;
         let add = self.network_delay / scale;
         let publish = self.broker_overhead / scale;
-        // A queue with `delivery_limit` is a quorum queue on RabbitMQ: its own figures.
-        let quorum_q: Vec<bool> = model.queues.iter().map(|q| q.delivery_limit.is_some()).collect();
+        let quorum_q: Vec<bool> = model.queues.iter().map(|q| q.is_quorum()).collect();
         let figures = |quorum: bool| match self.quorum {
             Some((nd, bo)) if quorum => (nd / scale, bo / scale),
             _ => (add, publish),

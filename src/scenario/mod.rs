@@ -407,6 +407,12 @@ impl Queue {
             delivery_limit: self.delivery_limit,
         }
     }
+
+    /// Is it a quorum queue on RabbitMQ? Only quorum queues take `x-delivery-limit` (3.10),
+    /// so a queue with `delivery_limit` is declared as one (and calibrated as one).
+    pub fn is_quorum(&self) -> bool {
+        self.delivery_limit.is_some()
+    }
 }
 
 /// Where a consumer publishes after service.

@@ -315,7 +315,7 @@ fn rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_
     };
     let m = mqsim::rabbitmq::calibrate::calibrate(&url(), plan).unwrap();
     assert!(m.server.starts_with("RabbitMQ "), "{m:?}");
-    let (p, a) = (&m.publish_deliver, &m.ack_round_trip);
+    let (p, a) = (&m.classic.publish_deliver, &m.classic.ack_round_trip);
     assert_eq!(p.samples, 100, "{m:?}");
     assert_eq!(a.samples, 199, "{m:?}");
     // Positive, ordered, and below a second on a local server however loaded.
@@ -325,7 +325,7 @@ fn rabbitmq_calibrate_measures_sane_positive_figures_and_writes_a_fragment_that_
     assert!(m.max_rate > 50.0 && m.max_rate < 1e7, "{m:?}");
     let text = m.to_toml(&url());
     let c = mqsim::scenario::calibration::Calibration::from_toml(&text, "cal.toml").unwrap();
-    assert!((c.network_delay - m.network_delay()).abs() < 1e-6, "{text}");
+    assert!((c.network_delay - m.classic.network_delay()).abs() < 1e-6, "{text}");
     assert!(c.network_delay > 0.0 && c.broker_overhead >= 0.0, "{text}");
     // The quorum queue's figures too, in the fragment as measured.
     let q = m.quorum.expect("measured on a quorum queue");
