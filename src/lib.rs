@@ -7,6 +7,7 @@ pub mod arrival;
 pub mod broker;
 pub mod cancel;
 pub mod dist;
+pub mod hint;
 pub mod loadtest;
 pub mod merge;
 pub mod mq;

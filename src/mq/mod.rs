@@ -18,6 +18,7 @@
 //! the broker then get it at once; `tests` here check it against a reference model.
 
 pub mod dead_letter;
+mod held;
 pub mod log;
 mod queue;
 mod ready;

@@ -2,6 +2,7 @@
 //! and overflow, settlement, requeue, and the counters whose balance law holds after every
 //! operation.
 
+use super::held::HeldList;
 use super::ready::Ready;
 use std::collections::VecDeque;
 
@@ -279,7 +280,7 @@ struct Slot<M, X> {
     limit: u32,
     auto: bool,
     /// Delivered, not settled, in delivery order.
-    held: VecDeque<Held<M, X>>,
+    held: HeldList<Held<M, X>>,
     /// In the dispatch line (exactly when it has room).
     in_line: bool,
 }
@@ -416,6 +417,15 @@ impl<M, X: Lifecycle> Queue<M, X> {
         self.slot(consumer).and_then(|s| s.held.front())
     }
 
+    /// Starts loading what settling `consumer`'s oldest message reads (its slot, with the
+    /// message inline), ahead of the event that will ([`crate::hint`]).
+    #[inline(always)]
+    pub fn prefetch_consumer(&self, consumer: ConsumerId) {
+        if let Some(slot) = self.slots.get(consumer) {
+            crate::hint::prefetch(slot);
+        }
+    }
+
     fn slot(&self, consumer: ConsumerId) -> Option<&Slot<M, X>> {
         self.slots.get(consumer).and_then(Option::as_ref)
     }
@@ -467,7 +477,7 @@ impl<M, X: Lifecycle> Queue<M, X> {
     ) -> ConsumerId {
         let auto = ack == Ack::Auto;
         let limit = if auto || prefetch == 0 { u32::MAX } else { prefetch };
-        let slot = Slot { limit, auto, held: VecDeque::new(), in_line: true };
+        let slot = Slot { limit, auto, held: HeldList::default(), in_line: true };
         let id = match self.slots.iter().position(Option::is_none) {
             Some(i) => {
                 self.slots[i] = Some(slot);

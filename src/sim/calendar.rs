@@ -67,6 +67,9 @@ impl<E> Entry<E> {
     }
 }
 
+/// Pending events from which a new event replacing the root sinks bottom-up (Floyd).
+const BOTTOM_UP_FROM: usize = 256;
+
 /// A handle on a scheduled event, for [`Calendar::cancel`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventId {
@@ -189,6 +192,16 @@ impl<E: Copy> Calendar<E> {
         }
     }
 
+    /// Right after a [`Calendar::pop`]: the events at the top of the heap below the one it
+    /// returned (its two children, then their four), which are most likely to come next;
+    /// events scheduled since are not among them. Only a hint for what to prefetch: it may
+    /// include cancelled events and says nothing of their order.
+    #[inline(always)]
+    pub fn upcoming(&self) -> impl Iterator<Item = &E> {
+        let end = self.heap_len.min(7);
+        self.entries[1.min(end)..end].iter().map(|e| &e.event)
+    }
+
     /// Pending events (scheduled, not yet popped, not cancelled).
     pub fn len(&self) -> usize {
         self.entries.len() - usize::from(self.stale_root) - self.cancelled.len()
@@ -218,7 +231,15 @@ impl<E: Copy> Calendar<E> {
                 let earliest =
                     (1..new.len()).fold(0, |m, i| if new[i].before(&new[m]) { i } else { m });
                 let entry = self.entries.swap_remove(self.heap_len + earliest);
-                self.sift_down(entry);
+                // In a small heap the new event, usually due soon, sinks a level or two from
+                // the top. In a large one (thousands of consumers) it lands at a random
+                // rank, most likely in the bottom levels, where bottom-up costs one
+                // comparison per level instead of two.
+                if self.heap_len >= BOTTOM_UP_FROM {
+                    self.sift_down_from_leaf(entry);
+                } else {
+                    self.sift_down(entry);
+                }
             }
         }
         // Locals, not fields, in the loop: the event loop around it is short of registers.
@@ -270,10 +291,10 @@ impl<E: Copy> Calendar<E> {
         heap[hole] = entry;
     }
 
-    /// Puts `entry`, a former leaf, at the root (a hole) and moves it down past every
-    /// earlier child, bottom-up (Floyd): the hole first sinks along the earlier children to
-    /// a leaf (one comparison per level), then `entry` rises from there — a leaf usually
-    /// belongs near the bottom.
+    /// Puts `entry` at the root (a hole) and moves it down past every earlier child,
+    /// bottom-up (Floyd): the hole first sinks along the earlier children to a leaf (one
+    /// comparison per level), then `entry` rises from there. For an entry that belongs near
+    /// the bottom: a former leaf, or a late event in a large heap.
     #[inline(always)]
     fn sift_down_from_leaf(&mut self, entry: Entry<E>) {
         let heap = &mut self.entries[..self.heap_len];
@@ -379,6 +400,41 @@ mod tests {
             assert_eq!(c.len(), reference.len());
             assert_eq!(c.peek_time(), reference.last().map(|e| e.0));
         }
+    }
+
+    /// A heap of thousands of pending events (a model with thousands of consumers), where a
+    /// new event replacing the root sinks bottom-up, against a sorted reference.
+    #[test]
+    fn a_large_heap_matches_a_sorted_reference() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut c = Calendar::default();
+        let mut reference = std::collections::BTreeSet::new(); // (time key, seq)
+        let (mut now, mut seq) = (0.0f64, 0u64);
+        for step in 0..103_000u32 {
+            // 3000 events first, then mostly one new event per pop, due anywhere in the next
+            // 64 s (ties included).
+            for _ in 0..if step < 3000 { 1 } else { next() % 3 } {
+                let t = now + (next() % 4096) as f64 / 64.0;
+                seq += 1;
+                c.schedule(t, seq);
+                reference.insert((time_key(t), seq));
+            }
+            if step < 3000 {
+                continue;
+            }
+            let got = c.pop();
+            let expected = reference.pop_first().map(|(k, s)| (key_time(k), s));
+            assert_eq!(got, expected, "step {step}");
+            now = got.map_or(now, |g| g.0);
+            assert_eq!(c.len(), reference.len());
+        }
+        assert!(c.len() > BOTTOM_UP_FROM, "the heap stayed large: {}", c.len());
     }
 
     #[test]

@@ -146,6 +146,10 @@ impl Mode for Varied {
 type MsgOf<K> = Msg<<K as Mode>::Trail>;
 type CoreOf<K> = mq::Queue<MsgOf<K>, <K as Mode>::Life>;
 
+/// Consumers from which the event loop prefetches the next events' state: about where
+/// their state and their queues' outgrow the second-level cache.
+const PREFETCH_FROM: usize = 512;
+
 /// The `producer` of a message of an `initial_messages` backlog: published by no producer.
 const NO_PRODUCER: u32 = u32::MAX;
 
@@ -1027,6 +1031,26 @@ impl<'m, K: Mode> Engine<'m, K> {
         }
     }
 
+    /// Starts loading what the events likely to come next will read ([`crate::hint`]): for
+    /// a service end among the heap's top six, its consumer; for one of the top two (the
+    /// next event unless one just scheduled comes first), also its queue's figures and its
+    /// slot in the core, found through the consumer, which an earlier event prefetched.
+    #[inline(always)]
+    fn prefetch_upcoming(&self) {
+        for (i, ev) in self.side.calendar.upcoming().enumerate() {
+            if let Event::ServiceEnd(c) = *ev {
+                let cons = &self.side.consumers[c as usize];
+                if i < 2 {
+                    let q = cons.queue as usize;
+                    crate::hint::prefetch(&self.side.queues[q]);
+                    self.cores[q].prefetch_consumer(cons.local as usize);
+                } else {
+                    crate::hint::prefetch(cons);
+                }
+            }
+        }
+    }
+
     /// After a settlement: the consumer serves its next held message, or idles.
     #[inline(always)]
     fn next_service(&mut self, c: usize, q: usize, local: usize) {
@@ -1244,6 +1268,9 @@ impl<'m, K: Mode> Engine<'m, K> {
         let mut step = horizon * 2f64.powi(-20);
         let mut look_at = horizon.min(step);
         let mut looked = 0u64;
+        // A model whose consumers' state outgrows the processor's caches waits on memory
+        // at each event; a small one would only pay for the hints.
+        let spread = self.side.consumers.len() >= PREFETCH_FROM;
         while let Some((t, ev)) = self.side.calendar.pop() {
             if t > look_at {
                 if t > horizon {
@@ -1269,6 +1296,9 @@ impl<'m, K: Mode> Engine<'m, K> {
             }
             self.now = t;
             self.events += 1;
+            if spread {
+                self.prefetch_upcoming();
+            }
             // The two events of every scenario first; the lifecycle's only exist with `L`.
             match ev {
                 Event::ServiceEnd(c) => self.service_end(c as usize),

@@ -479,9 +479,14 @@ impl LatencyRecorder {
         // Values above HIGH are clamped to HIGH, whose index is the full layout's last.
         let ns = to_ns(secs);
         let i = index_for(ns);
-        match self.counts.get_mut(i) {
-            Some(c) => *c += 1,
-            None => self.record_cold(i),
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += 1;
+        } else if self.counts.is_empty() && self.log.len() < self.log.capacity() {
+            // A sparse recorder with room in its log (most of a large model's queues): no
+            // call, no decision to make.
+            self.log.push(i as u32);
+        } else {
+            self.record_cold(i);
         }
         // 0 wraps to u64::MAX and never becomes the minimum.
         self.min_nz_minus_one = self.min_nz_minus_one.min(ns.wrapping_sub(1));
