@@ -62,6 +62,23 @@ fn scenario(queues: usize, horizon: f64) -> String {
     t
 }
 
+/// `queues` queues, each with its own producer at 8 publishes/s through the default
+/// exchange and 10 consumers of mean 1 s: two events per message, as in the single queue.
+fn scenario_own_producers(queues: usize, horizon: f64) -> String {
+    let mut t = format!(
+        "name = \"scale-{queues}x10-own\"\n[simulation]\nhorizon = {horizon}\nwarmup = 0\nreplications = 10\nseed = 7\n"
+    );
+    for i in 0..queues {
+        let _ = write!(
+            t,
+            "[[producers]]\nname = \"p{i}\"\nexchange = \"\"\nrouting_key = \"q{i}\"\narrival = {{ dist = \"exponential\", rate = 8.0 }}\n\
+             [[queues]]\nname = \"q{i}\"\n\
+             [[consumers]]\nname = \"w{i}\"\nqueue = \"q{i}\"\ncount = 10\nprefetch = 1\nservice = {{ dist = \"exponential\", mean = 1.0 }}\n"
+        );
+    }
+    t
+}
+
 fn models() -> (Model, Model) {
     let scale = Model::from_toml(&scenario(QUEUES, HORIZON), "scale.toml").expect("valid");
     let single =
@@ -96,8 +113,11 @@ fn best_run(m: &Model, runs: usize) -> (f64, u64, u64) {
 
 fn ratio() {
     let (scale, single) = models();
+    let own =
+        Model::from_toml(&scenario_own_producers(QUEUES, HORIZON), "own.toml").expect("valid");
     let (s_t, s_events, s_msgs) = best_run(&scale, 3);
     let (o_t, o_events, o_msgs) = best_run(&single, 3);
+    let (w_t, w_events, w_msgs) = best_run(&own, 3);
     println!(
         "\nscale, best of 3 on {} threads: 1000 queues x 10 consumers x 10 replications",
         rayon::current_num_threads()
@@ -106,15 +126,21 @@ fn ratio() {
         "{:<18} {:>12} {:>14} {:>12} {:>14}",
         "scenario", "events", "events/s", "messages", "messages/s"
     );
-    for (name, t, events, msgs) in
-        [("1000 queues", s_t, s_events, s_msgs), ("1 queue", o_t, o_events, o_msgs)]
-    {
+    for (name, t, events, msgs) in [
+        ("1000 queues", s_t, s_events, s_msgs),
+        ("1000, own producers", w_t, w_events, w_msgs),
+        ("1 queue", o_t, o_events, o_msgs),
+    ] {
         let (eps, mps) = (events as f64 / t, msgs as f64 / t);
         println!("{name:<18} {events:>12} {eps:>14.0} {msgs:>12} {mps:>14.0}");
     }
     let ratio = |a: u64, b: u64| (a as f64 / s_t) / (b as f64 / o_t);
     println!("ratio (goal >= 0.5): {:.3}", ratio(s_events, o_events));
     println!("ratio of messages per second: {:.3}", ratio(s_msgs, o_msgs));
+    let own_ratio = (w_events as f64 / w_t) / (o_events as f64 / o_t);
+    println!(
+        "ratio with a producer per queue (two events per message, as one queue's): {own_ratio:.3}"
+    );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/scale-1000x10.toml");
     if std::fs::write(&path, scenario(QUEUES, HORIZON)).is_ok() {
         println!(
