@@ -29,9 +29,21 @@
 //! (Messages per second: ratio 0.10–0.14 in those runs. The brief's "before" figures came
 //! from a quieter machine; the fanout, bound by memory, suffers more from the shared cache.)
 //!
-//! What remains is the engine's own cost per message at this size: its time goes to cache
-//! misses on the consumer state of the service that ends (the consumer, its slot in the
-//! queue's core and the message it holds), at random among 10 000 consumers.
+//! On a quiet machine, best of 3 on 2 threads, before and after the held message inline,
+//! the calendar-driven prefetch, the bottom-up sift of a large calendar and the counted
+//! recorder logs:
+//!
+//! | | events/s, 1000 queues | events/s, 1 queue | ratio | messages/s ratio | own producers ratio |
+//! |---|---|---|---|---|---|
+//! | before | 2 228 427–2 368 069 | 20 012 438–22 218 455 | 0.107–0.111 | 0.242–0.253 | |
+//! | after | 2 584 974–2 607 341 | 19 151 359–19 951 893 | 0.131–0.135 | 0.297–0.306 | 0.107–0.138 |
+//!
+//! The goal is not met. "Own producers" is the same 1000 queues with a producer each (two
+//! events per message, as in the single queue). What remains is the engine's cost at this
+//! size: about 9000 pending events make each calendar pop 13 levels deep instead of 3, and
+//! each event reads its queue's and consumer's state (3–4 kB a queue, megabytes in all) at
+//! random, where the single queue's stays in the first-level cache (docs/architecture.md,
+//! "Memory and scale").
 
 use criterion::{Criterion, Throughput, criterion_group};
 use mqsim::scenario::Model;
