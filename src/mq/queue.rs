@@ -357,7 +357,7 @@ impl<M, X: Lifecycle> Queue<M, X> {
     /// not the largest it ever had. For back ends that live long (the in-crate broker); a
     /// simulation's queues end with their replication.
     pub fn release_idle_memory(&mut self) {
-        self.ready.release_if_empty(4096);
+        self.ready.release_if_empty();
     }
 
     #[cfg(test)]

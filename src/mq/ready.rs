@@ -16,7 +16,13 @@ pub(super) struct Ready<M, X> {
     high_len: usize,
     /// Bit `p` set when the deque of priority `p >= 1` is not empty.
     nonempty: [u64; 4],
+    /// A deque in `high` held more than [`KEEP`] entries since the last release: only then
+    /// does a release look at their capacities (up to 255 of them).
+    high_grown: bool,
 }
+
+/// Entries a drained deque keeps room for ([`Ready::release_if_empty`]).
+pub(super) const KEEP: usize = 4096;
 
 impl<M, X: Lifecycle> Ready<M, X> {
     /// `levels` priorities, `1..=256`.
@@ -27,6 +33,7 @@ impl<M, X: Lifecycle> Ready<M, X> {
             high: (1..levels).map(|_| VecDeque::new()).collect(),
             high_len: 0,
             nonempty: [0; 4],
+            high_grown: false,
         }
     }
 
@@ -46,18 +53,22 @@ impl<M, X: Lifecycle> Ready<M, X> {
         self.low.capacity() + self.high.iter().map(VecDeque::capacity).sum::<usize>()
     }
 
-    /// Once empty, gives back each deque's buffer that a backlog grew beyond `keep` entries
-    /// (a deque keeps its largest capacity otherwise, for as long as the queue lives).
-    pub(super) fn release_if_empty(&mut self, keep: usize) {
+    /// Once empty, gives back each deque's buffer that a backlog grew beyond [`KEEP`]
+    /// entries (a deque keeps its largest capacity otherwise, for as long as the queue
+    /// lives).
+    pub(super) fn release_if_empty(&mut self) {
         if !self.is_empty() {
             return;
         }
-        if self.low.capacity() > keep {
+        if self.low.capacity() > KEEP {
             self.low = VecDeque::new();
         }
-        for d in &mut self.high {
-            if d.capacity() > keep {
-                *d = VecDeque::new();
+        if self.high_grown {
+            self.high_grown = false;
+            for d in &mut self.high {
+                if d.capacity() > KEEP {
+                    *d = VecDeque::new();
+                }
             }
         }
     }
@@ -91,6 +102,7 @@ impl<M, X: Lifecycle> Ready<M, X> {
             self.low.push_back(entry);
         } else {
             self.high[p - 1].push_back(entry);
+            self.high_grown |= self.high[p - 1].len() > KEEP;
             self.high_len += 1;
             self.mark(p);
         }
@@ -123,6 +135,7 @@ impl<M, X: Lifecycle> Ready<M, X> {
         let b = self.bucket(p);
         let at = b.partition_point(|e| e.seq < entry.seq);
         b.insert(at, entry);
+        self.high_grown |= p > 0 && b.len() > KEEP;
         if p > 0 {
             self.high_len += 1;
             self.mark(p);

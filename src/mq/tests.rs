@@ -668,4 +668,14 @@ fn a_drained_backlog_gives_its_memory_back() {
     q.publish(1.0, 7, &mut log);
     assert_eq!(log.delivered.last().map(|d| d.1), Some(7));
     assert!(q.balanced() && q2.balanced());
+    // The same for a priority's own deque.
+    let mut p = config(|c| c.max_priority = Some(5));
+    for i in 0..20_000 {
+        p.publish_with(0.0, i, props(None, 3), &mut log);
+    }
+    assert!(p.ready_capacity() >= 20_000);
+    p.add_consumer(0.0, 0, Ack::Auto, &mut log);
+    p.release_idle_memory();
+    assert!(p.ready_len() == 0 && p.ready_capacity() <= 4096, "{}", p.ready_capacity());
+    assert!(p.balanced());
 }
