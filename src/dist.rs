@@ -527,16 +527,20 @@ impl Dist {
 
 /// Formats seconds with a readable unit (`100ms`, `2.5s`, `750us`).
 pub fn fmt_secs(s: f64) -> String {
-    // Beyond a century, years in scientific notation: humantime saturates at u64::MAX
-    // seconds ("584542046090years") and no one reads a span that long to the minute.
+    // Beyond a century, years in scientific notation: humantime (used before) saturated at
+    // u64::MAX seconds ("584542046090years") and no one reads a span that long to the minute.
     const YEAR: f64 = 365.25 * 86400.0;
     if s.is_finite() && s >= 100.0 * YEAR {
         return format!("{:.1e} years", s / YEAR);
     }
     if s.is_finite() && s >= 60.0 {
-        // Long spans read best as "2h", "10m", "1h 30m".
-        return humantime::format_duration(std::time::Duration::from_secs(s.round() as u64))
-            .to_string();
+        // Long spans read best as "2h", "10m", "1h 30m"; in hours past a day ("36h"), not
+        // "1day 12h", so that what a report prints is a duration a scenario accepts.
+        let total = s.round() as u64;
+        let parts = [(total / 3600, "h"), (total / 60 % 60, "m"), (total % 60, "s")];
+        let shown: Vec<String> =
+            parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+        return shown.join(" ");
     }
     let (v, unit) = if s == 0.0 {
         (0.0, "s")
@@ -623,6 +627,15 @@ mod tests {
         assert_eq!(fmt_secs(2.5), "2.5s");
         assert_eq!(fmt_secs(0.00075), "750µs");
         assert_eq!(fmt_secs(90.0), "1m 30s");
+        assert_eq!(fmt_secs(7200.0), "2h");
+        assert_eq!(fmt_secs(3661.4), "1h 1m 1s");
+        // Past a day, still hours: every printed span parses back as a duration.
+        assert_eq!(fmt_secs(86_400.0), "24h");
+        assert_eq!(fmt_secs(3.0 * 86_400.0 + 60.0), "72h 1m");
+        for s in [60.0, 86_400.0, 1e6, 3e9] {
+            let back = crate::scenario::parse_duration(&fmt_secs(s)).unwrap();
+            assert!((back - s).abs() <= 0.5, "{s}: {}", fmt_secs(s));
+        }
     }
 
     #[test]
