@@ -367,17 +367,21 @@ mod tests {
         }
     }
 
-    /// Random interleavings of schedule and pop (as the engine does them: an event's
-    /// handler schedules 0, 1 or more events) against a plain sorted reference.
-    #[test]
-    fn matches_a_sorted_reference() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
+    /// A xorshift64 stream: the tests' fixed pseudo-random numbers.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    /// Random interleavings of schedule and pop (as the engine does them: an event's
+    /// handler schedules 0, 1 or more events) against a plain sorted reference.
+    #[test]
+    fn matches_a_sorted_reference() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
         let mut c = Calendar::default();
         let mut reference: Vec<(f64, u64)> = Vec::new(); // (time, seq), kept sorted descending
         let (mut now, mut seq) = (0.0f64, 0u64);
@@ -406,13 +410,7 @@ mod tests {
     /// new event replacing the root sinks bottom-up, against a sorted reference.
     #[test]
     fn a_large_heap_matches_a_sorted_reference() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         let mut c = Calendar::default();
         let mut reference = std::collections::BTreeSet::new(); // (time key, seq)
         let (mut now, mut seq) = (0.0f64, 0u64);
