@@ -123,6 +123,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
             .as_ref()
             .map(|t| mqsim::analytic::timevarying::timeline(&model, t.window_s));
         let mut figs = figures::latency_figures(&outcome, Some(&theory), None);
+        figs.extend(figures::topic_group_figures(&outcome, Some(&theory)));
         figs.extend(figures::timeline_figures(report));
         figs.extend(figures::time_figures(&outcome, &model, Some(&theory)));
         let written = write_figures(dir, &figs, a.charts)?;

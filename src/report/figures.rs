@@ -225,6 +225,56 @@ pub fn latency_figures(
     figs
 }
 
+/// One percentile figure per consumer group of a Kafka-style topic that timed records:
+/// simulated with its band, theory dashed (the group's model per consumer, labelled exact or
+/// approx.). Stems start `group-latency-`, so no queue's name can match one.
+pub fn topic_group_figures(sim: &SimOutcome, theory: Option<&AnalyticReport>) -> Vec<Figure> {
+    let r = &sim.report;
+    let sc = &r.scenario;
+    let name = band_name(r.replications);
+    let mut figs = Vec::new();
+    for (topic, curves) in r.topics.iter().zip(&sim.topic_curves) {
+        for (group, c) in topic.groups.iter().zip(curves) {
+            if c.sojourn.pooled.is_empty() {
+                continue;
+            }
+            let a = theory
+                .and_then(|t| t.topics.iter().find(|x| x.name == topic.name))
+                .and_then(|t| t.groups.iter().find(|g| g.name == group.name));
+            let mut wait = vec![sim_line(&name, &c.wait, 0)];
+            let mut soj = vec![sim_line(&name, &c.sojourn, 0)];
+            if let Some(a) = a.filter(|a| a.stable) {
+                let label =
+                    format!("theory: {} ({})", a.model, if a.exact { "exact" } else { "approx." });
+                wait.extend(percentile_line(&label, &a.wait_s, true, 1));
+                soj.extend(percentile_line(&label, &a.sojourn_s, true, 1));
+            }
+            let who = format!("{} · group {}", topic.name, group.name);
+            figs.push(Figure {
+                stem: format!("group-latency-{}-{}", slug(&topic.name), slug(&group.name)),
+                caption: format!(
+                    "Wait and sojourn percentiles of group `{}` on topic `{}`",
+                    group.name, topic.name
+                ),
+                panels: vec![
+                    percentile_panel(
+                        format!("{sc} · {who}: wait until processing starts"),
+                        "wait",
+                        wait,
+                    ),
+                    percentile_panel(
+                        format!("{sc} · {who}: sojourn until processed"),
+                        "sojourn",
+                        soj,
+                    ),
+                ],
+                panel_height: PANEL_H,
+            });
+        }
+    }
+    figs
+}
+
 /// Adds a real RabbitMQ's and a calibrated simulation's percentile curves to the
 /// per-queue latency figures of [`latency_figures`] (`compare --broker --calibration`).
 pub fn add_broker_lines(

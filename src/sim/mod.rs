@@ -50,6 +50,9 @@ pub struct SimOutcome {
     pub sojourn: Vec<LatencyHistogram>,
     /// Per queue: wait and sojourn percentile curves with 95% bands over replications.
     pub curves: Vec<QueueCurves>,
+    /// Per Kafka-style topic, per consumer group (model order): the same curves of its
+    /// records.
+    pub topic_curves: Vec<Vec<QueueCurves>>,
     /// State over time of replication 0, when a step was asked for.
     pub series: Option<Series>,
     /// State over time of every completed replication, in replication order, when a step
@@ -598,6 +601,7 @@ impl<'m> Aggregator<'m> {
                 &self.topic_pools,
             )
         };
+        let topic_curves = topic::group_curves(&self.topic_pools);
         let series = self.series_all.first().cloned();
         SimOutcome {
             report: RunReport {
@@ -624,6 +628,7 @@ impl<'m> Aggregator<'m> {
             wait: waits,
             sojourn: sojourns,
             curves,
+            topic_curves,
             series,
             series_all: self.series_all,
             events: self.events,

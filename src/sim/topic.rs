@@ -15,7 +15,8 @@ use super::engine::{CANCEL_POLL, stream_seed};
 use crate::cancel::Cancel;
 use crate::mq::log::{RoundRobin, TopicLog};
 use crate::results::{
-    Latency, MemberReport, PartitionReport, TopicCounts, TopicGroupReport, TopicLag, TopicReport,
+    Latency, MemberReport, PartitionReport, QueueCurves, TopicCounts, TopicGroupReport, TopicLag,
+    TopicReport,
 };
 use crate::scenario::{Keys, Model};
 use crate::stats::{LatencyHistogram, MeanCi, TimeAverage, summarize};
@@ -383,6 +384,9 @@ pub struct GroupPool {
     sojourn: LatencyHistogram,
     wait_means: Vec<Option<f64>>,
     sojourn_means: Vec<Option<f64>>,
+    /// Each replication's wait and sojourn quantiles at `CURVE_QUANTILES`: the curves' bands.
+    wait_q: Vec<Vec<Option<f64>>>,
+    sojourn_q: Vec<Vec<Option<f64>>>,
 }
 
 /// Per topic, per group.
@@ -402,8 +406,29 @@ pub fn pool_groups(pools: &mut TopicPools, rep: &[TopicStats]) {
             gp.sojourn.merge(&gs.sojourn);
             gp.wait_means.push(gs.wait.mean());
             gp.sojourn_means.push(gs.sojourn.mean());
+            gp.wait_q.push(super::quantiles(&gs.wait));
+            gp.sojourn_q.push(super::quantiles(&gs.sojourn));
         }
     }
+}
+
+/// Per topic, per group: the wait and sojourn percentile curves of the pooled records, with
+/// 95% bands over replications (as a queue's).
+pub fn group_curves(pools: &TopicPools) -> Vec<Vec<QueueCurves>> {
+    fn band(q: &[Vec<Option<f64>>]) -> Vec<&[Option<f64>]> {
+        q.iter().map(Vec::as_slice).collect()
+    }
+    pools
+        .iter()
+        .map(|tp| {
+            tp.iter()
+                .map(|gp| QueueCurves {
+                    wait: super::curve(&gp.wait, &band(&gp.wait_q)),
+                    sojourn: super::curve(&gp.sojourn, &band(&gp.sojourn_q)),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Folds the replications' topic figures (replication order) into the report's `topics`.
@@ -577,5 +602,33 @@ rebalance_pause = 1
             assert!(g.rebalances.unwrap() > 10, "{:?}", g.rebalances);
         }
         assert_eq!(t.groups[1].idle_consumers, 2);
+    }
+
+    /// Each group gets percentile curves of its records, as a queue does: the pooled
+    /// curve's p50 and p99 are the report's, within their bands, and a chart is drawn.
+    #[test]
+    fn groups_have_percentile_curves_and_charts() {
+        let m = Model::from_toml(STORM, "storm.toml").unwrap();
+        let out = run(&m, None, &NoProgress);
+        assert_eq!(out.topic_curves.len(), 1);
+        assert_eq!(out.topic_curves[0].len(), 2);
+        for (g, c) in out.report.topics[0].groups.iter().zip(&out.topic_curves[0]) {
+            for (curve, latency) in [(&c.wait, &g.wait_s), (&c.sojourn, &g.sojourn_s)] {
+                for (q, want) in [(0.5, latency.p50), (0.99, latency.p99)] {
+                    let &(_, v) = curve.pooled.iter().find(|p| p.0 == q).unwrap();
+                    assert_eq!(Some(v), want, "{} q{q}", g.name);
+                    // The band: the replications' own q-quantiles, around the pooled one.
+                    let &(_, mean, h) = curve.replicated.iter().find(|r| r.0 == q).unwrap();
+                    assert!(
+                        h >= 0.0 && (mean - v).abs() <= 2.0 * h,
+                        "{} q{q}: {mean} ± {h} vs {v}",
+                        g.name
+                    );
+                }
+            }
+        }
+        let figs = crate::report::figures::topic_group_figures(&out, None);
+        let stems: Vec<&str> = figs.iter().map(|f| f.stem.as_str()).collect();
+        assert_eq!(stems, ["group-latency-t-eager", "group-latency-t-coop"]);
     }
 }
