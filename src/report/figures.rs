@@ -119,6 +119,26 @@ fn real_line(l: &Latency, curve: Option<&PercentileCurve>, color: usize) -> Opti
     }
 }
 
+/// A latency figure: the wait until service starts above the sojourn until it ends, each
+/// panel titled after `who` (scenario and queue or group).
+fn latency_figure(
+    stem: String,
+    caption: String,
+    who: &str,
+    wait: Vec<Line>,
+    soj: Vec<Line>,
+) -> Figure {
+    Figure {
+        stem,
+        caption,
+        panels: vec![
+            percentile_panel(format!("{who}: wait until service starts"), "wait", wait),
+            percentile_panel(format!("{who}: sojourn until service ends"), "sojourn", soj),
+        ],
+        panel_height: PANEL_H,
+    }
+}
+
 fn percentile_panel(title: String, y: &str, lines: Vec<Line>) -> LineChart {
     LineChart {
         title,
@@ -177,23 +197,13 @@ pub fn latency_figures(
                 wait.extend(real_line(&rq.wait_s, c.map(|c| &c.wait), 2));
                 soj.extend(real_line(&rq.sojourn_s, c.map(|c| &c.sojourn), 2));
             }
-            Figure {
-                stem: format!("latency-{}", slug(&qr.name)),
-                caption: format!("Wait and sojourn percentiles of queue `{}`", qr.name),
-                panels: vec![
-                    percentile_panel(
-                        format!("{sc} · {}: wait until service starts", qr.name),
-                        "wait",
-                        wait,
-                    ),
-                    percentile_panel(
-                        format!("{sc} · {}: sojourn until service ends", qr.name),
-                        "sojourn",
-                        soj,
-                    ),
-                ],
-                panel_height: PANEL_H,
-            }
+            latency_figure(
+                format!("latency-{}", slug(&qr.name)),
+                format!("Wait and sojourn percentiles of queue `{}`", qr.name),
+                &format!("{sc} · {}", qr.name),
+                wait,
+                soj,
+            )
         })
         .collect();
     if (2..=OVERLAY_MAX).contains(&shown.len()) {
@@ -249,27 +259,16 @@ pub fn topic_group_figures(sim: &SimOutcome, theory: Option<&AnalyticReport>) ->
                 wait.extend(percentile_line(&label, &a.wait_s, true, 1));
                 soj.extend(percentile_line(&label, &a.sojourn_s, true, 1));
             }
-            let who = format!("{} · group {}", topic.name, group.name);
-            figs.push(Figure {
-                stem: format!("group-latency-{}-{}", slug(&topic.name), slug(&group.name)),
-                caption: format!(
+            figs.push(latency_figure(
+                format!("group-latency-{}-{}", slug(&topic.name), slug(&group.name)),
+                format!(
                     "Wait and sojourn percentiles of group `{}` on topic `{}`",
                     group.name, topic.name
                 ),
-                panels: vec![
-                    percentile_panel(
-                        format!("{sc} · {who}: wait until processing starts"),
-                        "wait",
-                        wait,
-                    ),
-                    percentile_panel(
-                        format!("{sc} · {who}: sojourn until processed"),
-                        "sojourn",
-                        soj,
-                    ),
-                ],
-                panel_height: PANEL_H,
-            });
+                &format!("{sc} · {} · group {}", topic.name, group.name),
+                wait,
+                soj,
+            ));
         }
     }
     figs
@@ -354,32 +353,13 @@ pub fn real_figures(outcome: &RealOutcome, theory: Option<&AnalyticReport>) -> V
                 wait.extend(percentile_line(&theory_label(a), &a.wait_s, true, 1));
                 soj.extend(percentile_line(&theory_label(a), &a.sojourn_s, true, 1));
             }
-            Some(Figure {
-                stem: format!("latency-{}", slug(&rq.name)),
-                caption: format!(
-                    "Real broker: wait and sojourn percentiles of queue `{}`",
-                    rq.name
-                ),
-                panels: vec![
-                    percentile_panel(
-                        format!(
-                            "{} · {} (real broker): wait until service starts",
-                            real.scenario, rq.name
-                        ),
-                        "wait",
-                        wait,
-                    ),
-                    percentile_panel(
-                        format!(
-                            "{} · {} (real broker): sojourn until service ends",
-                            real.scenario, rq.name
-                        ),
-                        "sojourn",
-                        soj,
-                    ),
-                ],
-                panel_height: PANEL_H,
-            })
+            Some(latency_figure(
+                format!("latency-{}", slug(&rq.name)),
+                format!("Real broker: wait and sojourn percentiles of queue `{}`", rq.name),
+                &format!("{} · {} (real broker)", real.scenario, rq.name),
+                wait,
+                soj,
+            ))
         })
         .collect()
 }
