@@ -544,6 +544,7 @@ impl LatencyRecorder {
         // Counted here rather than per value: the hot loop stays as short as it can be.
         let total = log.len() as u64 + counts.iter().sum::<u64>();
         let counts = if counts.is_empty()
+            && log.len() >= COUNT_FROM
             && let top = log.iter().copied().max().unwrap_or(0) as usize
             && counting_beats_sorting(log.len(), top)
         {
@@ -583,8 +584,12 @@ impl LatencyRecorder {
 /// about twice as many entries as dense counters would (it switches to them), so a count
 /// per index fits a `u32`.
 fn counting_beats_sorting(n: usize, top: usize) -> bool {
-    n >= 1024 && n * n.ilog2() as usize >= top
+    n >= COUNT_FROM && n * n.ilog2() as usize >= top
 }
+
+/// Shortest log that may be counted rather than sorted (a shorter one is not even scanned
+/// for its largest index).
+const COUNT_FROM: usize = 1024;
 
 /// Builds the `hdrhistogram` that recording each value one by one would have built, from
 /// the non-zero bucket counts (ascending index) of `total` values, the seconds' maximum,
