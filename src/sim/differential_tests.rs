@@ -49,7 +49,7 @@ fn model(s: &Setup) -> Model {
 
 fn through_simulator(s: &Setup, ops: &[Op]) -> Trace {
     let m = model(s);
-    let mut e = Engine::<Full>::new(&m, 0);
+    let mut e = Engine::<Full>::new(&m, 0, None);
     let mut trace = Trace::new();
     let mut seen = 0;
     let mut id = 0u32;
@@ -286,7 +286,7 @@ fn props(priority: u8, ttl: Option<u8>) -> Props {
 
 fn lifecycle_through_simulator(s: &Lifecycle, steps: &[Step]) -> (LifeTrace, Counters) {
     let m = lifecycle_model(s);
-    let mut e = Engine::<Full>::new(&m, 0);
+    let mut e = Engine::<Full>::new(&m, 0, None);
     let (mut trace, mut counters) = (LifeTrace::new(), Counters::new());
     let mut seen = 0;
     // New deliveries from q, in tag order.

@@ -22,6 +22,7 @@
 //! Memory is bounded by the number of messages in the system, never by the horizon.
 
 use super::calendar::{Calendar, EventId};
+use super::parts::{Part, Parts};
 use crate::arrival::{Arrival, ArrivalState};
 use crate::cancel::Cancel;
 use crate::dist::Dist;
@@ -299,6 +300,42 @@ pub struct Series {
     pub dropped: Vec<Vec<u64>>,
     /// Per queue: messages expired by TTL so far (cumulative).
     pub expired: Vec<Vec<u64>>,
+}
+
+impl Series {
+    /// No figures yet for `queues` queues on the grid of `times`.
+    fn empty(step: f64, times: Vec<f64>, queues: usize) -> Self {
+        Series {
+            step,
+            times,
+            ready: vec![Vec::new(); queues],
+            unacked: vec![Vec::new(); queues],
+            busy: vec![Vec::new(); queues],
+            completed: vec![Vec::new(); queues],
+            offered: vec![Vec::new(); queues],
+            dropped: vec![Vec::new(); queues],
+            expired: vec![Vec::new(); queues],
+        }
+    }
+
+    /// Puts a part's series in place: its queue `i` is queue `queues[i]` here.
+    fn place(&mut self, queues: &[usize], part: Series) {
+        debug_assert_eq!(self.times, part.times);
+        let Series { ready, unacked, busy, completed, offered, dropped, expired, .. } = part;
+        for (i, (((((r, u), b), c), o), (d, e))) in ready
+            .into_iter()
+            .zip(unacked)
+            .zip(busy)
+            .zip(completed)
+            .zip(offered)
+            .zip(dropped.into_iter().zip(expired))
+            .enumerate()
+        {
+            let q = queues[i];
+            (self.ready[q], self.unacked[q], self.busy[q]) = (r, u, b);
+            (self.completed[q], self.offered[q], self.dropped[q], self.expired[q]) = (c, o, d, e);
+        }
+    }
 }
 
 /// Samples per window.
@@ -618,11 +655,18 @@ pub mod stream {
 }
 
 impl<'m, K: Mode> Engine<'m, K> {
-    fn new(model: &'m Model, replication: u32) -> Self {
+    /// Replication `replication` of `model`, which is the `part` of a larger model when
+    /// given: its producers' and groups' streams are then seeded by their whole-model index.
+    fn new(model: &'m Model, replication: u32, part: Option<&Part>) -> Self {
         let sim = &model.simulation;
         let seed = |kind, i| {
             Xoshiro256PlusPlus::seed_from_u64(stream_seed(sim.seed, replication, kind, i))
         };
+        // Streams belong to the whole model's producers and groups.
+        let (producer_id, group_id) = (
+            |i: usize| part.map_or(i, |part| part.producers[i]),
+            |i: usize| part.map_or(i, |part| part.groups[i]),
+        );
         let warmup = sim.warmup;
         let mut cores: Vec<CoreOf<K>> =
             model.queues.iter().map(|q| mq::Queue::new(q.core_config())).collect();
@@ -690,15 +734,15 @@ impl<'m, K: Mode> Engine<'m, K> {
                 arrival: &p.arrival,
                 state: ArrivalState::default(),
                 batch: p.batch.as_ref(),
-                batch_rng: seed(stream::BATCH, i),
+                batch_rng: seed(stream::BATCH, producer_id(i)),
                 keys: &p.weighted_keys,
-                key_rng: seed(stream::KEYS, i),
+                key_rng: seed(stream::KEYS, producer_id(i)),
                 routes: &p.routes,
                 key: p.key,
                 ttl: p.ttl,
                 priority: &p.priority,
-                rng: seed(stream::ARRIVALS, i),
-                priority_rng: seed(stream::PRIORITY, i),
+                rng: seed(stream::ARRIVALS, producer_id(i)),
+                priority_rng: seed(stream::PRIORITY, producer_id(i)),
                 published: 0,
                 unroutable: 0,
                 end_to_end: LatencyRecorder::new(),
@@ -712,11 +756,11 @@ impl<'m, K: Mode> Engine<'m, K> {
                 service: &g.service,
                 then: g.then.as_ref().map(|t| t.routes.as_slice()),
                 then_key: g.then.as_ref().map_or(0, |t| t.key),
-                rng: seed(stream::SERVICE, i),
+                rng: seed(stream::SERVICE, group_id(i)),
                 failure: g.failure,
-                failure_rng: seed(stream::FAILURE, i),
+                failure_rng: seed(stream::FAILURE, group_id(i)),
                 crash: g.crash.as_ref(),
-                crash_rng: seed(stream::CRASH, i),
+                crash_rng: seed(stream::CRASH, group_id(i)),
                 served: 0,
                 unroutable_onward: 0,
             })
@@ -1418,19 +1462,78 @@ pub fn simulate_until(
     series_step: Option<f64>,
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
+    simulate_parts(model, &Parts::of(model), replication, series_step, cancel)
+}
+
+/// [`simulate_until`] with `model`'s [`Parts`] worked out beforehand (once per run): part
+/// by part when it has several, with the same result as whole.
+pub fn simulate_parts(
+    model: &Model,
+    parts: &Parts,
+    replication: u32,
+    series_step: Option<f64>,
+    cancel: &Cancel,
+) -> Option<ReplicationResult> {
     // `network_delay` rides on the full mode's paths (its events and the global consumer ids).
     let full = model.uses_message_lifecycle()
         || model.groups.iter().any(|g| g.network_delay > 0.0)
         || model.producers.iter().any(|p| p.publish_delay > 0.0);
     let mut result = if full {
-        Engine::<Full>::new(model, replication).run(series_step, cancel)
+        Engine::<Full>::new(model, replication, None).run(series_step, cancel)
     } else if model.uses_varied_load() {
-        Engine::<Varied>::new(model, replication).run(series_step, cancel)
+        by_parts::<Varied>(model, parts, replication, series_step, cancel)
     } else {
-        Engine::<Plain>::new(model, replication).run(series_step, cancel)
+        by_parts::<Plain>(model, parts, replication, series_step, cancel)
     }?;
     result.topics = super::topic::simulate(model, replication, cancel)?;
     Some(result)
+}
+
+/// Runs `model` in mode `K` (the whole model's, whatever a part alone would choose), part
+/// by part when `parts` has any, and puts the parts' results back in model order.
+fn by_parts<K: Mode>(
+    model: &Model,
+    parts: &Parts,
+    replication: u32,
+    series_step: Option<f64>,
+    cancel: &Cancel,
+) -> Option<ReplicationResult> {
+    if parts.is_whole() {
+        return Engine::<K>::new(model, replication, None).run(series_step, cancel);
+    }
+    let mut queues: Vec<Option<QueueStats>> = vec![None; model.queues.len()];
+    let mut producers = vec![ProducerStats::default(); model.producers.len()];
+    let mut groups = vec![GroupStats::default(); model.groups.len()];
+    let mut events = 0;
+    let mut series: Option<Series> = None;
+    for part in &parts.parts {
+        let r = Engine::<K>::new(&part.model, replication, Some(part)).run(series_step, cancel)?;
+        events += r.events;
+        for (&q, s) in part.queues.iter().zip(r.queues) {
+            queues[q] = Some(s);
+        }
+        for (&p, s) in part.producers.iter().zip(r.producers) {
+            producers[p] = s;
+        }
+        for (&g, s) in part.groups.iter().zip(r.groups) {
+            groups[g] = s;
+        }
+        if let Some(s) = r.series {
+            // Every part samples the same grid, so its times are the whole model's.
+            let all =
+                series.get_or_insert_with(|| Series::empty(s.step, s.times.clone(), queues.len()));
+            all.place(&part.queues, s);
+        }
+    }
+    Some(ReplicationResult {
+        queues: queues.into_iter().map(|q| q.expect("every queue is in a part")).collect(),
+        producers,
+        groups,
+        topics: Vec::new(),
+        events,
+        series,
+        timeline: None,
+    })
 }
 
 /// About how many events pass between two looks at the stop flag: a replication notices a

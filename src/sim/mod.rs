@@ -7,6 +7,7 @@
 
 mod calendar;
 mod engine;
+mod parts;
 pub mod reference;
 pub mod speed;
 pub mod timeline;
@@ -14,8 +15,10 @@ pub mod topic;
 
 pub use calendar::{Calendar, EventId};
 pub use engine::{
-    CANCEL_POLL, ReplicationResult, Series, simulate, simulate_until, stream, stream_seed,
+    CANCEL_POLL, ReplicationResult, Series, simulate, simulate_parts, simulate_until, stream,
+    stream_seed,
 };
+pub use parts::{Part, Parts};
 
 use crate::cancel::Cancel;
 use crate::results::{
@@ -163,6 +166,7 @@ pub fn run_until(
         return run_until(&m, series_step, progress, cancel);
     }
     let sim = &model.simulation;
+    let parts = Parts::of(model);
     let done = AtomicU32::new(0);
     let state = Mutex::new(InOrder {
         next: 0,
@@ -193,7 +197,7 @@ pub fn run_until(
                             let res = if cancel.requested() {
                                 None
                             } else {
-                                simulate_until(model, r, series_step, cancel)
+                                simulate_parts(model, &parts, r, series_step, cancel)
                             };
                             if res.is_some() {
                                 progress.replication_done(
