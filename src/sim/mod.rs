@@ -126,7 +126,7 @@ pub fn run(model: &Model, series_step: Option<f64>, progress: &dyn Progress) -> 
 struct InOrder<'m> {
     next: u32,
     /// `None`: stopped by the cancel flag (skipped).
-    waiting: BTreeMap<u32, Option<ReplicationResult>>,
+    waiting: BTreeMap<u32, Option<Prepared>>,
     folded: Aggregator<'m>,
     /// A replication was stopped by the cancel flag.
     skipped: bool,
@@ -137,7 +137,7 @@ impl InOrder<'_> {
         while let Some(r) = self.waiting.remove(&self.next) {
             self.next += 1;
             match r {
-                Some(r) => self.folded.add(r),
+                Some(r) => self.folded.add_prepared(r),
                 None => self.skipped = true,
             }
         }
@@ -198,6 +198,7 @@ pub fn run_until(
                                 None
                             } else {
                                 simulate_parts(model, &parts, r, series_step, cancel)
+                                    .map(|r| Prepared::new(model, r))
                             };
                             if res.is_some() {
                                 progress.replication_done(
@@ -377,6 +378,39 @@ fn quantiles(h: &LatencyHistogram) -> Vec<Option<f64>> {
     h.quantiles(&CURVE_QUANTILES)
 }
 
+/// A replication with what needs no other replication already worked out (each queue's
+/// means and curve quantiles): the worker that ran it does this, so that the fold, which
+/// takes replications one at a time in order, only pools.
+pub struct Prepared {
+    result: ReplicationResult,
+    summaries: Vec<QueueSummary>,
+}
+
+impl Prepared {
+    /// Works out `r`'s own figures (`r` is a replication of `model`).
+    pub fn new(model: &Model, r: ReplicationResult) -> Self {
+        let horizon = model.simulation.horizon;
+        let summaries = r
+            .queues
+            .iter()
+            .map(|qs| QueueSummary {
+                wait_mean: qs.wait.mean(),
+                sojourn_mean: qs.sojourn.mean(),
+                wait_q: quantiles(&qs.wait),
+                sojourn_q: quantiles(&qs.sojourn),
+                ready_avg: qs.ready.average(horizon),
+                busy_avg: qs.busy.average(horizon),
+                offered_post: qs.offered_post,
+                dropped_post: qs.dropped_post,
+                completed_post: qs.completed_post,
+                expired_post: qs.expired_post,
+                drain_time: qs.drain_time,
+            })
+            .collect();
+        Prepared { result: r, summaries }
+    }
+}
+
 impl<'m> Aggregator<'m> {
     /// Nothing added yet.
     pub fn new(model: &'m Model) -> Self {
@@ -429,7 +463,13 @@ impl<'m> Aggregator<'m> {
     }
 
     /// Adds the next replication (callers add them in replication order).
-    pub fn add(&mut self, mut r: ReplicationResult) {
+    pub fn add(&mut self, r: ReplicationResult) {
+        self.add_prepared(Prepared::new(self.model, r));
+    }
+
+    /// [`Aggregator::add`] for a replication [`Prepared`] beforehand.
+    pub fn add_prepared(&mut self, p: Prepared) {
+        let Prepared { result: mut r, summaries } = p;
         if let (Some(a), Some(t)) = (self.timeline.as_mut(), r.timeline.take()) {
             a.add(&t);
         }
@@ -441,8 +481,7 @@ impl<'m> Aggregator<'m> {
             }
             self.topics.push(r.topics);
         }
-        let horizon = self.model.simulation.horizon;
-        for (pool, qs) in self.queues.iter_mut().zip(r.queues) {
+        for ((pool, qs), summary) in self.queues.iter_mut().zip(r.queues).zip(summaries) {
             pool.wait.merge(&qs.wait);
             pool.sojourn.merge(&qs.sojourn);
             pool.counts.add(&qs.counts);
@@ -465,19 +504,7 @@ impl<'m> Aggregator<'m> {
                 p.wait_means.push(ps.wait.mean());
                 p.sojourn_means.push(ps.sojourn.mean());
             }
-            pool.reps.push(QueueSummary {
-                wait_mean: qs.wait.mean(),
-                sojourn_mean: qs.sojourn.mean(),
-                wait_q: quantiles(&qs.wait),
-                sojourn_q: quantiles(&qs.sojourn),
-                ready_avg: qs.ready.average(horizon),
-                busy_avg: qs.busy.average(horizon),
-                offered_post: qs.offered_post,
-                dropped_post: qs.dropped_post,
-                completed_post: qs.completed_post,
-                expired_post: qs.expired_post,
-                drain_time: qs.drain_time,
-            });
+            pool.reps.push(summary);
         }
         for (pool, ps) in self.producers.iter_mut().zip(r.producers) {
             pool.end_to_end.merge(&ps.end_to_end);
@@ -497,88 +524,107 @@ impl<'m> Aggregator<'m> {
         let model = self.model;
         let sim = &model.simulation;
         let span = sim.horizon - sim.warmup;
-        let mut queues = Vec::new();
-        let mut waits = Vec::new();
-        let mut sojourns = Vec::new();
-        let mut curves = Vec::new();
-        for (q, (queue, pool)) in model.queues.iter().zip(self.queues).enumerate() {
-            let reps = &pool.reps;
-            let per =
-                |f: &dyn Fn(&QueueSummary) -> f64| -> Vec<f64> { reps.iter().map(f).collect() };
-            let consumers = model.consumers_on(q);
-            let lq = mean_ci(&per(&|r| r.ready_avg));
-            let loss: Vec<f64> = reps
-                .iter()
-                .filter(|r| r.offered_post > 0)
-                .map(|r| r.dropped_post as f64 / r.offered_post as f64)
-                .collect();
-            let by_priority = queue.max_priority.map(|max| {
-                let mut slots = pool.by_priority.into_iter().collect::<Vec<_>>();
-                slots.resize_with(usize::from(max) + 1, || None);
-                slots
-                    .into_iter()
-                    .enumerate()
-                    .rev()
-                    .filter_map(|(p, pp)| {
-                        let pp = pp?;
-                        Some(PriorityReport {
-                            priority: p as u8,
-                            offered: pp.offered,
-                            wait_s: latency(&pp.wait_means, &pp.wait),
-                            sojourn_s: latency(&pp.sojourn_means, &pp.sojourn),
+        // Queue by queue in parallel (a thousand queues' curves and intervals take a while),
+        // each from its own pool alone: the same figures in the same order on any thread count.
+        let per_queue: Vec<_> = self
+            .queues
+            .into_par_iter()
+            .enumerate()
+            .map(|(q, pool)| {
+                let queue = &model.queues[q];
+                let reps = &pool.reps;
+                let per =
+                    |f: &dyn Fn(&QueueSummary) -> f64| -> Vec<f64> { reps.iter().map(f).collect() };
+                let consumers = model.consumers_on(q);
+                let lq = mean_ci(&per(&|r| r.ready_avg));
+                let loss: Vec<f64> = reps
+                    .iter()
+                    .filter(|r| r.offered_post > 0)
+                    .map(|r| r.dropped_post as f64 / r.offered_post as f64)
+                    .collect();
+                let by_priority = queue.max_priority.map(|max| {
+                    let mut slots = pool.by_priority.into_iter().collect::<Vec<_>>();
+                    slots.resize_with(usize::from(max) + 1, || None);
+                    slots
+                        .into_iter()
+                        .enumerate()
+                        .rev()
+                        .filter_map(|(p, pp)| {
+                            let pp = pp?;
+                            Some(PriorityReport {
+                                priority: p as u8,
+                                offered: pp.offered,
+                                wait_s: latency(&pp.wait_means, &pp.wait),
+                                sojourn_s: latency(&pp.sojourn_means, &pp.sojourn),
+                            })
                         })
-                    })
-                    .collect()
-            });
-            queues.push(QueueReport {
-                name: queue.name.clone(),
-                consumers,
-                offered_rate: mean_ci(&per(&|r| r.offered_post as f64 / span)),
-                throughput: mean_ci(&per(&|r| r.completed_post as f64 / span)),
-                loss_probability: mean_ci(&loss),
-                wait_s: latency(&reps.iter().map(|r| r.wait_mean).collect::<Vec<_>>(), &pool.wait),
-                sojourn_s: latency(
-                    &reps.iter().map(|r| r.sojourn_mean).collect::<Vec<_>>(),
-                    &pool.sojourn,
-                ),
-                queue_length: QueueLength {
-                    mean: lq.mean,
-                    ci95: lq.ci95,
-                    max: pool.max_len as u64,
-                },
-                utilization: mean_ci(&per(&|r| {
-                    if consumers == 0 { 0.0 } else { r.busy_avg / f64::from(consumers) }
-                })),
-                counts: pool.counts,
-                expire_probability: model.may_expire(q).then(|| {
-                    mean_ci(
-                        &reps
-                            .iter()
-                            .filter(|r| r.offered_post > 0)
-                            .map(|r| r.expired_post as f64 / r.offered_post as f64)
-                            .collect::<Vec<_>>(),
-                    )
-                }),
-                drain_time_s: queue.initial_messages.map(|_| {
-                    let times: Vec<f64> = reps.iter().filter_map(|r| r.drain_time).collect();
-                    let s = summarize(&times);
-                    DrainTime {
-                        mean: s.as_ref().map(|s| s.mean),
-                        ci95: s.and_then(|s| s.ci95),
-                        drained_replications: times.len() as u32,
-                    }
-                }),
-                by_priority,
-            });
-            curves.push(QueueCurves {
-                wait: curve(&pool.wait, &reps.iter().map(|r| &r.wait_q[..]).collect::<Vec<_>>()),
-                sojourn: curve(
-                    &pool.sojourn,
-                    &reps.iter().map(|r| &r.sojourn_q[..]).collect::<Vec<_>>(),
-                ),
-            });
-            waits.push(pool.wait);
-            sojourns.push(pool.sojourn);
+                        .collect()
+                });
+                let report = QueueReport {
+                    name: queue.name.clone(),
+                    consumers,
+                    offered_rate: mean_ci(&per(&|r| r.offered_post as f64 / span)),
+                    throughput: mean_ci(&per(&|r| r.completed_post as f64 / span)),
+                    loss_probability: mean_ci(&loss),
+                    wait_s: latency(
+                        &reps.iter().map(|r| r.wait_mean).collect::<Vec<_>>(),
+                        &pool.wait,
+                    ),
+                    sojourn_s: latency(
+                        &reps.iter().map(|r| r.sojourn_mean).collect::<Vec<_>>(),
+                        &pool.sojourn,
+                    ),
+                    queue_length: QueueLength {
+                        mean: lq.mean,
+                        ci95: lq.ci95,
+                        max: pool.max_len as u64,
+                    },
+                    utilization: mean_ci(&per(&|r| {
+                        if consumers == 0 { 0.0 } else { r.busy_avg / f64::from(consumers) }
+                    })),
+                    counts: pool.counts,
+                    expire_probability: model.may_expire(q).then(|| {
+                        mean_ci(
+                            &reps
+                                .iter()
+                                .filter(|r| r.offered_post > 0)
+                                .map(|r| r.expired_post as f64 / r.offered_post as f64)
+                                .collect::<Vec<_>>(),
+                        )
+                    }),
+                    drain_time_s: queue.initial_messages.map(|_| {
+                        let times: Vec<f64> = reps.iter().filter_map(|r| r.drain_time).collect();
+                        let s = summarize(&times);
+                        DrainTime {
+                            mean: s.as_ref().map(|s| s.mean),
+                            ci95: s.and_then(|s| s.ci95),
+                            drained_replications: times.len() as u32,
+                        }
+                    }),
+                    by_priority,
+                };
+                let curves = QueueCurves {
+                    wait: curve(
+                        &pool.wait,
+                        &reps.iter().map(|r| &r.wait_q[..]).collect::<Vec<_>>(),
+                    ),
+                    sojourn: curve(
+                        &pool.sojourn,
+                        &reps.iter().map(|r| &r.sojourn_q[..]).collect::<Vec<_>>(),
+                    ),
+                };
+                (report, curves, pool.wait, pool.sojourn)
+            })
+            .collect();
+        let mut queues = Vec::with_capacity(per_queue.len());
+        let mut waits = Vec::with_capacity(per_queue.len());
+        let mut sojourns = Vec::with_capacity(per_queue.len());
+        let mut curves = Vec::with_capacity(per_queue.len());
+        for (report, curve, wait, sojourn) in per_queue {
+            queues.push(report);
+            curves.push(curve);
+            waits.push(wait);
+            sojourns.push(sojourn);
         }
         let mut producers = Vec::new();
         let mut end_to_end = Vec::new();
