@@ -14,9 +14,9 @@
 //! Nothing a part computes reads another's state. A test runs every shipped scenario both
 //! ways and compares.
 //!
-//! Only the plain and varied modes split. The full mode's dead-lettering and onward routing
-//! by key follow the whole model's key table, and the `window` timeline keeps totals over
-//! all queues, so those run whole.
+//! Only the plain and varied modes split. The full mode's dead-letter routing follows the
+//! whole model's exchanges and key table, and a `window` timeline's recorder is laid out
+//! window by window across all queues, so those run whole.
 
 use crate::routing::Router;
 use crate::scenario::Model;
