@@ -35,10 +35,10 @@ pub fn analyze(a: AnalyzeArgs) -> Result<(), CliError> {
     let mut model = load(&a.scenario.file)?;
     super::apply_window(&mut model, a.window, "--window")?;
     super::calibrate::apply(&mut model, a.calibration.as_deref(), a.quiet)?;
-    if !a.quiet {
-        warn_model(&model);
-    }
     let mut report: AnalyticReport = analytic::analyze(&model);
+    if !a.quiet {
+        warn_model(&model, &report);
+    }
     report.timeline = model.simulation.window.map(|w| analytic::timevarying::timeline(&model, w));
     let csv_bytes = || csv::to_csv(&csv::analytic_rows(&report));
     if let Some(dir) = &a.out {

@@ -11,7 +11,7 @@ pub struct CheckArgs {
 
 pub fn check(a: CheckArgs) -> Result<(), CliError> {
     let m = load(&a.scenario.file)?;
-    warn_model(&m);
+    warn_model(&m, &mqsim::analytic::analyze(&m));
     print!("{}", table::render_check(&a.scenario.file.display().to_string(), &m));
     Ok(())
 }

@@ -53,11 +53,11 @@ pub fn compare(a: CompareArgs) -> Result<(), CliError> {
     if let Some(r) = a.replications {
         model.simulation.replications = r;
     }
-    super::refuse_absurd_run(&model, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
-    if !a.quiet {
-        warn_model(&model);
-    }
     let theory = mqsim::analytic::analyze(&model);
+    super::refuse_absurd_run(&model, &theory, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
+    if !a.quiet {
+        warn_model(&model, &theory);
+    }
     let step = a.out.as_ref().map(|_| figures::series_step(model.simulation.horizon, 300));
     let sim = sim::run(&model, step, &NoProgress);
     let calibrated = match &a.calibration {

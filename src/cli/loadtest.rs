@@ -194,8 +194,9 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     let mut model = load(&a.scenario.file)?;
     apply_overrides(&mut model, a.time_scale, a.duration.as_deref())?;
     check_real_run(&model, &a.scenario.file, a.quiet)?;
+    let theory = mqsim::analytic::analyze(&model);
     if !a.quiet {
-        warn_model(&model);
+        warn_model(&model, &theory);
     }
     let outcome = match &a.broker {
         // The RabbitMQ driver reports percentiles, not histograms: its charts draw the
@@ -212,7 +213,6 @@ pub fn loadtest(a: LoadtestArgs) -> Result<(), CliError> {
     warn_timing(report, a.quiet);
     if let Some(dir) = &a.out {
         write_run_files(dir, report)?;
-        let theory = mqsim::analytic::analyze(&model);
         let figs = mqsim::report::figures::real_figures(&outcome, Some(&theory));
         let written = write_figures(dir, &figs, Charts::Png)?;
         write_atomic(

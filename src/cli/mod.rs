@@ -117,8 +117,9 @@ impl mqsim::scenario::Files for NextTo {
 }
 
 /// Prints the model's warnings on stderr ([`mqsim::report::warnings::model_warnings`]).
-pub fn warn_model(model: &Model) {
-    for w in mqsim::report::warnings::model_warnings(model, rayon::current_num_threads()) {
+pub fn warn_model(model: &Model, theory: &mqsim::results::AnalyticReport) {
+    let threads = rayon::current_num_threads();
+    for w in mqsim::report::warnings::model_warnings_with(model, theory, threads) {
         eprintln!("warning: {w}");
     }
 }
@@ -200,12 +201,15 @@ pub struct ScenarioArg {
 /// replication when charts are drawn): bad input, exit 2, before any work.
 pub fn refuse_absurd_run(
     model: &Model,
+    theory: &mqsim::results::AnalyticReport,
     file: &Path,
     series_points: Option<usize>,
 ) -> Result<(), CliError> {
     mqsim::report::warnings::check_run_size(model)
         .and_then(|()| match available_memory() {
-            Some(bytes) => mqsim::report::warnings::check_run_memory(model, series_points, bytes),
+            Some(bytes) => {
+                mqsim::report::warnings::check_run_memory_with(model, theory, series_points, bytes)
+            }
             None => Ok(()),
         })
         .map_err(|e| CliError::Input(anyhow::anyhow!("{}: {e}", file.display())))

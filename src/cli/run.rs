@@ -67,9 +67,11 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     }
     super::apply_window(&mut model, a.window, "--window")?;
     super::calibrate::apply(&mut model, a.calibration.as_deref(), a.quiet)?;
-    super::refuse_absurd_run(&model, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
+    // Worked out once: the memory check, the warnings and the charts all read it.
+    let mut theory = mqsim::analytic::analyze(&model);
+    super::refuse_absurd_run(&model, &theory, &a.scenario.file, a.out.as_ref().map(|_| 300))?;
     if !a.quiet {
-        warn_model(&model);
+        warn_model(&model, &theory);
     }
     let bar = if show_progress(a.quiet, a.format) {
         let sim = &model.simulation;
@@ -116,7 +118,6 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     let report = &outcome.report;
     if let Some(dir) = &a.out {
         write_run_files(dir, report)?;
-        let mut theory = mqsim::analytic::analyze(&model);
         // Per-window theory (PSA, MOL) for the headline's worst window of a varying load.
         theory.timeline = report
             .timeline

@@ -49,9 +49,10 @@ pub fn size(a: SizeArgs) -> Result<(), CliError> {
         model.simulation.replications = r;
     }
     super::apply_window(&mut model, a.every_window, "--every-window")?;
-    super::refuse_absurd_run(&model, &a.scenario.file, None)?;
+    let theory = mqsim::analytic::analyze(&model);
+    super::refuse_absurd_run(&model, &theory, &a.scenario.file, None)?;
     if !a.quiet {
-        warn_model(&model);
+        warn_model(&model, &theory);
     }
     let bar = if show_progress(a.quiet, a.format) {
         let b = ProgressBar::new_spinner();

@@ -104,7 +104,7 @@ pub fn sweep(a: SweepArgs) -> Result<(), CliError> {
         models.iter_mut().for_each(|m| m.simulation.replications = r);
     }
     for m in &models {
-        super::refuse_absurd_run(m, file, None)?;
+        super::refuse_absurd_run(m, &mqsim::analytic::analyze(m), file, None)?;
     }
     let stop = super::stop_on_interrupt();
     let bar = if show_progress(a.quiet, a.format) {

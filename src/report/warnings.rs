@@ -226,7 +226,18 @@ pub fn check_run_memory(
     series_points: Option<usize>,
     available: f64,
 ) -> Result<(), String> {
-    let e = estimated_memory(model, 1, series_points);
+    check_run_memory_with(model, &analytic::analyze(model), series_points, available)
+}
+
+/// [`check_run_memory`] with the model's `analysis` already made (a thousand queues'
+/// percentiles take a tenth of a second to work out).
+pub fn check_run_memory_with(
+    model: &Model,
+    analysis: &AnalyticReport,
+    series_points: Option<usize>,
+    available: f64,
+) -> Result<(), String> {
+    let e = estimate_with(model, analysis, 1, series_points);
     let need = e.total();
     if need <= available {
         return Ok(());
@@ -261,6 +272,15 @@ pub fn fmt_bytes(b: f64) -> String {
 /// `max_length`): its backlog grows for as long as the run lasts, so its figures describe
 /// the horizon, not a steady state.
 pub fn model_warnings(model: &Model, threads: usize) -> Vec<String> {
+    model_warnings_with(model, &analytic::analyze(model), threads)
+}
+
+/// [`model_warnings`] with the model's `analysis` already made.
+pub fn model_warnings_with(
+    model: &Model,
+    analysis: &AnalyticReport,
+    threads: usize,
+) -> Vec<String> {
     let mut out = model.warnings.clone();
     let s = &model.simulation;
     let publishes = expected_publishes(model);
@@ -271,8 +291,7 @@ pub fn model_warnings(model: &Model, threads: usize) -> Vec<String> {
             fmt_secs(publishes / MESSAGES_PER_CORE_S / threads.max(1) as f64)
         ));
     }
-    let analysis = analytic::analyze(model);
-    let mem = estimate_with(model, &analysis, threads, None);
+    let mem = estimate_with(model, analysis, threads, None);
     if mem.total() > LARGE_RUN_BYTES {
         let (what, bytes, _) = &mem.parts[0];
         out.push(format!(
@@ -283,7 +302,7 @@ pub fn model_warnings(model: &Model, threads: usize) -> Vec<String> {
             fmt_bytes(*bytes),
         ));
     }
-    let growth = backlog_growth(&analysis);
+    let growth = backlog_growth(analysis);
     for q in &analysis.queues {
         if !q.stable && q.consumers > 0 {
             // Scientific notation past a million: ρ = 1e300 printed 300 digits.
