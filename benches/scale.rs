@@ -46,10 +46,10 @@
 //! | ratio of events/s | fanout, 10 s | own producers, 10 s | own producers, 100 s |
 //! |---|---|---|---|
 //! | before parts | 0.131–0.135 | 0.107–0.138 | — |
-//! | after | 0.132–0.139 (messages 0.30–0.32) | 0.298–0.299 | 0.456 |
+//! | after (three runs) | 0.117–0.139 (messages 0.27–0.32) | 0.278–0.299 | 0.430–0.456 |
 //!
 //! The goal is still not met in any row; the producer-per-queue model at 100 s comes closest
-//! (0.456 here, 0.53–0.56 in runs of `sim::run` outside criterion on the same machine). Its
+//! (0.430–0.456 here, 0.53–0.56 in runs of `sim::run` outside criterion on the same machine). Its
 //! queues are parts, each simulated at about the single queue's speed per event; what
 //! remains is each queue's report in each replication (two histograms finished, merged and
 //! read), which a longer horizon spreads over more messages. The fanout's producer joins
