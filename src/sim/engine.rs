@@ -633,6 +633,8 @@ struct Engine<'m, K: Mode> {
     events: u64,
     /// Queues whose `initial_messages` backlog has not drained yet.
     draining: usize,
+    /// Do the counts carry the lifecycle's fields (the whole model's choice, for a part)?
+    lifecycle_counts: bool,
 }
 
 /// Random stream kinds of [`stream_seed`]: each source of randomness has its own, so adding
@@ -787,6 +789,7 @@ impl<'m, K: Mode> Engine<'m, K> {
             producers,
             events: 0,
             draining: 0,
+            lifecycle_counts: part.map_or_else(|| model.uses_message_lifecycle(), |p| p.lifecycle),
         }
     }
 
@@ -1368,7 +1371,7 @@ impl<'m, K: Mode> Engine<'m, K> {
             t.finish(horizon);
             *t
         });
-        let v2 = self.model.uses_message_lifecycle();
+        let v2 = self.lifecycle_counts;
         let queues = self
             .cores
             .iter()
@@ -1479,7 +1482,7 @@ pub fn simulate_parts(
         || model.groups.iter().any(|g| g.network_delay > 0.0)
         || model.producers.iter().any(|p| p.publish_delay > 0.0);
     let mut result = if full {
-        Engine::<Full>::new(model, replication, None).run(series_step, cancel)
+        by_parts::<Full>(model, parts, replication, series_step, cancel)
     } else if model.uses_varied_load() {
         by_parts::<Varied>(model, parts, replication, series_step, cancel)
     } else {
