@@ -1509,6 +1509,9 @@ fn by_parts<K: Mode>(
     let mut groups = vec![GroupStats::default(); model.groups.len()];
     let mut events = 0;
     let mut series: Option<Series> = None;
+    let sim = &model.simulation;
+    let mut timeline =
+        sim.window.map(|w| super::timeline::Recorder::new(w, sim.windows(), model.queues.len()));
     for part in &parts.parts {
         let r = Engine::<K>::new(&part.model, replication, Some(part)).run(series_step, cancel)?;
         events += r.events;
@@ -1527,6 +1530,9 @@ fn by_parts<K: Mode>(
                 series.get_or_insert_with(|| Series::empty(s.step, s.times.clone(), queues.len()));
             all.place(&part.queues, s);
         }
+        if let (Some(all), Some(t)) = (timeline.as_mut(), r.timeline) {
+            all.place(&part.queues, t);
+        }
     }
     Some(ReplicationResult {
         queues: queues.into_iter().map(|q| q.expect("every queue is in a part")).collect(),
@@ -1535,7 +1541,7 @@ fn by_parts<K: Mode>(
         topics: Vec::new(),
         events,
         series,
-        timeline: None,
+        timeline,
     })
 }
 

@@ -15,9 +15,8 @@
 //! ways and compares.
 //!
 //! Every mode splits: a dead-letter exchange joins a queue to every queue its dead letters
-//! can reach (with any key), as a producer's routes and an onward publish do. Only a
-//! `window` timeline runs whole: its recorder is laid out window by window across all
-//! queues.
+//! can reach (with any key), as a producer's routes and an onward publish do. The state
+//! series and a `window` timeline are per queue, so a part's are put in place too.
 
 use crate::routing::Router;
 use crate::scenario::Model;
@@ -53,8 +52,7 @@ impl Parts {
         Parts::default()
     }
 
-    /// `model`'s independent parts, or [`Parts::whole`] when it has only one or its mode
-    /// does not split.
+    /// `model`'s independent parts, or [`Parts::whole`] when it has only one.
     pub fn of(model: &Model) -> Self {
         if !splits(model) {
             return Parts::whole();
@@ -106,10 +104,9 @@ impl Parts {
     }
 }
 
-/// Can `model` be simulated part by part? Not with a `window` timeline (see the module
-/// docs).
+/// Can `model` have parts? Not with one queue.
 fn splits(model: &Model) -> bool {
-    model.simulation.window.is_none() && model.queues.len() > 1
+    model.queues.len() > 1
 }
 
 /// A label per queue (`0..nq`) then per producer (`nq..`): equal labels, same part. A
@@ -310,12 +307,15 @@ mod tests {
     }
 
     #[test]
-    fn a_timeline_runs_whole() {
+    fn every_mode_and_a_timeline_split_and_one_queue_runs_whole() {
         let ttl = independent(3, "[[queues]]\nname = \"ttl\"\nmessage_ttl = \"1s\"\n");
         assert_eq!(Parts::of(&ttl).len(), 4);
         let mut m = independent(3, "");
-        m.simulation.window = Some(10.0);
-        assert!(Parts::of(&m).is_whole());
+        m.simulation.window = Some(15.0);
+        assert_eq!(Parts::of(&m).len(), 3);
+        let (whole, split) = both(&m, 0, None);
+        assert!(whole.contains("timeline: Some"));
+        assert_eq!(whole, split);
         assert!(Parts::of(&independent(1, "")).is_whole());
     }
 
@@ -330,10 +330,9 @@ mod tests {
             let text = std::fs::read_to_string(&path).expect("readable");
             let mut m = Model::from_toml_with_files(&text, &path.display().to_string(), &Scenarios)
                 .expect("a shipped scenario is valid");
-            // A short horizon keeps this quick; the window's timeline never splits.
+            // A short horizon keeps this quick.
             m.simulation.horizon = m.simulation.horizon.min(600.0);
             m.simulation.warmup = m.simulation.warmup.min(m.simulation.horizon / 4.0);
-            m.simulation.window = None;
             if Parts::of(&m).is_whole() {
                 continue;
             }
@@ -347,7 +346,7 @@ mod tests {
     /// A random model of 2 to 7 queues: producers through the default exchange, a direct
     /// exchange (one key may reach several queues) or weighted keys, in batches or not, at
     /// renewal, MMPP or scheduled rates; queues with a length limit or a backlog; groups
-    /// with onward publishes (to a later queue). With `lifecycle`, some of: per-message and
+    /// with onward publishes (to a later queue); a `window` timeline or not. With `lifecycle`, some of: per-message and
     /// queue TTLs, priorities, delivery limits, dead-lettering to a later queue (also of
     /// what a full queue refuses), failures that requeue or reject, crashes, network and
     /// publish delays.
@@ -358,8 +357,9 @@ mod tests {
         let maybe = |rng: &mut _, p: f64, text: &str| -> String {
             if lifecycle && RngExt::random_bool(rng, p) { text.to_string() } else { String::new() }
         };
-        let mut t = String::from(
-            "[simulation]\nhorizon = 300\nwarmup = 30\nreplications = 1\nseed = 5\n\
+        let window = if rng.random_bool(0.3) { "window = \"40s\"\n" } else { "" };
+        let mut t = format!(
+            "[simulation]\nhorizon = 300\nwarmup = 30\nreplications = 1\nseed = 5\n{window}\
              [[exchanges]]\nname = \"d\"\ntype = \"direct\"\n",
         );
         for i in 0..rng.random_range(1..nq + 2) {
@@ -468,7 +468,7 @@ mod tests {
     fn random_models_give_the_same_results_by_parts() {
         use rand::SeedableRng;
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(2026);
-        let (mut split, mut full) = (0, 0);
+        let (mut split, mut full, mut windows) = (0, 0, 0);
         for i in 0..60 {
             let m = random_model(&mut rng, i % 2 == 1);
             if Parts::of(&m).is_whole() {
@@ -476,12 +476,13 @@ mod tests {
             }
             split += 1;
             full += usize::from(m.uses_message_lifecycle());
+            windows += usize::from(m.simulation.window.is_some());
             let (whole, parts) = both(&m, i, Some(10.0));
             assert_eq!(whole, parts, "random model {i}");
         }
         assert!(
-            split >= 20 && full >= 10,
-            "only {split} of 60 random models split, {full} with the lifecycle"
+            split >= 20 && full >= 10 && windows >= 5,
+            "only {split} of 60 random models split, {full} with the lifecycle, {windows} with a window"
         );
     }
 }

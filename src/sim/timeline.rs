@@ -114,6 +114,19 @@ impl Recorder {
             self.ready(horizon, q, v);
         }
     }
+
+    /// Puts a part's finished timeline in place (`sim::parts`): its queue `i` is queue
+    /// `queues[i]` here. Every cell is one queue's in one window, so nothing is combined.
+    pub fn place(&mut self, queues: &[usize], part: Recorder) {
+        debug_assert!(self.window == part.window && self.windows == part.windows);
+        for (i, cell) in part.cells.into_iter().enumerate() {
+            let (w, q) = (i / part.queues, queues[i % part.queues]);
+            self.cells[w * self.queues + q] = cell;
+        }
+        for (&q, ready) in queues.iter().zip(part.ready) {
+            self.ready[q] = ready;
+        }
+    }
 }
 
 /// Running mean and sum of squared deviations (Welford), folded in replication order.
