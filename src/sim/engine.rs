@@ -351,17 +351,7 @@ struct Recorder {
 impl Recorder {
     fn new(step: f64, queues: usize) -> Self {
         Recorder {
-            series: Series {
-                step,
-                ready: vec![Vec::new(); queues],
-                unacked: vec![Vec::new(); queues],
-                busy: vec![Vec::new(); queues],
-                completed: vec![Vec::new(); queues],
-                offered: vec![Vec::new(); queues],
-                dropped: vec![Vec::new(); queues],
-                expired: vec![Vec::new(); queues],
-                ..Series::default()
-            },
+            series: Series::empty(step, Vec::new(), queues),
             next: 0.0,
             n: 0,
             sums: vec![[0.0; 3]; queues],
