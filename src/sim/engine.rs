@@ -1491,7 +1491,7 @@ fn by_parts<K: Mode>(
     series_step: Option<f64>,
     cancel: &Cancel,
 ) -> Option<ReplicationResult> {
-    if parts.is_whole() {
+    if parts.is_empty() {
         return Engine::<K>::new(model, replication, None).run(series_step, cancel);
     }
     let mut queues: Vec<Option<QueueStats>> = vec![None; model.queues.len()];

@@ -88,11 +88,6 @@ impl Parts {
         Parts { parts }
     }
 
-    /// Does the model run whole?
-    pub fn is_whole(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     /// How many parts (0 when whole).
     pub fn len(&self) -> usize {
         self.parts.len()
@@ -316,7 +311,7 @@ mod tests {
         let (whole, split) = both(&m, 0, None);
         assert!(whole.contains("timeline: Some"));
         assert_eq!(whole, split);
-        assert!(Parts::of(&independent(1, "")).is_whole());
+        assert!(Parts::of(&independent(1, "")).is_empty());
     }
 
     #[test]
@@ -333,7 +328,7 @@ mod tests {
             // A short horizon keeps this quick.
             m.simulation.horizon = m.simulation.horizon.min(600.0);
             m.simulation.warmup = m.simulation.warmup.min(m.simulation.horizon / 4.0);
-            if Parts::of(&m).is_whole() {
+            if Parts::of(&m).is_empty() {
                 continue;
             }
             split += 1;
@@ -471,7 +466,7 @@ mod tests {
         let (mut split, mut full, mut windows) = (0, 0, 0);
         for i in 0..60 {
             let m = random_model(&mut rng, i % 2 == 1);
-            if Parts::of(&m).is_whole() {
+            if Parts::of(&m).is_empty() {
                 continue;
             }
             split += 1;
