@@ -26,7 +26,7 @@ use crate::results::{
     ProducerReport, QueueCurves, QueueLength, QueueReport, RunReport,
 };
 use crate::scenario::Model;
-use crate::stats::{LatencyHistogram, MeanCi, summarize};
+use crate::stats::{HistogramPool, LatencyHistogram, MeanCi, summarize};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -331,16 +331,16 @@ struct QueueSummary {
 /// One priority of one queue, pooled over the replications that saw it.
 struct PriorityPool {
     offered: u64,
-    wait: LatencyHistogram,
-    sojourn: LatencyHistogram,
+    wait: HistogramPool,
+    sojourn: HistogramPool,
     wait_means: Vec<Option<f64>>,
     sojourn_means: Vec<Option<f64>>,
 }
 
 /// One queue, pooled.
 struct QueuePool {
-    wait: LatencyHistogram,
-    sojourn: LatencyHistogram,
+    wait: HistogramPool,
+    sojourn: HistogramPool,
     counts: Counts,
     max_len: f64,
     /// Per priority (index), for a priority queue.
@@ -351,7 +351,7 @@ struct QueuePool {
 
 /// One producer, pooled.
 struct ProducerPool {
-    end_to_end: LatencyHistogram,
+    end_to_end: HistogramPool,
     means: Vec<Option<f64>>,
     published: u64,
     unroutable: u64,
@@ -420,8 +420,8 @@ impl<'m> Aggregator<'m> {
                 .queues
                 .iter()
                 .map(|_| QueuePool {
-                    wait: LatencyHistogram::new(),
-                    sojourn: LatencyHistogram::new(),
+                    wait: HistogramPool::new(),
+                    sojourn: HistogramPool::new(),
                     counts: Counts::default(),
                     max_len: 0.0,
                     by_priority: Vec::new(),
@@ -432,7 +432,7 @@ impl<'m> Aggregator<'m> {
                 .producers
                 .iter()
                 .map(|_| ProducerPool {
-                    end_to_end: LatencyHistogram::new(),
+                    end_to_end: HistogramPool::new(),
                     means: Vec::new(),
                     published: 0,
                     unroutable: 0,
@@ -482,33 +482,33 @@ impl<'m> Aggregator<'m> {
             self.topics.push(r.topics);
         }
         for ((pool, qs), summary) in self.queues.iter_mut().zip(r.queues).zip(summaries) {
-            pool.wait.merge(&qs.wait);
-            pool.sojourn.merge(&qs.sojourn);
+            pool.wait.add(qs.wait);
+            pool.sojourn.add(qs.sojourn);
             pool.counts.add(&qs.counts);
             pool.max_len = pool.max_len.max(qs.ready.max());
             if pool.by_priority.len() < qs.by_priority.len() {
                 pool.by_priority.resize_with(qs.by_priority.len(), || None);
             }
-            for (slot, ps) in pool.by_priority.iter_mut().zip(&qs.by_priority) {
+            for (slot, ps) in pool.by_priority.iter_mut().zip(qs.by_priority) {
                 let Some(ps) = ps else { continue };
                 let p = slot.get_or_insert_with(|| PriorityPool {
                     offered: 0,
-                    wait: LatencyHistogram::new(),
-                    sojourn: LatencyHistogram::new(),
+                    wait: HistogramPool::new(),
+                    sojourn: HistogramPool::new(),
                     wait_means: Vec::new(),
                     sojourn_means: Vec::new(),
                 });
-                p.wait.merge(&ps.wait);
-                p.sojourn.merge(&ps.sojourn);
                 p.offered += ps.offered_post;
                 p.wait_means.push(ps.wait.mean());
                 p.sojourn_means.push(ps.sojourn.mean());
+                p.wait.add(ps.wait);
+                p.sojourn.add(ps.sojourn);
             }
             pool.reps.push(summary);
         }
         for (pool, ps) in self.producers.iter_mut().zip(r.producers) {
-            pool.end_to_end.merge(&ps.end_to_end);
             pool.means.push(ps.end_to_end.mean());
+            pool.end_to_end.add(ps.end_to_end);
             pool.published += ps.published;
             pool.unroutable += ps.unroutable;
         }
@@ -532,6 +532,7 @@ impl<'m> Aggregator<'m> {
             .enumerate()
             .map(|(q, pool)| {
                 let queue = &model.queues[q];
+                let (wait, sojourn) = (pool.wait.finish(), pool.sojourn.finish());
                 let reps = &pool.reps;
                 let per =
                     |f: &dyn Fn(&QueueSummary) -> f64| -> Vec<f64> { reps.iter().map(f).collect() };
@@ -554,8 +555,8 @@ impl<'m> Aggregator<'m> {
                             Some(PriorityReport {
                                 priority: p as u8,
                                 offered: pp.offered,
-                                wait_s: latency(&pp.wait_means, &pp.wait),
-                                sojourn_s: latency(&pp.sojourn_means, &pp.sojourn),
+                                wait_s: latency(&pp.wait_means, &pp.wait.finish()),
+                                sojourn_s: latency(&pp.sojourn_means, &pp.sojourn.finish()),
                             })
                         })
                         .collect()
@@ -566,13 +567,10 @@ impl<'m> Aggregator<'m> {
                     offered_rate: mean_ci(&per(&|r| r.offered_post as f64 / span)),
                     throughput: mean_ci(&per(&|r| r.completed_post as f64 / span)),
                     loss_probability: mean_ci(&loss),
-                    wait_s: latency(
-                        &reps.iter().map(|r| r.wait_mean).collect::<Vec<_>>(),
-                        &pool.wait,
-                    ),
+                    wait_s: latency(&reps.iter().map(|r| r.wait_mean).collect::<Vec<_>>(), &wait),
                     sojourn_s: latency(
                         &reps.iter().map(|r| r.sojourn_mean).collect::<Vec<_>>(),
-                        &pool.sojourn,
+                        &sojourn,
                     ),
                     queue_length: QueueLength {
                         mean: lq.mean,
@@ -604,16 +602,13 @@ impl<'m> Aggregator<'m> {
                     by_priority,
                 };
                 let curves = QueueCurves {
-                    wait: curve(
-                        &pool.wait,
-                        &reps.iter().map(|r| &r.wait_q[..]).collect::<Vec<_>>(),
-                    ),
+                    wait: curve(&wait, &reps.iter().map(|r| &r.wait_q[..]).collect::<Vec<_>>()),
                     sojourn: curve(
-                        &pool.sojourn,
+                        &sojourn,
                         &reps.iter().map(|r| &r.sojourn_q[..]).collect::<Vec<_>>(),
                     ),
                 };
-                (report, curves, pool.wait, pool.sojourn)
+                (report, curves, wait, sojourn)
             })
             .collect();
         let mut queues = Vec::with_capacity(per_queue.len());
@@ -634,11 +629,12 @@ impl<'m> Aggregator<'m> {
                 published: pool.published,
                 unroutable: pool.unroutable,
             });
-            if pool.end_to_end.count() > 0 {
+            let pooled = pool.end_to_end.finish();
+            if pooled.count() > 0 {
                 end_to_end.push(EndToEnd {
                     producer: producer.name.clone(),
-                    latency: latency(&pool.means, &pool.end_to_end),
-                    completed: pool.end_to_end.count(),
+                    latency: latency(&pool.means, &pooled),
+                    completed: pooled.count(),
                 });
             }
         }

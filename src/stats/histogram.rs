@@ -5,9 +5,10 @@
 //! Memory follows need. A [`LatencyRecorder`] keeps the bucket index of each value (4 bytes)
 //! while that is smaller than counters would be, then counters covering 1 ns up to the largest
 //! value (1024 per power of two above 2 µs: about 180 KB for values up to 2 s). A finished
-//! [`LatencyHistogram`] holds its non-zero buckets, sparse (16 bytes each) while that is
-//! smaller, dense otherwise; pooling adds counts. A queue that saw 80 messages in a
-//! replication therefore costs about a kilobyte, not two dense arrays. Every figure (counts,
+//! [`LatencyHistogram`] holds its non-zero buckets, sparse (8 bytes each) while that is
+//! under half the dense counters' size, dense otherwise; pooling adds counts, and a
+//! [`HistogramPool`] pools many replications' sparse histograms in one pass. A queue that
+//! saw 80 messages in a replication therefore costs under a kilobyte, not two dense arrays. Every figure (counts,
 //! quantiles, CCDF, the `hgrm` distribution) is the one `hdrhistogram` gives for the same
 //! values recorded one by one (the tests compare them with `==`); `hdrhistogram` itself is
 //! built only for [`LatencyHistogram::distribution`].
@@ -46,27 +47,35 @@ fn dense_len(i: usize) -> usize {
 }
 
 /// Bucket counts: (index, count) in ascending index while few buckets are used, else one
-/// counter per index up to the largest used.
+/// counter per index up to the largest used. A sparse count takes 4 bytes, which halves the
+/// memory (and the memory traffic of pooling) of a large model's many small histograms: a
+/// histogram of more than `u32::MAX` values, whose one bucket might need more, is dense.
 #[derive(Debug, Clone)]
 enum Counts {
-    Sparse(Vec<(u32, u64)>),
+    Sparse(Vec<(u32, u32)>),
     Dense(Vec<u64>),
 }
 
+/// Most values a sparse histogram holds (so that no count of it overflows).
+const SPARSE_MAX_TOTAL: u64 = u32::MAX as u64;
+
 /// Bytes of one sparse entry and of one dense counter.
-const SPARSE_ENTRY_BYTES: usize = std::mem::size_of::<(u32, u64)>();
+const SPARSE_ENTRY_BYTES: usize = std::mem::size_of::<(u32, u32)>();
 const COUNTER_BYTES: usize = std::mem::size_of::<u64>();
 
 impl Counts {
-    /// Sparse `entries` (ascending, non-zero), or dense when that would be smaller.
-    fn from_sparse(entries: Vec<(u32, u64)>) -> Counts {
+    /// Sparse `entries` (ascending, non-zero), or dense once they take more than half the
+    /// counters' bytes: adding into counters costs what is added, into entries the whole
+    /// pool, and a pool of that many entries is near its counters' size anyway.
+    fn from_sparse(entries: Vec<(u32, u32)>) -> Counts {
         match entries.last() {
             Some(&(top, _))
-                if entries.len() * SPARSE_ENTRY_BYTES > dense_len(top as usize) * COUNTER_BYTES =>
+                if 2 * entries.len() * SPARSE_ENTRY_BYTES
+                    > dense_len(top as usize) * COUNTER_BYTES =>
             {
                 let mut dense = vec![0; dense_len(top as usize)];
                 for (i, c) in entries {
-                    dense[i as usize] += c;
+                    dense[i as usize] += u64::from(c);
                 }
                 Counts::Dense(dense)
             }
@@ -80,7 +89,7 @@ impl Counts {
             let top = entries.last().map_or(0, |e| e.0 as usize).max(i);
             let mut dense = vec![0; dense_len(top)];
             for &(j, c) in entries.iter() {
-                dense[j as usize] += c;
+                dense[j as usize] += u64::from(c);
             }
             *self = Counts::Dense(dense);
         }
@@ -172,7 +181,7 @@ impl LatencyHistogram {
     pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
         match &self.counts {
             Counts::Sparse(e) => {
-                quantiles_of(e.iter().map(|&(i, c)| (i as usize, c)), self.total, qs)
+                quantiles_of(e.iter().map(|&(i, c)| (i as usize, u64::from(c))), self.total, qs)
             }
             Counts::Dense(d) => quantiles_of(
                 d.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| (i, c)),
@@ -189,9 +198,11 @@ impl LatencyHistogram {
         (n > 0).then(|| {
             let last = index_for((secs.max(0.0) * NS_PER_S) as u64);
             let below: u64 = match &self.counts {
-                Counts::Sparse(e) => {
-                    e.iter().take_while(|(i, _)| *i as usize <= last).map(|(_, c)| c).sum()
-                }
+                Counts::Sparse(e) => e
+                    .iter()
+                    .take_while(|(i, _)| *i as usize <= last)
+                    .map(|&(_, c)| u64::from(c))
+                    .sum(),
                 Counts::Dense(d) => d.iter().take(last.saturating_add(1)).sum(),
             };
             (n - below.min(n)) as f64 / n as f64
@@ -204,15 +215,26 @@ impl LatencyHistogram {
     }
 
     /// Adds every value of `other` (pooling replications); grows to hold them, sparse
-    /// while that is smaller.
+    /// while that is much smaller. Many histograms are pooled faster by a [`HistogramPool`].
     pub fn merge(&mut self, other: &LatencyHistogram) {
+        self.merge_totals(other);
+        self.merge_counts(other);
+    }
+
+    /// Adds `other`'s count, sum and extremes (in the order histograms are added, which
+    /// fixes the sum's rounding).
+    fn merge_totals(&mut self, other: &LatencyHistogram) {
         self.total += other.total;
         self.sum += other.sum;
         self.max = self.max.max(other.max);
         self.min_nz_minus_one = self.min_nz_minus_one.min(other.min_nz_minus_one);
+    }
+
+    /// Adds `other`'s bucket counts.
+    fn merge_counts(&mut self, other: &LatencyHistogram) {
         match (&mut self.counts, &other.counts) {
             (_, Counts::Sparse(o)) if o.is_empty() => {}
-            (Counts::Sparse(s), Counts::Sparse(o)) => {
+            (Counts::Sparse(s), Counts::Sparse(o)) if self.total <= SPARSE_MAX_TOTAL => {
                 let merged = merge_sorted(s, o);
                 self.counts = Counts::from_sparse(merged);
             }
@@ -220,7 +242,7 @@ impl LatencyHistogram {
                 let top = o.last().expect("not empty").0 as usize;
                 let d = counts.dense_to(top);
                 for &(i, c) in o {
-                    d[i as usize] += c;
+                    d[i as usize] += u64::from(c);
                 }
             }
             (counts, Counts::Dense(o)) => {
@@ -236,7 +258,7 @@ impl LatencyHistogram {
     /// counts, total, minimum and maximum.
     fn to_hdr(&self) -> Histogram<u64> {
         let nonzero: Vec<(usize, u64)> = match &self.counts {
-            Counts::Sparse(e) => e.iter().map(|&(i, c)| (i as usize, c)).collect(),
+            Counts::Sparse(e) => e.iter().map(|&(i, c)| (i as usize, u64::from(c))).collect(),
             Counts::Dense(d) => {
                 d.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &c)| (i, c)).collect()
             }
@@ -245,8 +267,140 @@ impl LatencyHistogram {
     }
 }
 
+/// Histograms pooled one after another (a queue's replications), with the figures of
+/// [`LatencyHistogram::merge`] applied in the same order, in less time when they are many
+/// and sparse. Merging each into a growing sparse pool reads and rewrites the whole pool
+/// every time: for a thousand queues' pools, far larger than the caches, that is memory
+/// traffic quadratic in the number of replications. Here sparse histograms wait, as they
+/// are, until their entries outnumber the pool's (and a floor); then every one is counted
+/// into scratch counters spanning their indices and the pool is read back from them: each
+/// entry is read once and the pool written once.
+#[derive(Debug, Clone, Default)]
+pub struct HistogramPool {
+    pooled: LatencyHistogram,
+    /// Sparse histograms' entries added since the last count, one ascending run each.
+    pending: Vec<Vec<(u32, u32)>>,
+    pending_entries: usize,
+}
+
+thread_local! {
+    /// Counters for [`HistogramPool`] to count into, kept at zero between uses.
+    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Entries that may wait whatever the pool's size (8 bytes each).
+const PENDING_FIRST: usize = 16 * 1024;
+
+impl HistogramPool {
+    /// Nothing pooled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds every value of `h`.
+    pub fn add(&mut self, h: LatencyHistogram) {
+        self.pooled.merge_totals(&h);
+        match (&self.pooled.counts, h.counts) {
+            (_, Counts::Sparse(entries)) if entries.is_empty() => {}
+            (Counts::Sparse(pooled), Counts::Sparse(entries))
+                if self.pooled.total <= SPARSE_MAX_TOTAL =>
+            {
+                self.pending_entries += entries.len();
+                self.pending.push(entries);
+                if self.pending_entries >= pooled.len().max(PENDING_FIRST) {
+                    self.count_in();
+                }
+            }
+            (_, counts) => {
+                self.count_in();
+                let h = LatencyHistogram { counts, ..LatencyHistogram::new() };
+                self.pooled.merge_counts(&h);
+            }
+        }
+    }
+
+    /// Number of values pooled.
+    pub fn count(&self) -> u64 {
+        self.pooled.count()
+    }
+
+    /// The waiting entries added into the pool's counts.
+    fn count_in(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_entries = 0;
+        match &mut self.pooled.counts {
+            Counts::Sparse(pooled) if self.pooled.total <= SPARSE_MAX_TOTAL => {
+                let runs = || std::iter::once(&*pooled).chain(&pending).filter(|r| !r.is_empty());
+                let lo = runs().map(|r| r[0].0).min().expect("not empty") as usize;
+                let hi = runs().map(|r| r[r.len() - 1].0).max().expect("not empty") as usize;
+                let most: usize = runs().map(Vec::len).sum();
+                // Counting costs the span of indices, sorting n log n of the entries: a few
+                // replications of a small queue are sorted, many or large ones counted.
+                let mut entries = if most * most.ilog2() as usize <= hi - lo {
+                    let mut all: Vec<u64> = Vec::with_capacity(most);
+                    for run in runs() {
+                        all.extend(run.iter().map(|&(i, c)| (u64::from(i) << 32) | u64::from(c)));
+                    }
+                    all.sort_unstable();
+                    let mut entries: Vec<(u32, u32)> = Vec::with_capacity(most);
+                    for x in all {
+                        let (i, c) = ((x >> 32) as u32, x as u32);
+                        match entries.last_mut() {
+                            // At most the pool's total, which fits.
+                            Some(e) if e.0 == i => e.1 += c,
+                            _ => entries.push((i, c)),
+                        }
+                    }
+                    entries
+                } else {
+                    SCRATCH.with_borrow_mut(|scratch| {
+                        if scratch.len() <= hi - lo {
+                            scratch.resize(hi - lo + 1, 0);
+                        }
+                        let scratch = &mut scratch[..=hi - lo];
+                        for run in runs() {
+                            for &(i, c) in run {
+                                scratch[i as usize - lo] += u64::from(c);
+                            }
+                        }
+                        let mut entries = Vec::with_capacity(most.min(scratch.len()));
+                        for (i, c) in (lo as u32..).zip(scratch) {
+                            if *c > 0 {
+                                // At most the pool's total, which fits.
+                                entries.push((i, std::mem::take(c) as u32));
+                            }
+                        }
+                        entries
+                    })
+                };
+                // Sized exactly: a thousand queues' pools are most of a large run's memory.
+                entries.shrink_to_fit();
+                self.pooled.counts = Counts::from_sparse(entries);
+            }
+            counts => {
+                for run in pending {
+                    let top = run.last().expect("not empty").0 as usize;
+                    let dense = counts.dense_to(top);
+                    for (i, c) in run {
+                        dense[i as usize] += u64::from(c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pooled histogram.
+    pub fn finish(mut self) -> LatencyHistogram {
+        self.count_in();
+        self.pooled
+    }
+}
+
 /// Two ascending (index, count) lists added into one.
-fn merge_sorted(a: &[(u32, u64)], b: &[(u32, u64)]) -> Vec<(u32, u64)> {
+fn merge_sorted(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
     let mut out = vec![(0, 0); a.len() + b.len()];
     let (mut i, mut j, mut k) = (0, 0, 0);
     // Without a branch on which side is smaller (the indices interleave at random, so a
@@ -551,16 +705,14 @@ impl LatencyRecorder {
                 per_index[i as usize] += 1;
             }
             let mut entries = Vec::with_capacity(per_index.iter().filter(|&&n| n > 0).count());
-            entries.extend(
-                (0u32..).zip(per_index).filter(|&(_, n)| n > 0).map(|(i, n)| (i, u64::from(n))),
-            );
+            entries.extend((0u32..).zip(per_index).filter(|&(_, n)| n > 0));
             Counts::Sparse(entries)
         } else if counts.is_empty() {
             log.sort_unstable();
             // Sized exactly: a replication's figures wait in memory until folded in order.
             let distinct =
                 log.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!log.is_empty());
-            let mut entries: Vec<(u32, u64)> = Vec::with_capacity(distinct);
+            let mut entries: Vec<(u32, u32)> = Vec::with_capacity(distinct);
             for i in log {
                 match entries.last_mut() {
                     Some(e) if e.0 == i => e.1 += 1,
@@ -688,7 +840,16 @@ impl SparseLatency {
     /// The histogram of the same values.
     pub fn to_histogram(&self) -> LatencyHistogram {
         LatencyHistogram {
-            counts: Counts::from_sparse(self.counts.iter().map(|(&i, &c)| (i, c)).collect()),
+            counts: if self.count() <= SPARSE_MAX_TOTAL {
+                Counts::from_sparse(self.counts.iter().map(|(&i, &c)| (i, c as u32)).collect())
+            } else {
+                let top = self.counts.keys().next_back().map_or(0, |&i| i as usize);
+                let mut dense = vec![0; dense_len(top)];
+                for (&i, &c) in &self.counts {
+                    dense[i as usize] = c;
+                }
+                Counts::Dense(dense)
+            },
             total: self.count(),
             sum: self.sum,
             max: self.max,
@@ -1020,6 +1181,90 @@ mod tests {
         assert!((h.mean().unwrap() - 0.500005).abs() < 1e-9);
         assert_eq!(h.max(), Some(1.0));
         assert!((h.ccdf(0.9).unwrap() - 0.1).abs() < 2e-3);
+    }
+
+    /// Every figure of two histograms, to the bit (the representation may differ).
+    fn assert_identical(a: &LatencyHistogram, b: &LatencyHistogram, what: &str) {
+        assert_eq!(a.count(), b.count(), "{what}");
+        assert_eq!(a.sum.to_bits(), b.sum.to_bits(), "{what}");
+        assert_eq!(a.max.to_bits(), b.max.to_bits(), "{what}");
+        assert_eq!(a.min_nz_minus_one, b.min_nz_minus_one, "{what}");
+        let nonzero = |h: &LatencyHistogram| -> Vec<(usize, u64)> {
+            match &h.counts {
+                Counts::Sparse(e) => e.iter().map(|&(i, c)| (i as usize, u64::from(c))).collect(),
+                Counts::Dense(d) => {
+                    d.iter().enumerate().filter(|e| *e.1 > 0).map(|(i, &c)| (i, c)).collect()
+                }
+            }
+        };
+        assert_eq!(nonzero(a), nonzero(b), "{what}");
+    }
+
+    #[test]
+    fn a_pool_matches_merging_one_by_one() {
+        // A few small replications (sorted in), many (counted in), a few large ones (counted
+        // in past the floor of waiting entries), a dense one and an empty one in the middle.
+        let small: Vec<Vec<f64>> = (0..40).map(|k| values(80, 1e-4, 5.0, 101 + 2 * k)).collect();
+        let large: Vec<Vec<f64>> = (0..6).map(|k| values(9_000, 1e-3, 2.0, 201 + 2 * k)).collect();
+        let dense = [values(70_000, 1e-3, 1e4, 5), Vec::new()];
+        let mixed: Vec<Vec<f64>> = small[..5]
+            .iter()
+            .chain(&large[..2])
+            .chain(&dense)
+            .chain(&small[5..])
+            .chain(&large[2..])
+            .cloned()
+            .collect();
+        let few = small[..10].to_vec();
+        for (name, sets) in [("few", few), ("small", small), ("large", large), ("mixed", mixed)] {
+            let mut merged = LatencyHistogram::new();
+            let mut pool = HistogramPool::new();
+            let mut reference = Reference::of(&[]);
+            for (k, vs) in sets.iter().enumerate() {
+                let mut r = LatencyRecorder::new();
+                vs.iter().for_each(|&v| r.record(v));
+                let h = r.finish();
+                merged.merge(&h);
+                pool.add(h);
+                reference.merge(&Reference::of(vs));
+                assert_eq!(pool.count(), merged.count(), "{name} after {k}");
+            }
+            let pooled = pool.finish();
+            assert_identical(&pooled, &merged, name);
+            assert_matches(&pooled, &reference, name);
+        }
+    }
+
+    #[test]
+    fn counts_past_u32_go_dense() {
+        // A sparse histogram of u32::MAX values in one bucket, as a long run might pool.
+        let big = |i: u32| LatencyHistogram {
+            counts: Counts::Sparse(vec![(i, u32::MAX)]),
+            total: u64::from(u32::MAX),
+            sum: 1.0,
+            max: 1e-6,
+            min_nz_minus_one: 999,
+        };
+        let one = |i: u32| LatencyHistogram {
+            counts: Counts::Sparse(vec![(i, 1)]),
+            total: 1,
+            sum: 1e-6,
+            max: 1e-6,
+            min_nz_minus_one: 999,
+        };
+        let mut merged = big(1000);
+        merged.merge(&one(1000));
+        let mut pool = HistogramPool::new();
+        pool.add(big(1000));
+        pool.add(one(1000));
+        pool.add(one(1001));
+        let pooled = pool.finish();
+        for (h, n) in [(&merged, 1u64 << 32), (&pooled, 1 << 32)] {
+            let Counts::Dense(d) = &h.counts else { panic!("a count past u32 is dense") };
+            assert_eq!(d[1000], n);
+            assert_eq!(h.count(), d.iter().sum::<u64>());
+        }
+        assert_eq!(pooled.quantile(1.0), Some(value_for(1001) as f64 / NS_PER_S));
     }
 
     #[test]

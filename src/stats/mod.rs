@@ -8,7 +8,7 @@ mod replication;
 mod time_average;
 
 pub use histogram::{
-    Distribution, DistributionStep, LatencyHistogram, LatencyRecorder, SparseLatency,
+    Distribution, DistributionStep, HistogramPool, LatencyHistogram, LatencyRecorder, SparseLatency,
 };
 pub use replication::{MeanCi, student_t_975, summarize};
 pub use time_average::TimeAverage;
