@@ -49,11 +49,13 @@ pub fn check_run_size(model: &Model) -> Result<(), String> {
 /// Bytes of one latency histogram counter; a dense histogram holds 1024 of them per power
 /// of two of nanoseconds up to its largest value (`stats::histogram`).
 const COUNTER_BYTES: f64 = 8.0;
-/// Bytes per value of a histogram kept sparse (`stats::histogram`): at most one 16-byte
-/// (bucket, count) entry per value once finished, a 4-byte index per value (up to twice
-/// that as its log doubles) while recorded. A histogram is sparse while that is smaller
-/// than its dense counters.
-const SPARSE_BYTES_PER_VALUE: f64 = 16.0;
+/// Bytes per value of a histogram kept sparse (`stats::histogram`): at most one 8-byte
+/// (bucket, count) entry per value, whether it waits in a pool for its turn to be added
+/// (`HistogramPool`) or has been (a pool's distinct buckets are fewer than its values,
+/// which makes up for the two briefly held together); a 4-byte index per value (up to
+/// twice that as its log doubles) while recorded. A histogram is sparse while that is well
+/// under its dense counters' size.
+const SPARSE_BYTES_PER_VALUE: f64 = 8.0;
 /// Bytes per queue per replication running, besides its histograms: the queue's state in
 /// the engine and the messaging core, its dispatch line, and its figures on their way to
 /// the pooled ones. Measured with `/usr/bin/time -v` (see docs/architecture.md, Memory).
@@ -182,8 +184,7 @@ fn estimate_with(
             ),
             // Per replication running: its recorders, then its finished histograms waiting to
             // be folded in order (the space of one often reused for the other); pooled: every
-            // replication's values (a sparse pool's distinct buckets are fewer than its
-            // values, which makes up for the copy a merge makes).
+            // replication's values.
             1.5 * n * hists(1.0)
                 + if reps > 1.0 { hists(reps) } else { 0.0 }
                 + n * queues * BYTES_PER_QUEUE,
@@ -357,9 +358,9 @@ mod tests {
 
     #[test]
     fn histograms_cost_what_their_messages_need() {
-        // Peak resident memory measured on one thread (docs/architecture.md, Memory): 53 MB
-        // for 10 s, 179 MB for 100 s. The estimate is within a factor of two of both.
-        for (horizon, measured) in [(10, 53e6), (100, 179e6)] {
+        // Peak resident memory measured on one thread (docs/architecture.md, Memory): 44 MB
+        // for 10 s, 129 MB for 100 s. The estimate is within a factor of two of both.
+        for (horizon, measured) in [(10, 44e6), (100, 129e6)] {
             let e = estimated_memory(&fanout(horizon, 8), 1, None).total();
             assert!(e > measured / 2.0 && e < measured * 2.0, "{horizon} s: {e:e}");
         }

@@ -152,7 +152,9 @@ impl InOrder<'_> {
 ///
 /// Memory: each replication is folded into the pooled histograms and a few numbers per
 /// queue as soon as it and every one before it have finished (workers take replications
-/// in order, so at most about one per worker waits), never all kept to the end.
+/// in order, so at most about one per worker waits); a pool holds its replications'
+/// entries until they outnumber its own (or 16 384), so it takes at most about twice its
+/// size.
 pub fn run_until(
     model: &Model,
     series_step: Option<f64>,
@@ -359,7 +361,8 @@ struct ProducerPool {
 
 /// Folds replications, in replication order, into pooled histograms and the few numbers
 /// per replication that the intervals across replications need: a replication's own
-/// histograms are dropped once added. Adding in replication order keeps every figure
+/// histograms go to the pools ([`HistogramPool`], which adds them up once they outnumber
+/// the pool). Adding in replication order keeps every figure
 /// (floating-point sums included) identical whatever the number of threads.
 pub struct Aggregator<'m> {
     model: &'m Model,
@@ -524,8 +527,9 @@ impl<'m> Aggregator<'m> {
         let model = self.model;
         let sim = &model.simulation;
         let span = sim.horizon - sim.warmup;
-        // Queue by queue in parallel (a thousand queues' curves and intervals take a while),
-        // each from its own pool alone: the same figures in the same order on any thread count.
+        // Queue by queue in parallel (a thousand queues' pools are added up here, and their
+        // curves and intervals worked out), each from its own pool alone: the same figures in
+        // the same order on any thread count.
         let per_queue: Vec<_> = self
             .queues
             .into_par_iter()
