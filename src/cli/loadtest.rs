@@ -129,7 +129,7 @@ pub fn run_real(
         let b = ProgressBar::new(1000);
         b.set_style(
             ProgressStyle::with_template(
-                "{spinner} loadtest (real time) [{bar:30}] {elapsed_precise}",
+                "{spinner} loadtest (real time) [{bar:30}] {elapsed_precise} (eta {eta})",
             )
             .expect("valid template"),
         );
@@ -164,7 +164,7 @@ pub fn run_rabbitmq(
         let b = ProgressBar::new(1000);
         b.set_style(
             ProgressStyle::with_template(
-                "{spinner} loadtest (RabbitMQ) [{bar:30}] {elapsed_precise}",
+                "{spinner} loadtest (RabbitMQ) [{bar:30}] {elapsed_precise} (eta {eta})",
             )
             .expect("valid template"),
         );

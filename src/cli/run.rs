@@ -79,7 +79,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         let b = ProgressBar::new(u64::from(most));
         b.set_style(
             ProgressStyle::with_template(
-                "{spinner} replications {pos}/{len} [{bar:30}] {elapsed_precise}",
+                "{spinner} replications {pos}/{len} [{bar:30}] {elapsed_precise} (eta {eta})",
             )
             .expect("valid template"),
         );

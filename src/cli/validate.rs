@@ -30,7 +30,7 @@ pub fn validate(a: ValidateArgs) -> Result<(), CliError> {
         let b = ProgressBar::new(0);
         b.set_style(
             ProgressStyle::with_template(
-                "{spinner} cells {pos}/{len} [{bar:30}] {elapsed_precise}",
+                "{spinner} cells {pos}/{len} [{bar:30}] {elapsed_precise} (eta {eta})",
             )
             .expect("valid template"),
         );
