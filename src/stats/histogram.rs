@@ -8,10 +8,10 @@
 //! [`LatencyHistogram`] holds its non-zero buckets, sparse (8 bytes each) while that is
 //! under half the dense counters' size, dense otherwise; pooling adds counts, and a
 //! [`HistogramPool`] pools many replications' sparse histograms in one pass. A queue that
-//! saw 80 messages in a replication therefore costs under a kilobyte, not two dense arrays. Every figure (counts,
-//! quantiles, CCDF, the `hgrm` distribution) is the one `hdrhistogram` gives for the same
-//! values recorded one by one (the tests compare them with `==`); `hdrhistogram` itself is
-//! built only for [`LatencyHistogram::distribution`].
+//! saw 80 messages in a replication therefore costs under a kilobyte, not two dense arrays.
+//! Every figure (counts, quantiles, CCDF, the `hgrm` distribution) is the one `hdrhistogram`
+//! gives for the same values recorded one by one (the tests compare them with `==`);
+//! `hdrhistogram` itself is built only for [`LatencyHistogram::distribution`].
 
 use hdrhistogram::Histogram;
 
@@ -272,9 +272,10 @@ impl LatencyHistogram {
 /// and sparse. Merging each into a growing sparse pool reads and rewrites the whole pool
 /// every time: for a thousand queues' pools, far larger than the caches, that is memory
 /// traffic quadratic in the number of replications. Here sparse histograms wait, as they
-/// are, until their entries outnumber the pool's (and a floor); then every one is counted
-/// into scratch counters spanning their indices and the pool is read back from them: each
-/// entry is read once and the pool written once.
+/// are, until their entries outnumber the pool's (and a floor); then all of them and the
+/// pool are added at once, counted into scratch counters spanning their indices and read
+/// back (each entry read once, the pool written once), or, when they are few over a wide
+/// span, sorted as one list.
 #[derive(Debug, Clone, Default)]
 pub struct HistogramPool {
     pooled: LatencyHistogram,
