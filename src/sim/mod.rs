@@ -153,8 +153,7 @@ impl InOrder<'_> {
 /// Memory: each replication is folded into the pooled histograms and a few numbers per
 /// queue as soon as it and every one before it have finished (workers take replications
 /// in order, so at most about one per worker waits); a pool holds its replications'
-/// entries until they outnumber its own (or 16 384), so it takes at most about twice its
-/// size.
+/// entries until they outnumber its own, or 16 384 of them (128 kB) for a small pool.
 pub fn run_until(
     model: &Model,
     series_step: Option<f64>,
@@ -362,8 +361,8 @@ struct ProducerPool {
 /// Folds replications, in replication order, into pooled histograms and the few numbers
 /// per replication that the intervals across replications need: a replication's own
 /// histograms go to the pools ([`HistogramPool`], which adds them up once they outnumber
-/// the pool). Adding in replication order keeps every figure
-/// (floating-point sums included) identical whatever the number of threads.
+/// the pool). Adding in replication order keeps every figure (floating-point sums
+/// included) identical whatever the number of threads.
 pub struct Aggregator<'m> {
     model: &'m Model,
     queues: Vec<QueuePool>,
