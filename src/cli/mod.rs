@@ -119,7 +119,7 @@ impl mqsim::scenario::Files for NextTo {
 /// Prints the model's warnings on stderr ([`mqsim::report::warnings::model_warnings`]).
 pub fn warn_model(model: &Model, theory: &mqsim::results::AnalyticReport) {
     let threads = rayon::current_num_threads();
-    for w in mqsim::report::warnings::model_warnings_with(model, theory, threads) {
+    for w in mqsim::report::warnings::model_warnings(model, theory, threads) {
         eprintln!("warning: {w}");
     }
 }
@@ -208,7 +208,7 @@ pub fn refuse_absurd_run(
     mqsim::report::warnings::check_run_size(model)
         .and_then(|()| match available_memory() {
             Some(bytes) => {
-                mqsim::report::warnings::check_run_memory_with(model, theory, series_points, bytes)
+                mqsim::report::warnings::check_run_memory(model, theory, series_points, bytes)
             }
             None => Ok(()),
         })

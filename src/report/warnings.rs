@@ -222,17 +222,9 @@ fn estimate_with(
 /// Refuses a simulation whose estimated memory ([`estimated_memory`], one replication at a
 /// time) exceeds `available` bytes, naming its largest part and what to reduce: such a run
 /// used to abort allocating (`count = 1000000000` consumers) or exhaust the machine.
+/// `analysis` is the model's (callers make it once: a thousand queues' percentiles take a
+/// tenth of a second to work out).
 pub fn check_run_memory(
-    model: &Model,
-    series_points: Option<usize>,
-    available: f64,
-) -> Result<(), String> {
-    check_run_memory_with(model, &analytic::analyze(model), series_points, available)
-}
-
-/// [`check_run_memory`] with the model's `analysis` already made (a thousand queues'
-/// percentiles take a tenth of a second to work out).
-pub fn check_run_memory_with(
     model: &Model,
     analysis: &AnalyticReport,
     series_points: Option<usize>,
@@ -271,17 +263,8 @@ pub fn fmt_bytes(b: f64) -> String {
 /// The model's warnings, then one if the run is long on `threads` cores, then one for
 /// every queue that theory says is unstable (offered load at or above capacity with no
 /// `max_length`): its backlog grows for as long as the run lasts, so its figures describe
-/// the horizon, not a steady state.
-pub fn model_warnings(model: &Model, threads: usize) -> Vec<String> {
-    model_warnings_with(model, &analytic::analyze(model), threads)
-}
-
-/// [`model_warnings`] with the model's `analysis` already made.
-pub fn model_warnings_with(
-    model: &Model,
-    analysis: &AnalyticReport,
-    threads: usize,
-) -> Vec<String> {
+/// the horizon, not a steady state. `analysis` is the model's.
+pub fn model_warnings(model: &Model, analysis: &AnalyticReport, threads: usize) -> Vec<String> {
     let mut out = model.warnings.clone();
     let s = &model.simulation;
     let publishes = expected_publishes(model);
@@ -385,8 +368,9 @@ mod tests {
         let four = estimated_memory(&m, 4, None);
         assert!(four.total() > one.total());
         assert!(one.total() < LARGE_RUN_BYTES, "{one:?}");
-        assert!(check_run_memory(&m, None, 8e9).is_ok());
-        let err = check_run_memory(&m, Some(300), 1e6).unwrap_err();
+        let a = analytic::analyze(&m);
+        assert!(check_run_memory(&m, &a, None, 8e9).is_ok());
+        let err = check_run_memory(&m, &a, Some(300), 1e6).unwrap_err();
         assert!(err.starts_with("refusing to simulate: the run needs about "), "{err}");
         assert!(err.contains("and about 1 MB is available; the largest part is "), "{err}");
     }

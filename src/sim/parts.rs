@@ -54,7 +54,8 @@ impl Parts {
 
     /// `model`'s independent parts, or [`Parts::whole`] when it has only one.
     pub fn of(model: &Model) -> Self {
-        if !splits(model) {
+        // One queue is one part.
+        if model.queues.len() <= 1 {
             return Parts::whole();
         }
         let labels = components(model);
@@ -97,11 +98,6 @@ impl Parts {
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty()
     }
-}
-
-/// Can `model` have parts? Not with one queue.
-fn splits(model: &Model) -> bool {
-    model.queues.len() > 1
 }
 
 /// A label per queue (`0..nq`) then per producer (`nq..`): equal labels, same part. A
@@ -341,10 +337,10 @@ mod tests {
     /// A random model of 2 to 7 queues: producers through the default exchange, a direct
     /// exchange (one key may reach several queues) or weighted keys, in batches or not, at
     /// renewal, MMPP or scheduled rates; queues with a length limit or a backlog; groups
-    /// with onward publishes (to a later queue); a `window` timeline or not. With `lifecycle`, some of: per-message and
-    /// queue TTLs, priorities, delivery limits, dead-lettering to a later queue (also of
-    /// what a full queue refuses), failures that requeue or reject, crashes, network and
-    /// publish delays.
+    /// with onward publishes (to a later queue); a `window` timeline or not. With
+    /// `lifecycle`, some of: per-message and queue TTLs, priorities, delivery limits,
+    /// dead-lettering to a later queue (also of what a full queue refuses), failures that
+    /// requeue or reject, crashes, network and publish delays.
     fn random_model(rng: &mut impl rand::Rng, lifecycle: bool) -> Model {
         use rand::RngExt;
         let nq = rng.random_range(2..8);

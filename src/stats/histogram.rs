@@ -218,7 +218,7 @@ impl LatencyHistogram {
     /// while that is much smaller. Many histograms are pooled faster by a [`HistogramPool`].
     pub fn merge(&mut self, other: &LatencyHistogram) {
         self.merge_totals(other);
-        self.merge_counts(other);
+        self.merge_counts(&other.counts);
     }
 
     /// Adds `other`'s count, sum and extremes (in the order histograms are added, which
@@ -230,9 +230,9 @@ impl LatencyHistogram {
         self.min_nz_minus_one = self.min_nz_minus_one.min(other.min_nz_minus_one);
     }
 
-    /// Adds `other`'s bucket counts.
-    fn merge_counts(&mut self, other: &LatencyHistogram) {
-        match (&mut self.counts, &other.counts) {
+    /// Adds bucket counts (after their totals: a sparse sum must stay within a `u32`).
+    fn merge_counts(&mut self, other: &Counts) {
+        match (&mut self.counts, other) {
             (_, Counts::Sparse(o)) if o.is_empty() => {}
             (Counts::Sparse(s), Counts::Sparse(o)) if self.total <= SPARSE_MAX_TOTAL => {
                 let merged = merge_sorted(s, o);
@@ -314,8 +314,7 @@ impl HistogramPool {
             }
             (_, counts) => {
                 self.count_in();
-                let h = LatencyHistogram { counts, ..LatencyHistogram::new() };
-                self.pooled.merge_counts(&h);
+                self.pooled.merge_counts(&counts);
             }
         }
     }

@@ -193,7 +193,7 @@ fn use_model(m: &Model) {
             assert!(x.is_finite() && x >= 0.0, "{}: sampled {x}", d.label());
         }
     }
-    let _ = mqsim::report::warnings::model_warnings(m, 1);
+    let _ = mqsim::report::warnings::model_warnings(m, &mqsim::analytic::analyze(m), 1);
     let _ = mqsim::report::warnings::check_run_size(m);
     let _ = mqsim::loadtest::clock::check(m);
 }
